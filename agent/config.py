@@ -1,0 +1,64 @@
+"""Process-wide settings from `CIMEDIC_*` environment variables, read once and loud on error.
+
+pydantic-settings validates every variable; `load_settings()` turns a validation error into one message that
+names the variable, so a malformed setting stops start-up instead of failing later.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names it."""
+
+
+def _default_home() -> Path:
+    xdg = os.environ.get("XDG_DATA_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".local" / "share") / "cimedic"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CIMEDIC_", extra="ignore", frozen=True)
+
+    home: Path = Field(default_factory=_default_home, description="where local state lives")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite in home by default")
+    chroma_url: str | None = Field(default=None, description="Chroma server URL; embedded store by default")
+    redis_url: str | None = Field(default=None, description="Redis URL for a queue shared by several hosts")
+    llm: str | None = Field(default=None, description="model chain, e.g. 'openai:gpt-4.1-mini,ollama:qwen'")
+    github_app_id: int | None = None
+    github_private_key: str | None = None
+    github_private_key_file: Path | None = None
+    github_webhook_secret: str | None = None
+    github_token: str | None = None
+    github_api_url: str = "https://api.github.com"
+
+    @property
+    def sqlite_url(self) -> str:
+        return f"sqlite:///{self.home / 'cimedic.db'}"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or self.sqlite_url
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        name = "CIMEDIC_" + "_".join(str(p) for p in item["loc"]).upper()
+        parts.append(f"{name}: {item['msg']}")
+    return "invalid configuration: " + "; ".join(parts)
+
+
+@functools.cache
+def load_settings() -> Settings:
+    """The settings of this process (cached: environment variables are read once)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
