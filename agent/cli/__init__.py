@@ -1,0 +1,24 @@
+"""`cimedic`: the command-line entry and the composition root that wires the parts together."""
+
+from __future__ import annotations
+
+import typer
+
+from agent.cli.analyze_cmd import analyze_command
+
+app = typer.Typer(
+    name="cimedic",
+    help="CI Medic: find, classify and explain the failure in a CI log.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("analyze")(analyze_command)
+
+# Sub-command groups: one line each, owned by the module that defines them.
+# --- sub-commands (keep one per line) ---
+# --- end sub-commands ---
+
+
+def main() -> None:
+    app()
