@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from agent.cli.analyze_cmd import analyze_command
+from agent.cli.kb_cmd import kb_app
 
 app = typer.Typer(
     name="cimedic",
@@ -17,6 +18,7 @@ app.command("analyze")(analyze_command)
 
 # Sub-command groups: one line each, owned by the module that defines them.
 # --- sub-commands (keep one per line) ---
+app.add_typer(kb_app, name="kb")
 # --- end sub-commands ---
 
 

@@ -1,0 +1,664 @@
+"""`KnowledgeBase`: the SQL store and the vector store working as one.
+
+Consistency without a distributed transaction: the SQL store is the record of truth and a vector counts only
+when its SQL row exists. Writes go vector first, SQL second; deletes go SQL first, vector second. An
+interruption (Ctrl-C, crash) can therefore leave at most an orphan vector, which every query ignores and
+`repair()` removes; it never leaves a failure that queries would show half-recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import IO, Any
+
+from sqlalchemy import Connection, delete, func, select, update
+
+from agent.models import Category, Diagnosis, JobContext, SimilarFailure
+from knowledge.config import KnowledgeSettings, Scope
+from knowledge.embedding import Embedder
+from knowledge.schema import failures, feedback, occurrences, resolutions
+from knowledge.sqlstore import FailureDraft, SqlStore, insert_ignore
+from knowledge.text import embed_text, iso, lines_text, normalize, org_of, parse_time, utcnow
+from knowledge.vectors import VectorStore
+
+EXPORT_SCHEMA = "cimedic.kb-export/v1"
+Progress = Callable[[int], None]
+
+
+def vector_id(fingerprint: str, repo: str) -> str:
+    return hashlib.sha256(f"{repo}\x00{fingerprint}".encode()).hexdigest()[:32]
+
+
+def job_identity(diagnosis: Diagnosis, job: JobContext) -> str:
+    """What names "this job" across re-deliveries: the CI's job id, else its URL, else the log's source."""
+    if job.job_id is not None:
+        return f"{job.ci_system}:{job.repo or ''}:job:{job.job_id}"
+    if job.url:
+        return job.url
+    if job.run_id is not None and job.job:
+        return f"{job.ci_system}:{job.repo or ''}:run:{job.run_id}:{job.job}"
+    return diagnosis.source
+
+
+def occurrence_key(fingerprint: str, identity: str, attempt: int | None) -> str:
+    return hashlib.sha256(f"{fingerprint}\x00{identity}\x00{attempt or 0}".encode()).hexdigest()
+
+
+def fix_kind(fix: str) -> str:
+    lowered = fix.lower()
+    if lowered.startswith(("http://", "https://")):
+        return "pr" if "/pull/" in lowered or "/merge_requests/" in lowered else "url"
+    if ".." in fix:
+        return "range"
+    if 7 <= len(fix) <= 64 and all(c in "0123456789abcdef" for c in lowered):
+        return "commit"
+    return "text"
+
+
+def _category(value: str) -> Category:
+    try:
+        return Category(value)
+    except ValueError:
+        return Category.UNKNOWN
+
+
+@dataclass
+class ForgetResult:
+    occurrences: int = 0
+    failures: int = 0
+    resolutions: int = 0
+    feedback: int = 0
+
+
+@dataclass
+class ImportResult:
+    failures: int = 0
+    occurrences: int = 0
+    resolutions: int = 0
+    feedback: int = 0
+    skipped: int = 0
+
+
+@dataclass
+class _Hit:
+    fingerprint: str
+    similarity: float
+    exact: bool
+    rows: list[Any] = field(default_factory=list)
+
+
+class KnowledgeBase:
+    def __init__(
+        self,
+        sql: SqlStore,
+        vectors: Callable[[], VectorStore],
+        embedder: Embedder,
+        settings: KnowledgeSettings | None = None,
+    ) -> None:
+        self.sql = sql
+        self._vectors_factory = vectors
+        self._vectors: VectorStore | None = None
+        self.embedder = embedder
+        self.settings = settings or KnowledgeSettings()
+
+    @property
+    def vectors(self) -> VectorStore:
+        """Opened on first use: stats, export and resolve never need Chroma."""
+        if self._vectors is None:
+            self._vectors = self._vectors_factory()
+        return self._vectors
+
+    def close(self) -> None:
+        self.sql.close()
+
+    def scoped(self, repo: str | None) -> ScopedKnowledgeBase:
+        """A `KnowledgeLookup` whose `similar` is scoped to `repo` (`record` takes the repo from the job)."""
+        return ScopedKnowledgeBase(self, repo)
+
+    # -- recording ----------------------------------------------------------------------------------------
+
+    def draft(self, diagnosis: Diagnosis, job: JobContext) -> FailureDraft:
+        repo = job.repo or ""
+        seen = parse_time(job.time) or utcnow()
+        values = {
+            "fingerprint": diagnosis.fingerprint,
+            "repo": repo,
+            "org": org_of(job.repo),
+            "vector_id": vector_id(diagnosis.fingerprint, repo),
+            "category": diagnosis.category.value,
+            "rule": diagnosis.rule,
+            "title": diagnosis.title,
+            "focus_text": lines_text(diagnosis.focus),
+            "excerpt_text": lines_text(diagnosis.excerpt),
+            "embed_text": embed_text(diagnosis),
+            "first_seen": seen,
+            "last_seen": seen,
+        }
+        identity = job_identity(diagnosis, job)
+        occurrence = {
+            "key": occurrence_key(diagnosis.fingerprint, identity, job.run_attempt),
+            "fingerprint": diagnosis.fingerprint,
+            "repo": repo,
+            "source": diagnosis.source,
+            "ci_system": job.ci_system,
+            "branch": job.branch,
+            "commit_sha": job.commit,
+            "workflow": job.workflow,
+            "job": job.job,
+            "job_id": job.job_id,
+            "run_id": job.run_id,
+            "run_attempt": job.run_attempt,
+            "url": job.url,
+            "pull_requests": ",".join(str(n) for n in job.pull_requests) or None,
+            "category": diagnosis.category.value,
+            "confidence": diagnosis.confidence,
+            "verdict": diagnosis.verdict.kind if diagnosis.verdict else None,
+            "verdict_reason": diagnosis.verdict.reason if diagnosis.verdict else None,
+            "verdict_link": diagnosis.verdict.link if diagnosis.verdict else None,
+            "seen_at": seen,
+        }
+        return FailureDraft(values=values, occurrences=[occurrence])
+
+    def record(self, diagnosis: Diagnosis, job: JobContext) -> None:
+        self.record_many([(diagnosis, job)])
+
+    def record_many(
+        self, items: Iterable[tuple[Diagnosis, JobContext]], *, progress: Progress | None = None
+    ) -> int:
+        """Record diagnoses in batches (one model call per batch); returns the number of new occurrences."""
+        return self._store_drafts((self.draft(d, j) for d, j in items), progress=progress)
+
+    def _store_drafts(self, drafts: Iterable[FailureDraft], *, progress: Progress | None = None) -> int:
+        added = 0
+        batch: list[FailureDraft] = []
+        size = max(self.settings.batch_size, 1) * 2
+        for draft in drafts:
+            batch.append(draft)
+            if len(batch) >= size:
+                added += self._store_batch(batch)
+                if progress:
+                    progress(len(batch))
+                batch = []
+        if batch:
+            added += self._store_batch(batch)
+            if progress:
+                progress(len(batch))
+        return added
+
+    def _store_batch(self, batch: Sequence[FailureDraft]) -> int:
+        with self.sql.read() as conn:
+            known = self.sql.existing_vector_ids(conn, [d.key for d in batch])
+        new: dict[str, FailureDraft] = {}
+        for draft in batch:
+            if draft.key not in known:
+                new.setdefault(draft.values["vector_id"], draft)
+        if new:  # vectors first: an interruption here leaves only orphan vectors, which queries ignore
+            drafts = list(new.values())
+            embedded = self.embedder.embed([d.values["embed_text"] for d in drafts])
+            self.vectors.upsert(
+                list(new),
+                embedded,
+                [
+                    {
+                        "fingerprint": d.values["fingerprint"],
+                        "repo": d.values["repo"],
+                        "org": d.values["org"] or "",
+                        "category": d.values["category"],
+                    }
+                    for d in drafts
+                ],
+            )
+        with self.sql.write() as conn:
+            return sum(self.sql.store(conn, draft) for draft in batch)
+
+    # -- answering ----------------------------------------------------------------------------------------
+
+    def _scope(self, repo: str | None) -> tuple[Scope, str | None]:
+        scope = self.settings.scope
+        if scope == "repo" and repo:
+            return "repo", repo
+        if scope in ("repo", "org") and org_of(repo):
+            return "org", org_of(repo)
+        return "all", None
+
+    def similar(self, diagnosis: Diagnosis, k: int = 3, *, repo: str | None = None) -> list[SimilarFailure]:
+        """Exact fingerprint matches first, then nearest neighbours above the threshold, one per fingerprint.
+
+        The very log being analysed (same source and fingerprint) never answers for itself.
+        """
+        if k <= 0:
+            return []
+        scope, value = self._scope(repo)
+        results = self._exact(diagnosis, scope, value)
+        if len(results) < k:
+            text = embed_text(diagnosis)
+            results += self._neighbours(text, k - len(results), scope, value, skip={diagnosis.fingerprint})
+        return results[:k]
+
+    def search_text(self, text: str, k: int = 5, *, repo: str | None = None) -> list[SimilarFailure]:
+        """Nearest past failures to free text (an error message pasted by a user)."""
+        scope, value = self._scope(repo)
+        return self._neighbours(normalize(text), k, scope, value, skip=set())
+
+    def _scope_filter(self, scope: Scope, value: str | None) -> Any:
+        if scope == "repo":
+            return failures.c.repo == value
+        if scope == "org":
+            return failures.c.org == value
+        return None
+
+    def _exact(self, diagnosis: Diagnosis, scope: Scope, value: str | None) -> list[SimilarFailure]:
+        fp = diagnosis.fingerprint
+        conditions = [occurrences.c.fingerprint == fp, occurrences.c.source != diagnosis.source]
+        scope_filter = self._scope_filter(scope, value)
+        if scope_filter is not None:
+            conditions.append(scope_filter)
+        base = (
+            select(occurrences).join(failures, failures.c.id == occurrences.c.failure_id).where(*conditions)
+        )
+        with self.sql.read() as conn:
+            count = conn.execute(select(func.count()).select_from(base.subquery())).scalar_one()
+            if not count:
+                return []
+            latest = conn.execute(base.order_by(occurrences.c.seen_at.desc()).limit(1)).one()
+            failure = conn.execute(select(failures).where(failures.c.id == latest.failure_id)).one()
+            resolution = self._resolutions(conn, [fp], value if scope == "repo" else None).get(fp)
+        return [
+            SimilarFailure(
+                fingerprint=fp,
+                similarity=1.0,
+                exact=True,
+                title=failure.title,
+                category=_category(failure.category),
+                source=latest.source,
+                repo=latest.repo or None,
+                job=latest.job,
+                occurrences=int(count),
+                last_seen=iso(latest.seen_at),
+                resolution=resolution,
+            )
+        ]
+
+    def _neighbours(
+        self, text: str, k: int, scope: Scope, value: str | None, *, skip: set[str]
+    ) -> list[SimilarFailure]:
+        if k <= 0 or not text:
+            return []
+        where: dict[str, str] | None = {scope: value} if scope != "all" and value else None
+        vector = self.embedder.embed([text])[0]
+        # Several vectors can share a fingerprint (one per repo) and orphans may appear: ask for a margin.
+        found = self.vectors.query(vector, k * 3 + len(skip) + 5, where)
+        found = [(vid, 1.0 - dist) for vid, dist in found if 1.0 - dist >= self.settings.threshold]
+        if not found:
+            return []
+        with self.sql.read() as conn:
+            rows = {
+                row.vector_id: row
+                for row in conn.execute(
+                    select(failures).where(failures.c.vector_id.in_([vid for vid, _ in found]))
+                )
+            }
+            hits: dict[str, _Hit] = {}
+            for vid, sim in found:
+                row = rows.get(vid)
+                if row is None or row.fingerprint in skip or row.occurrences < 1:
+                    continue  # an orphan vector, or the failure being analysed
+                hit = hits.setdefault(row.fingerprint, _Hit(row.fingerprint, sim, False))
+                hit.similarity = max(hit.similarity, sim)
+                hit.rows.append(row)
+            chosen = sorted(hits.values(), key=lambda h: -h.similarity)[:k]
+            fixes = self._resolutions(
+                conn, [h.fingerprint for h in chosen], value if scope == "repo" else None
+            )
+        out = []
+        for hit in chosen:
+            latest = max(hit.rows, key=lambda r: r.last_seen)
+            out.append(
+                SimilarFailure(
+                    fingerprint=hit.fingerprint,
+                    similarity=round(min(max(hit.similarity, 0.0), 1.0), 4),
+                    exact=False,
+                    title=latest.title,
+                    category=_category(latest.category),
+                    source=latest.last_source,
+                    repo=latest.repo or None,
+                    job=latest.last_job,
+                    occurrences=sum(int(r.occurrences) for r in hit.rows),
+                    last_seen=iso(latest.last_seen),
+                    resolution=fixes.get(hit.fingerprint),
+                )
+            )
+        return out
+
+    def _resolutions(self, conn: Connection, fingerprints: list[str], repo: str | None) -> dict[str, str]:
+        """The newest fix per fingerprint, preferring one recorded for `repo`."""
+        if not fingerprints:
+            return {}
+        rows = conn.execute(
+            select(resolutions.c.fingerprint, resolutions.c.repo, resolutions.c.fix)
+            .where(resolutions.c.fingerprint.in_(fingerprints))
+            .order_by(resolutions.c.created_at.desc(), resolutions.c.id.desc())
+        ).all()
+        best: dict[str, tuple[bool, str]] = {}
+        for fp, fix_repo, fix in rows:
+            same = bool(repo) and fix_repo == repo
+            if fp not in best or (same and not best[fp][0]):
+                best[fp] = (same, fix)
+        return {fp: fix for fp, (_, fix) in best.items()}
+
+    # -- resolutions and feedback --------------------------------------------------------------------------
+
+    def resolve(
+        self,
+        fingerprint: str,
+        fix: str,
+        *,
+        repo: str | None = None,
+        changed_files: Sequence[str] = (),
+        note: str | None = None,
+        when: datetime | None = None,
+    ) -> bool:
+        """Remember the fix (commit, range, PR or URL) that turned this failure green; False if known."""
+        with self.sql.write() as conn:
+            return insert_ignore(
+                conn,
+                resolutions,
+                {
+                    "fingerprint": fingerprint,
+                    "repo": repo or "",
+                    "fix": fix,
+                    "kind": fix_kind(fix),
+                    "changed_files": json.dumps(list(changed_files)),
+                    "note": note,
+                    "created_at": when or utcnow(),
+                },
+                ["fingerprint", "repo", "fix"],
+            )
+
+    def feedback(
+        self,
+        fingerprint: str,
+        helpful: bool,
+        *,
+        source: str,
+        repo: str | None = None,
+        author: str = "",
+        note: str | None = None,
+    ) -> None:
+        """A user's judgement of a diagnosis; the latest from the same author for the same log wins."""
+        with self.sql.write() as conn:
+            conn.execute(
+                delete(feedback).where(
+                    feedback.c.fingerprint == fingerprint,
+                    feedback.c.source == source,
+                    feedback.c.author == author,
+                )
+            )
+            conn.execute(
+                feedback.insert().values(
+                    fingerprint=fingerprint,
+                    repo=repo or "",
+                    source=source,
+                    author=author,
+                    helpful=helpful,
+                    note=note,
+                    created_at=utcnow(),
+                )
+            )
+
+    def find_fingerprints(self, prefix: str) -> list[str]:
+        """Fingerprints starting with `prefix` (the CLI accepts a unique prefix, like git does for SHAs)."""
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        with self.sql.read() as conn:
+            return list(
+                conn.execute(
+                    select(failures.c.fingerprint)
+                    .where(failures.c.fingerprint.like(escaped + "%", escape="\\"))
+                    .distinct()
+                    .limit(10)
+                ).scalars()
+            )
+
+    # -- reporting ----------------------------------------------------------------------------------------
+
+    def stats(self, top: int = 10) -> dict[str, Any]:
+        with self.sql.read() as conn:
+            n_failures = conn.execute(select(func.count()).select_from(failures)).scalar_one()
+            n_occurrences = conn.execute(select(func.count()).select_from(occurrences)).scalar_one()
+            n_repos = conn.execute(select(func.count(func.distinct(failures.c.repo)))).scalar_one()
+            n_fixes = conn.execute(select(func.count()).select_from(resolutions)).scalar_one()
+            n_feedback = conn.execute(select(func.count()).select_from(feedback)).scalar_one()
+            categories = {
+                cat: {"failures": int(f), "occurrences": int(o or 0)}
+                for cat, f, o in conn.execute(
+                    select(failures.c.category, func.count(), func.sum(failures.c.occurrences))
+                    .group_by(failures.c.category)
+                    .order_by(func.count().desc())
+                )
+            }
+            recurring = conn.execute(
+                select(
+                    failures.c.fingerprint,
+                    func.min(failures.c.title),
+                    func.min(failures.c.category),
+                    func.sum(failures.c.occurrences).label("n"),
+                    func.count(),
+                    func.max(failures.c.last_seen),
+                )
+                .group_by(failures.c.fingerprint)
+                .order_by(func.sum(failures.c.occurrences).desc(), failures.c.fingerprint)
+                .limit(top)
+            ).all()
+            fixes = self._resolutions(conn, [r[0] for r in recurring], None)
+        return {
+            "failures": int(n_failures),
+            "occurrences": int(n_occurrences),
+            "repos": int(n_repos),
+            "resolutions": int(n_fixes),
+            "feedback": int(n_feedback),
+            "categories": categories,
+            "top": [
+                {
+                    "fingerprint": fp,
+                    "title": title,
+                    "category": cat,
+                    "occurrences": int(n),
+                    "repos": int(repos),
+                    "last_seen": iso(last),
+                    "resolution": fixes.get(fp),
+                }
+                for fp, title, cat, n, repos, last in recurring
+            ],
+        }
+
+    # -- export / import ----------------------------------------------------------------------------------
+
+    def export(self, out: IO[str]) -> int:
+        """Write the SQL store as JSONL (vectors are derived: import re-embeds). Returns lines written."""
+        occ_cols = [c.name for c in occurrences.columns if c.name not in ("id", "failure_id")]
+        fail_cols = [c.name for c in failures.columns if c.name not in ("id", "occurrences")]
+        written = 1
+        out.write(
+            json.dumps({"kind": "header", "schema": EXPORT_SCHEMA, "exported_at": iso(utcnow())}) + "\n"
+        )
+        with self.sql.read() as conn:
+            occ_rows = conn.execution_options(yield_per=1000).execute(
+                select(occurrences).order_by(occurrences.c.failure_id, occurrences.c.id)
+            )
+            pending = next(occ_rows, None)
+            for row in conn.execution_options(yield_per=1000).execute(
+                select(failures).order_by(failures.c.id)
+            ):
+                record: dict[str, Any] = {"kind": "failure"}
+                record.update({c: _jsonable(getattr(row, c)) for c in fail_cols})
+                record["occurrences"] = []
+                while pending is not None and pending.failure_id <= row.id:
+                    if pending.failure_id == row.id:
+                        record["occurrences"].append({c: _jsonable(getattr(pending, c)) for c in occ_cols})
+                    pending = next(occ_rows, None)
+                out.write(json.dumps(record) + "\n")
+                written += 1
+            for table, kind in ((resolutions, "resolution"), (feedback, "feedback")):
+                cols = [c.name for c in table.columns if c.name != "id"]
+                for row in conn.execute(select(table).order_by(table.c.id)):
+                    out.write(
+                        json.dumps({"kind": kind, **{c: _jsonable(getattr(row, c)) for c in cols}}) + "\n"
+                    )
+                    written += 1
+        return written
+
+    def import_(self, lines: Iterable[str], *, progress: Progress | None = None) -> ImportResult:
+        """Read an export back; idempotent (importing the same file twice changes nothing)."""
+        result = ImportResult()
+        time_fields = {"first_seen", "last_seen", "seen_at", "created_at"}
+
+        def parse(record: dict[str, Any]) -> dict[str, Any]:
+            return {k: (parse_time(v) if k in time_fields else v) for k, v in record.items() if k != "kind"}
+
+        def drafts() -> Iterator[FailureDraft]:
+            for line in lines:
+                if not line.strip():
+                    continue
+                record = json.loads(line)
+                kind = record.get("kind")
+                if kind == "header":
+                    if record.get("schema") != EXPORT_SCHEMA:
+                        raise ValueError(f"not a {EXPORT_SCHEMA} file: {record.get('schema')}")
+                elif kind == "failure":
+                    values = parse(record)
+                    occs = values.pop("occurrences", [])
+                    values["vector_id"] = vector_id(values["fingerprint"], values["repo"])
+                    result.failures += 1
+                    yield FailureDraft(values=values, occurrences=[parse(o) for o in occs])
+                elif kind == "resolution":
+                    with self.sql.write() as conn:
+                        result.resolutions += insert_ignore(
+                            conn, resolutions, parse(record), ["fingerprint", "repo", "fix"]
+                        )
+                elif kind == "feedback":
+                    with self.sql.write() as conn:
+                        result.feedback += insert_ignore(
+                            conn, feedback, parse(record), ["fingerprint", "source", "author"]
+                        )
+                else:
+                    result.skipped += 1
+
+        result.occurrences = self._store_drafts(drafts(), progress=progress)
+        return result
+
+    # -- retention ----------------------------------------------------------------------------------------
+
+    def forget(
+        self,
+        *,
+        repo: str | None = None,
+        older_than: timedelta | None = None,
+        fingerprint: str | None = None,
+        now: datetime | None = None,
+    ) -> ForgetResult:
+        """Delete occurrences by repo, age or fingerprint, then failures left without any, in both stores."""
+        if repo is None and older_than is None and fingerprint is None:
+            raise ValueError("say what to forget: a repo, an age or a fingerprint")
+        conditions = []
+        if repo is not None:
+            conditions.append(occurrences.c.repo == repo)
+        if older_than is not None:
+            conditions.append(occurrences.c.seen_at < (now or utcnow()) - older_than)
+        if fingerprint is not None:
+            conditions.append(occurrences.c.fingerprint == fingerprint)
+        result = ForgetResult()
+        with self.sql.write() as conn:  # SQL first: once committed, the vectors below are orphans at worst
+            affected = list(
+                conn.execute(select(occurrences.c.failure_id).where(*conditions).distinct()).scalars()
+            )
+            result.occurrences = conn.execute(delete(occurrences).where(*conditions)).rowcount or 0
+            doomed: list[str] = []
+            for start in range(0, len(affected), 500):
+                chunk = affected[start : start + 500]
+                left: dict[int, int] = dict(
+                    conn.execute(
+                        select(occurrences.c.failure_id, func.count())
+                        .where(occurrences.c.failure_id.in_(chunk))
+                        .group_by(occurrences.c.failure_id)
+                    ).all()
+                )
+                empty = [fid for fid in chunk if fid not in left]
+                if empty:
+                    doomed += conn.execute(
+                        select(failures.c.vector_id).where(failures.c.id.in_(empty))
+                    ).scalars()
+                    result.failures += conn.execute(delete(failures).where(failures.c.id.in_(empty))).rowcount
+                for fid, n in left.items():
+                    bounds = conn.execute(
+                        select(func.min(occurrences.c.seen_at), func.max(occurrences.c.seen_at)).where(
+                            occurrences.c.failure_id == fid
+                        )
+                    ).one()
+                    conn.execute(
+                        update(failures)
+                        .where(failures.c.id == fid)
+                        .values(occurrences=n, first_seen=bounds[0], last_seen=bounds[1])
+                    )
+            if repo is not None:
+                result.resolutions += conn.execute(
+                    delete(resolutions).where(resolutions.c.repo == repo)
+                ).rowcount
+                result.feedback += conn.execute(delete(feedback).where(feedback.c.repo == repo)).rowcount
+            if fingerprint is not None and repo is None:
+                result.resolutions += conn.execute(
+                    delete(resolutions).where(resolutions.c.fingerprint == fingerprint)
+                ).rowcount
+                result.feedback += conn.execute(
+                    delete(feedback).where(feedback.c.fingerprint == fingerprint)
+                ).rowcount
+        if doomed:
+            self.vectors.delete(doomed)
+        return result
+
+    def repair(self) -> tuple[int, int]:
+        """Remove orphan vectors and re-embed failures whose vector is missing: (removed, re-embedded)."""
+        with self.sql.read() as conn:
+            known = dict(conn.execute(select(failures.c.vector_id, failures.c.id)).all())
+        orphans = [vid for vid in self.vectors.iter_ids() if vid not in known]
+        if orphans:
+            self.vectors.delete(orphans)
+        ids = list(known)
+        present = self.vectors.existing(ids)
+        missing = [vid for vid in ids if vid not in present]
+        for start in range(0, len(missing), 256):
+            chunk = missing[start : start + 256]
+            with self.sql.read() as conn:
+                rows = conn.execute(select(failures).where(failures.c.vector_id.in_(chunk))).all()
+            self.vectors.upsert(
+                [r.vector_id for r in rows],
+                self.embedder.embed([r.embed_text for r in rows]),
+                [
+                    {"fingerprint": r.fingerprint, "repo": r.repo, "org": r.org or "", "category": r.category}
+                    for r in rows
+                ],
+            )
+        return len(orphans), len(missing)
+
+
+def _jsonable(value: Any) -> Any:
+    return iso(value) if isinstance(value, datetime) else value
+
+
+class ScopedKnowledgeBase:
+    """`KnowledgeLookup` for one repository: what the pipeline is handed."""
+
+    def __init__(self, kb: KnowledgeBase, repo: str | None) -> None:
+        self.kb = kb
+        self.repo = repo
+
+    def similar(self, diagnosis: Diagnosis, k: int = 3) -> list[SimilarFailure]:
+        return self.kb.similar(diagnosis, k, repo=self.repo)
+
+    def record(self, diagnosis: Diagnosis, job: JobContext) -> None:
+        if job.repo is None and self.repo is not None:
+            job = job.model_copy(update={"repo": self.repo})
+        self.kb.record(diagnosis, job)

