@@ -636,7 +636,7 @@ def _venv_bin() -> Path:
     return candidate if (candidate / "python").exists() else Path(sys.executable).parent
 
 
-def _base_env(workdir: Path) -> dict[str, str]:
+def _base_env(workdir: Path, project: Path) -> dict[str, str]:
     """A small, fixed environment, so the captures do not depend on who runs the script."""
     empty_npmrc = workdir / ".empty-npmrc"
     empty_npmrc.write_text("")
@@ -657,9 +657,9 @@ def _base_env(workdir: Path) -> dict[str, str]:
         "NPM_CONFIG_UPDATE_NOTIFIER": "false",
         "NPM_CONFIG_FUND": "false",
         "NPM_CONFIG_AUDIT": "false",
-        # go: build cache and module cache inside the work directory, no toolchain downloads
-        "GOCACHE": str(workdir / ".cache" / "go-build"),
-        "GOPATH": str(workdir / ".cache" / "gopath"),
+        # go: fresh build and module caches inside the project (go skips dot-directories), no downloads
+        "GOCACHE": str(project / ".cache" / "go-build"),
+        "GOPATH": str(project / ".cache" / "gopath"),
         "GOFLAGS": "-modcacherw",
         "GOTOOLCHAIN": "local",
     }
@@ -699,12 +699,12 @@ def _write_project(example: Example, project: Path) -> None:
 
 def run_example(example: Example, workdir: Path) -> dict[str, object] | None:
     """Run one example; return its manifest entry, or None when its tool is missing."""
-    env = _base_env(workdir)
+    project = workdir / example.name
+    env = _base_env(workdir, project)
     if shutil.which(example.needs, path=env["PATH"]) is None:
         hint = {"go": " (Debian: apt-get install -y golang-go)", "npm": " (Debian: apt-get install -y npm)"}
         print(f"skip {example.name}: `{example.needs}` not found{hint.get(example.needs, '')}")
         return None
-    project = workdir / example.name
     _write_project(example, project)
     step_env = {**env, **example.env}
     setup = []

@@ -199,3 +199,28 @@ def test_category_is_the_one_a_developer_would_give(name: str) -> None:
     """Each example was built to fail in one kind of way (manifest `expected_category`)."""
     want = _manifest()[name]["expected_category"]
     assert _diagnose(f"{name}.log").category.value == want
+
+
+_DURATION = re.compile(r"(?<![\w.])(\d+)\.(\d+)s\b")
+_ADDRESS = re.compile(r"\b0x[0-9a-f]{8,16}\b")
+
+
+def _rerun_noise(text: str) -> str:
+    """What differs when the same job runs again: durations and object addresses."""
+    text = _DURATION.sub(lambda m: f"{int(m[1]) + 3}.{m[2][::-1]}s", text)
+    return _ADDRESS.sub(lambda m: "0x" + m[0][2:][::-1], text)
+
+
+def _plain(name: str) -> str:
+    return (EXAMPLES / f"{name}.log").read_bytes().decode("utf-8", errors="surrogateescape")
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if _rerun_noise(_plain(n)) != _plain(n)])
+def test_fingerprint_ignores_rerun_noise(name: str, tmp_path: Path) -> None:
+    """A rerun of the same failure (other durations, other object addresses) keeps its fingerprint."""
+    changed = _rerun_noise(_plain(name))
+    rerun = tmp_path / f"{name}.log"
+    rerun.write_bytes(changed.encode("utf-8", errors="surrogateescape"))
+    again = analyze_file(rerun, source=f"examples/{name}.log")
+    first = _diagnose(f"{name}.log")
+    assert (again.fingerprint, again.title) == (first.fingerprint, first.title)
