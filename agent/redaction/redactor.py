@@ -1,0 +1,243 @@
+"""`Redactor`: finds secrets in log text and replaces each with ``[REDACTED:<kind>]``.
+
+Pipeline for one call:
+1. build a view of the text without terminal escapes and zero-width characters (`view.TextView`);
+2. collect hits on the view: token formats (`rules.SCAN_RULES`, whole-text regex scans), context patterns
+   on the few lines holding a keyword (`rules.KEYWORD_RULES`), private-key blocks (`pem`), declared values
+   and their encodings (`declared`);
+3. drop the parts of hits that lie inside an earlier placeholder (so redacting twice changes nothing), merge
+   overlapping hits into their union (a partial redaction would leak the rest), and map them back to the
+   original text, split at line breaks so that line numbers never move;
+4. splice placeholders in, re-emitting any terminal escapes that sat inside a secret.
+
+The result never contains the secret values, and `Finding` never holds them either.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from agent.redaction import pem
+from agent.redaction.declared import find_all, variants
+from agent.redaction.rules import (
+    DECLARED,
+    KEY_CHARS,
+    KEYWORD_RULES,
+    MAX_KEY_LENGTH,
+    SCAN_RULES,
+    SPECIFIC,
+    KeywordRule,
+    keyword_value_span,
+)
+from agent.redaction.view import TextView
+
+PLACEHOLDER_RE = re.compile(r"\[REDACTED:[a-z0-9-]+\]")
+DECLARED_KIND = "secret"
+
+# Each word that ends a key, with the keyword rules anchored on it.
+_WORDS: dict[str, tuple[KeywordRule, ...]] = {}
+for _rule in KEYWORD_RULES:
+    for _word in _rule.words:
+        _WORDS[_word] = (*_WORDS.get(_word, ()), _rule)
+
+_Hit = tuple[int, int, int, str]  # start, end, priority, kind (view coordinates)
+
+
+def placeholder(kind: str) -> str:
+    return f"[REDACTED:{kind}]"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One redacted span of the original text. Holds the kind and the position, never the value."""
+
+    kind: str
+    start: int
+    end: int
+
+
+def _lower(text: str) -> str:
+    """`text.lower()` with the same length, so positions in it are positions in `text`.
+
+    Only U+0130 (LATIN CAPITAL LETTER I WITH DOT ABOVE) lowercases to two code points (Unicode
+    SpecialCasing.txt; checked over all code points on CPython 3.11).
+    """
+    if text.isascii():
+        return text.lower()
+    return text.replace("\u0130", "i").lower()
+
+
+def _keyword_hits(view: str, low: str, hits: list[_Hit]) -> None:
+    """Hits of the keyword rules: found by their words in `low`, then matched around each occurrence."""
+    for word, rules in _WORDS.items():
+        p = low.find(word)
+        while p >= 0:
+            end = p + len(word)
+            start = p
+            floor = max(0, end - MAX_KEY_LENGTH)
+            while start > floor and low[start - 1] in KEY_CHARS:
+                start -= 1
+            key = low[start:end]
+            if start >= 3 and low.startswith(
+                "://", start - 3
+            ):  # a URL's user name (url-password covers the password)
+                p = low.find(word, end)
+                continue
+            for rule in rules:
+                if rule.opener and (start == 0 or low[start - 1] != rule.opener):
+                    continue
+                if not rule.key_ok(key):
+                    continue
+                m = rule.tail.match(view, end)
+                if m is None:
+                    continue
+                s, e, value = keyword_value_span(m)
+                if e > s and rule.accept(value):
+                    hits.append((s, e, rule.priority, rule.kind_of(key)))
+            p = low.find(word, end)
+
+
+def _subtract_placeholders(hits: list[_Hit], view: str) -> list[_Hit]:
+    """Remove from each hit the parts inside an existing placeholder: they are not secrets any more."""
+    if "[REDACTED:" not in view:
+        return hits
+    ph = [m.span() for m in PLACEHOLDER_RE.finditer(view)]
+    if not ph:
+        return hits
+    ph_ends = [e for _, e in ph]
+    out: list[_Hit] = []
+    for s, e, prio, kind in hits:
+        i = bisect_left(ph_ends, s + 1)  # first placeholder ending after s
+        cur = s
+        while i < len(ph) and ph[i][0] < e:
+            ps, pe = ph[i]
+            if ps > cur:
+                out.append((cur, ps, prio, kind))
+            cur = max(cur, pe)
+            i += 1
+        if cur < e:
+            out.append((cur, e, prio, kind))
+    return out
+
+
+def _merge(hits: list[_Hit]) -> list[tuple[int, int, str]]:
+    """Union of overlapping hits; the kind of a union is the one of its highest-priority hit."""
+    hits.sort(key=lambda h: (h[0], -h[1]))
+    merged: list[tuple[int, int, str]] = []
+    cur_s, cur_e, cur_p, cur_k = hits[0]
+    for s, e, p, k in hits[1:]:
+        if s < cur_e:
+            cur_e = max(cur_e, e)
+            if p > cur_p:
+                cur_p, cur_k = p, k
+        else:
+            merged.append((cur_s, cur_e, cur_k))
+            cur_s, cur_e, cur_p, cur_k = s, e, p, k
+    merged.append((cur_s, cur_e, cur_k))
+    return merged
+
+
+class Redactor:
+    """Replaces secrets in log text with ``[REDACTED:<kind>]``.
+
+    `secrets` are values the caller knows to be secret (CI secrets, tokens it holds); they are redacted
+    verbatim, URL-encoded and in base64 at any alignment. Values shorter than
+    `declared.MIN_SECRET_LENGTH` are ignored. Instances are immutable and safe to share between threads.
+    """
+
+    __slots__ = ("_declared", "_needles")
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        needles: set[str] = set()
+        declared = 0
+        for secret in secrets:
+            forms = variants(secret)
+            if forms:
+                declared += 1
+                needles |= forms
+        self._declared = declared
+        self._needles = tuple(sorted(needles, key=lambda v: (-len(v), v)))
+
+    def __repr__(self) -> str:  # never show the values
+        return f"Redactor(<{self._declared} declared secrets>)"
+
+    # ---------------------------------------------------------------------------------------- public API
+
+    def redact(self, text: str) -> str:
+        """`text` (one line or many) with every secret replaced; line breaks and everything else kept."""
+        return self._redact(text, None)[0]
+
+    def redact_lines(self, lines: Iterable[str]) -> Iterator[str]:
+        """Redact a stream of lines (with or without their line ends); private-key blocks may span lines."""
+        state: int | None = None
+        for line in lines:
+            out, state = self._redact(line, state)
+            yield out
+
+    def findings(self, text: str) -> list[Finding]:
+        """What `redact` would replace, as spans of `text` (for tests and audit; holds no secret value)."""
+        return self._findings(TextView(text), None)[0]
+
+    # ---------------------------------------------------------------------------------------- internals
+
+    def _redact(self, text: str, state: int | None) -> tuple[str, int | None]:
+        tv = TextView(text)
+        found, state = self._findings(tv, state)
+        if not found:
+            return text, state
+        out: list[str] = []
+        prev = 0
+        for f in found:
+            out.append(text[prev : f.start])
+            out.append(placeholder(f.kind))
+            out.append(tv.escapes_within(f.start, f.end))
+            prev = f.end
+        out.append(text[prev:])
+        return "".join(out), state
+
+    def _findings(self, tv: TextView, state: int | None) -> tuple[list[Finding], int | None]:
+        hits, state = self._hits(tv.view, state)
+        if not hits:
+            return [], state
+        hits = _subtract_placeholders(hits, tv.view)
+        if not hits:
+            return [], state
+        original = tv.original
+        found: list[Finding] = []
+        for vs, ve, kind in _merge(hits):
+            start, end = tv.span_to_original(vs, ve)
+            seg = start
+            for br in pem.LINE_BREAK_RE.finditer(original, start, end):
+                if br.start() > seg:
+                    found.append(Finding(kind, seg, br.start()))
+                seg = br.end()
+            if end > seg:
+                found.append(Finding(kind, seg, end))
+        return found, state
+
+    def _hits(self, view: str, state: int | None) -> tuple[list[_Hit], int | None]:
+        hits: list[_Hit] = []
+        for rule in SCAN_RULES:
+            for m in rule.pattern.finditer(view):
+                s, e = m.span(rule.group)
+                if m.start() > 0 and view[m.start() - 1] in rule.not_after:
+                    continue
+                if e > s and (rule.accept is None or rule.accept(m.group(rule.group))):
+                    hits.append((s, e, rule.priority, rule.kind))
+        _keyword_hits(view, _lower(view), hits)
+        spans, state = pem.find_blocks(view, state)
+        hits.extend((s, e, SPECIFIC, pem.KIND) for s, e in spans)
+        if self._needles:
+            hits.extend((s, e, DECLARED, DECLARED_KIND) for s, e in find_all(view, self._needles))
+        return hits, state
+
+
+DEFAULT_REDACTOR = Redactor()
+
+
+def redact(text: str) -> str:
+    """`DEFAULT_REDACTOR.redact(text)`: pattern-based redaction with no declared secrets."""
+    return DEFAULT_REDACTOR.redact(text)
