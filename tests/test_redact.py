@@ -424,3 +424,10 @@ def test_overlapping_findings_are_merged_with_the_specific_kind() -> None:
 def test_text_without_secrets_is_returned_as_is() -> None:
     text = "plain\nlog\n"
     assert DEFAULT_REDACTOR.redact(text) is text
+
+
+def test_declared_secret_right_after_a_broken_escape() -> None:
+    # "ESC [ 3" is unfinished, so the view drops the secret's first letter as the escape's final byte; the
+    # declared value is still found in the original text.
+    r = Redactor(["Secret-Value-123"])
+    assert r.redact("x \x1b[3Secret-Value-123 y") == "x \x1b[3[REDACTED:secret] y"

@@ -5,9 +5,9 @@ Pipeline for one call:
 2. collect hits on the view: token formats (`rules.SCAN_RULES`, whole-text regex scans), context patterns
    on the few lines holding a keyword (`rules.KEYWORD_RULES`), private-key blocks (`pem`), declared values
    and their encodings (`declared`);
-3. drop the parts of hits that lie inside an earlier placeholder (so redacting twice changes nothing), merge
-   overlapping hits into their union (a partial redaction would leak the rest), and map them back to the
-   original text, split at line breaks so that line numbers never move;
+3. map the hits back to the original text, drop their parts that lie inside an earlier placeholder (so
+   redacting twice changes nothing), merge overlapping hits into their union (a partial redaction would
+   leak the rest), and split them at line breaks so that line numbers never move;
 4. splice placeholders in, re-emitting any terminal escapes that sat inside a secret.
 
 The result never contains the secret values, and `Finding` never holds them either.
@@ -43,7 +43,10 @@ for _rule in KEYWORD_RULES:
     for _word in _rule.words:
         _WORDS[_word] = (*_WORDS.get(_word, ()), _rule)
 
-_Hit = tuple[int, int, int, str]  # start, end, priority, kind (view coordinates)
+_Hit = tuple[int, int, int, str]  # start, end, priority, kind
+# Up to this length (a line or a few) the scan rules' anchors are checked with `in` first: starting a regex
+# scan costs more than a few substring tests. On long texts the regex scans are as fast as `in` would be.
+_SHORT_TEXT = 4096
 
 
 def placeholder(kind: str) -> str:
@@ -100,11 +103,11 @@ def _keyword_hits(view: str, low: str, hits: list[_Hit]) -> None:
             p = low.find(word, end)
 
 
-def _subtract_placeholders(hits: list[_Hit], view: str) -> list[_Hit]:
+def _subtract_placeholders(hits: list[_Hit], text: str) -> list[_Hit]:
     """Remove from each hit the parts inside an existing placeholder: they are not secrets any more."""
-    if "[REDACTED:" not in view:
+    if "[REDACTED:" not in text:
         return hits
-    ph = [m.span() for m in PLACEHOLDER_RE.finditer(view)]
+    ph = [m.span() for m in PLACEHOLDER_RE.finditer(text)]
     if not ph:
         return hits
     ph_ends = [e for _, e in ph]
@@ -200,15 +203,20 @@ class Redactor:
 
     def _findings(self, tv: TextView, state: int | None) -> tuple[list[Finding], int | None]:
         hits, state = self._hits(tv.view, state)
-        if not hits:
-            return [], state
-        hits = _subtract_placeholders(hits, tv.view)
+        if not tv.identity:
+            hits = [(*tv.span_to_original(s, e), p, k) for s, e, p, k in hits]
+            if self._needles:
+                # Declared values are also looked for in the original: a malformed escape just before a
+                # secret (ESC [ 3 followed by the secret) eats its first character in the view.
+                hits.extend((s, e, DECLARED, DECLARED_KIND) for s, e in find_all(tv.original, self._needles))
         if not hits:
             return [], state
         original = tv.original
+        hits = _subtract_placeholders(hits, original)
+        if not hits:
+            return [], state
         found: list[Finding] = []
-        for vs, ve, kind in _merge(hits):
-            start, end = tv.span_to_original(vs, ve)
+        for start, end, kind in _merge(hits):
             seg = start
             for br in pem.LINE_BREAK_RE.finditer(original, start, end):
                 if br.start() > seg:
@@ -220,7 +228,14 @@ class Redactor:
 
     def _hits(self, view: str, state: int | None) -> tuple[list[_Hit], int | None]:
         hits: list[_Hit] = []
+        short = len(view) <= _SHORT_TEXT
         for rule in SCAN_RULES:
+            if short:
+                for anchor in rule.anchors:  # (a loop, not any(): no generator per rule and line)
+                    if anchor in view:
+                        break
+                else:
+                    continue
             for m in rule.pattern.finditer(view):
                 s, e = m.span(rule.group)
                 if m.start() > 0 and view[m.start() - 1] in rule.not_after:
