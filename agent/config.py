@@ -37,6 +37,15 @@ class Settings(BaseSettings):
     github_webhook_secret: str | None = None
     github_token: str | None = None
     github_api_url: str = "https://api.github.com"
+    # service (webhooks/, issue 5): docs/configuration.md
+    worker_threads: int = Field(default=4, ge=1, le=64, description="jobs run at once per worker process")
+    lease_seconds: float = Field(default=60.0, gt=0, description="a claimed delivery is retried after this")
+    retry_base_seconds: float = Field(default=5.0, ge=0, description="first retry delay of a failed delivery")
+    max_attempts: int = Field(default=4, ge=1, description="attempts before a delivery is marked failed")
+    github_retry_base_seconds: float = Field(default=1.0, ge=0, description="backoff base for GitHub 5xx")
+    github_timeout_seconds: float = Field(default=30.0, gt=0)
+    queue_name: str = Field(default="cimedic", description="queue (and Redis key prefix) shared by the workers")
+    redeliver_every_seconds: float = Field(default=600.0, ge=0, description="0 turns periodic redelivery off")
 
     @property
     def sqlite_url(self) -> str:

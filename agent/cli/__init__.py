@@ -6,6 +6,7 @@ import typer
 
 from agent.cli.analyze_cmd import analyze_command
 from agent.cli.kb_cmd import kb_app
+from agent.cli.service_cmd import action_command, audit_command, github_app, serve_command, worker_command
 
 app = typer.Typer(
     name="cimedic",
@@ -19,6 +20,11 @@ app.command("analyze")(analyze_command)
 # Sub-command groups: one line each, owned by the module that defines them.
 # --- sub-commands (keep one per line) ---
 app.add_typer(kb_app, name="kb")
+app.command("serve")(serve_command)
+app.command("worker")(worker_command)
+app.command("action")(action_command)
+app.command("audit")(audit_command)
+app.add_typer(github_app, name="github")
 # --- end sub-commands ---
 
 

@@ -1,0 +1,236 @@
+"""The sticky PR comment: rendered from every failed job of the head commit, written idempotently.
+
+One comment per PR, found by a hidden marker *and* our own login (another user quoting the marker must not
+make us edit their comment; docs.github.com/en/rest/issues/comments). All pages are searched. The body is
+written only when it changed, and kept under GitHub's 65,536-character limit for comment bodies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from actions.github_api import Client, GitHubError
+from agent.models import Diagnosis
+
+MARKER = "<!-- cimedic:sticky-comment v1 -->"
+MAX_BODY = 65_536
+BUDGET = 60_000  # leave room for the footer and for multi-byte surprises in GitHub's counting
+
+VERDICT_LABEL = {
+    "new": "New failure: likely caused by this change",
+    "broken-trunk": "Broken trunk: fails on the base branch too",
+    "flaky": "Flaky: passed on a re-run of the same commit",
+    "infrastructure": "Infrastructure: runner, network or resource problem",
+    "unsure": "Cause unclear: not enough evidence to blame or clear this change",
+}
+VERDICT_ICON = {"new": "🔴", "broken-trunk": "🟠", "flaky": "🟡", "infrastructure": "🔵", "unsure": "⚪"}
+
+
+@dataclass(frozen=True)
+class FailedJob:
+    """One failed job as the comment shows it."""
+
+    name: str
+    url: str | None
+    diagnosis: Diagnosis
+    completed_at: str | None = None
+
+
+def body_hash(body: str) -> str:
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _inline(text: str, limit: int = 200) -> str:
+    """Untrusted text (from logs) for use outside code blocks: no mentions, HTML or markdown structure."""
+    text = " ".join(text.split())[:limit]
+    text = text.replace("@", "@\u200b").replace("<", "&lt;").replace(">", "&gt;")
+    return re.sub(r"([\\`*_\[\]|#])", r"\\\1", text)
+
+
+def _fence(lines: Sequence[str]) -> str:
+    longest = max((len(m) for line in lines for m in re.findall(r"`+", line)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def group_by_fingerprint(jobs: Sequence[FailedJob]) -> list[list[FailedJob]]:
+    """Jobs with the same failure together; groups newest first (by their newest job)."""
+    groups: dict[str, list[FailedJob]] = {}
+    for job in jobs:
+        groups.setdefault(job.diagnosis.fingerprint, []).append(job)
+    ordered = sorted(groups.values(), key=lambda g: max(j.completed_at or "" for j in g), reverse=True)
+    for g in ordered:
+        g.sort(key=lambda j: j.name)
+    return ordered
+
+
+def _render_group(group: list[FailedJob], *, detailed: bool) -> str:
+    first = group[0]
+    d = first.diagnosis
+    kind = d.verdict.kind if d.verdict else "unsure"
+    out = [f"#### {VERDICT_ICON[kind]} {_inline(d.title)}", ""]
+    meta = [f"**{VERDICT_LABEL[kind]}**", f"category `{d.category.value}`"]
+    if d.rule:
+        meta.append(f"rule `{_inline(d.rule, 80)}`")
+    out.append(" · ".join(meta))
+    if d.verdict is not None:
+        reason = _inline(d.verdict.reason, 300)
+        out.append(f"\n_{reason}_" + (f" ([evidence]({d.verdict.link}))" if d.verdict.link else ""))
+    names = [f"[{_inline(j.name, 80)}]({j.url})" if j.url else _inline(j.name, 80) for j in group]
+    if len(group) > 1:
+        shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+        out.append(f"\nSame failure in {len(group)} jobs: {shown}")
+    else:
+        out.append(f"\nJob: {names[0]}")
+    if d.facts.step:
+        out.append(f"Failed step: `{_inline(d.facts.step, 120)}`")
+    if detailed and d.excerpt:
+        lines = [f"{ln.line:>6} | {ln.text}" for ln in d.excerpt[:80]]
+        fence = _fence(lines)
+        span = f"lines {d.excerpt[0].line}–{d.excerpt[-1].line}"
+        link = f" of [the log]({first.url})" if first.url else ""
+        out += [
+            "",
+            f"<details><summary>Log excerpt ({span}{link})</summary>",
+            "",
+            fence + "text",
+            *lines,
+            fence,
+            "",
+            "</details>",
+        ]
+    if d.llm is not None and d.llm.verified:
+        out += [
+            "",
+            f"**Root cause** ({_inline(d.llm.model, 60)}, {d.llm.confidence} confidence): "
+            + _inline(d.llm.root_cause, 800),
+        ]
+        if d.llm.fix:
+            out.append(f"**Suggested fix:** {_inline(d.llm.fix, 800)}")
+    rem = d.remediation
+    if detailed and (rem.explanation or rem.steps or rem.commands):
+        out += ["", "**What to do**"]
+        if rem.explanation:
+            out.append(_inline(rem.explanation, 600))
+        out += [f"- {_inline(s, 300)}" for s in rem.steps[:8]]
+        if rem.commands:
+            fence = _fence(rem.commands)
+            out += ["", fence + "shell", *rem.commands[:8], fence]
+        out += [f"- docs: {u}" for u in rem.docs[:3] if u.startswith("https://")]
+    if d.similar:
+        out += ["", "**Seen before**"]
+        for s in d.similar[:3]:
+            fix = f"; fixed by {_inline(s.resolution, 200)}" if s.resolution else ""
+            where = f" in {_inline(s.repo, 80)}" if s.repo else ""
+            out.append(
+                f"- {_inline(s.title, 150)}{where} ({s.occurrences}×, "
+                f"{'same fingerprint' if s.exact else f'{s.similarity:.0%} similar'}){fix}"
+            )
+    return "\n".join(out)
+
+
+def render_comment(
+    jobs: Sequence[FailedJob], *, head_sha: str, passing: bool = False, dry_run_note: str | None = None
+) -> str:
+    """The whole comment body, under the size limit: details are dropped from the oldest groups first."""
+    short = head_sha[:7]
+    if not jobs:
+        title = (
+            f"### ✅ CI Medic: all jobs pass on `{short}`\n\n"
+            "Earlier failures on this pull request are resolved."
+            if passing
+            else f"### CI Medic: no failed jobs on `{short}`"
+        )
+        return f"{MARKER}\n{title}\n"
+    groups = group_by_fingerprint(jobs)
+    n_jobs = len(jobs)
+    header = (
+        f"{MARKER}\n### CI Medic: {n_jobs} failed job{'s' if n_jobs != 1 else ''} on `{short}`"
+        f" ({len(groups)} distinct failure{'s' if len(groups) != 1 else ''})\n"
+    )
+    footer = "\n<sub>Updated in place by CI Medic. Commands are suggestions; nothing was run.</sub>\n"
+    if dry_run_note:
+        footer = f"\n> {dry_run_note}\n" + footer
+    detailed = [True] * len(groups)
+    while True:
+        parts = [_render_group(g, detailed=det) for g, det in zip(groups, detailed, strict=True)]
+        body = header + "\n\n---\n\n".join(parts) + "\n" + footer
+        if len(body) <= BUDGET:
+            return body
+        if any(detailed):
+            # drop details from the last (oldest) detailed group first
+            idx = max(i for i, det in enumerate(detailed) if det)
+            detailed[idx] = False
+            continue
+        # Still too long: keep whole groups while they fit, then say how many were left out.
+        kept: list[str] = []
+        size = len(header) + len(footer) + 200
+        for p in parts:
+            if size + len(p) + 7 > BUDGET:
+                break
+            kept.append(p)
+            size += len(p) + 7
+        more = len(parts) - len(kept)
+        return (
+            header + "\n\n---\n\n".join(kept) + f"\n\n_{more} more distinct failures not shown._\n" + footer
+        )
+
+
+Outcome = Literal["created", "updated", "unchanged", "dry-run"]
+
+
+def find_sticky_comment(client: Client, repo: str, number: int, login: str | None) -> dict[str, Any] | None:
+    """Our comment on the PR: marker in the body and written by `login` (all pages are read)."""
+    found = None
+    for comment in client.issue_comments(repo, number):
+        if MARKER not in (comment.get("body") or ""):
+            continue
+        author = (comment.get("user") or {}).get("login")
+        if login is not None and author != login:
+            continue
+        if found is None or comment["id"] < found["id"]:  # the oldest one wins if a race ever made two
+            found = comment
+    return found
+
+
+def ensure_sticky_comment(
+    client: Client,
+    repo: str,
+    number: int,
+    body: str,
+    *,
+    login: str | None,
+    known_id: int | None = None,
+    known_hash: str | None = None,
+    dry_run: bool = False,
+) -> tuple[Outcome, int | None]:
+    """Create or update our comment so its body is `body`. Returns what happened and the comment id.
+
+    `known_id`/`known_hash` are what we last wrote (kept by the caller): an unchanged body costs no request,
+    and a changed one a single PATCH; only when we know nothing (or our comment was deleted) do we search.
+    """
+    if len(body) >= MAX_BODY:
+        raise ValueError(f"comment body is {len(body)} characters; GitHub accepts fewer than {MAX_BODY}")
+    digest = body_hash(body)
+    if known_id is not None and known_hash == digest:
+        return "unchanged", known_id
+    if dry_run:
+        return "dry-run", known_id
+    if known_id is not None:
+        try:
+            client.update_comment(repo, known_id, body)
+            return "updated", known_id
+        except GitHubError as exc:
+            if exc.status != 404:
+                raise
+    existing = find_sticky_comment(client, repo, number, login)
+    if existing is not None:
+        if existing.get("body") == body:
+            return "unchanged", int(existing["id"])
+        client.update_comment(repo, int(existing["id"]), body)
+        return "updated", int(existing["id"])
+    created = client.create_comment(repo, number, body)
+    return "created", int(created["id"])

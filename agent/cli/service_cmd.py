@@ -1,0 +1,199 @@
+"""`cimedic serve`, `cimedic worker`, `cimedic action`, `cimedic audit`, `cimedic github redeliver`.
+
+The composition root of the service: settings are read once here and every part is built from them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import signal
+import sys
+import threading
+import time
+from typing import Annotated, Any
+
+import typer
+
+from agent.config import ConfigError, Settings, load_settings
+
+github_app = typer.Typer(help="GitHub App operations.", no_args_is_help=True)
+
+_LOG_FIELDS = ("delivery", "repo", "run", "job", "attempt")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, carrying delivery, repo, run and job ids when a record has them."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name in _LOG_FIELDS:
+            if hasattr(record, name):
+                out[name] = getattr(record, name)
+        if record.exc_info:
+            out["error"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str)
+
+
+def _setup_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("httpx", "huey", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        typer.echo(f"cimedic: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _build(settings: Settings, knowledge: bool) -> Any:
+    from webhooks.service import build_service, knowledge_for_repo
+
+    try:
+        kb_for = knowledge_for_repo(settings) if knowledge else None
+        return build_service(settings, kb_for=kb_for)
+    except ConfigError as exc:
+        typer.echo(f"cimedic: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def serve_command(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8080,
+    worker: Annotated[bool, typer.Option(help="also run workers in this process (embedded mode)")] = True,
+    knowledge: Annotated[bool, typer.Option(help="look up and record failures in the knowledge base")] = True,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
+) -> None:
+    """Run the webhook intake (and, by default, the workers) of the GitHub App."""
+    import uvicorn
+
+    _setup_logging(log_level)
+    settings = _settings()
+    service = _build(settings, knowledge)
+    try:
+        app = service.app(run_worker=worker)
+    except ConfigError as exc:
+        typer.echo(f"cimedic: {exc}", err=True)
+        raise typer.Exit(2) from None
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+
+
+def worker_command(
+    threads: Annotated[int | None, typer.Option(help="jobs at once (default CIMEDIC_WORKER_THREADS)")] = None,
+    knowledge: Annotated[bool, typer.Option(help="look up and record failures in the knowledge base")] = True,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
+) -> None:
+    """Run workers only (with CIMEDIC_REDIS_URL, on any number of hosts)."""
+    _setup_logging(log_level)
+    settings = _settings()
+    service = _build(settings, knowledge)
+    stop = threading.Event()
+
+    def on_signal(_sig: int, _frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    service.worker.start(threads=threads or settings.worker_threads)
+    logging.getLogger("cimedic.worker").info("worker started (%s queue)", service.queue.backend)
+    while not stop.wait(1.0):
+        pass
+    # In-flight jobs that do not finish in time are picked up again when their lease expires.
+    service.queue.stop(timeout=10)
+
+
+def _since(value: str) -> float:
+    match = re.fullmatch(r"(\d+)([smhd])", value.strip())
+    if not match:
+        raise typer.BadParameter("use a duration like 30m, 24h or 7d")
+    n, unit = int(match.group(1)), match.group(2)
+    return time.time() - n * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+
+
+def audit_command(
+    repo: Annotated[str | None, typer.Option(help="only this owner/name")] = None,
+    since: Annotated[str, typer.Option(help="how far back, e.g. 24h, 7d")] = "7d",
+    limit: Annotated[int, typer.Option(help="at most this many entries")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table")] = False,
+) -> None:
+    """Show the audit log: every write CI Medic made (or, in dry-run, would have made)."""
+    from actions.audit import AuditLog
+    from webhooks.store import make_engine
+
+    settings = _settings()
+    log = AuditLog(make_engine(settings.effective_database_url))
+    entries = log.entries(repo=repo, since=_since(since), limit=limit)
+    for e in entries:
+        if as_json:
+            typer.echo(
+                json.dumps(
+                    {
+                        "id": e.id,
+                        "at": e.at,
+                        "repo": e.repo,
+                        "action": e.action,
+                        "target": e.target,
+                        "outcome": e.outcome,
+                        "remote_id": e.remote_id,
+                        "delivery": e.delivery_id,
+                        "detail": e.detail,
+                    }
+                )
+            )
+        else:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e.at))
+            typer.echo(
+                f"{when}Z  {e.repo:<30} {e.action:<20} {e.target:<20} {e.outcome:<9} {e.remote_id or ''}"
+            )
+    if not entries and not as_json:
+        typer.echo("no audit entries")
+
+
+@github_app.command("redeliver")
+def redeliver_command(
+    since: Annotated[str, typer.Option(help="look at deliveries this recent, e.g. 24h")] = "24h",
+    dry_run: Annotated[bool, typer.Option(help="list what would be redelivered")] = False,
+) -> None:
+    """Ask GitHub to redeliver the App's failed webhook deliveries (each GUID once, if none succeeded)."""
+    from webhooks.redeliver import redeliver_failed
+
+    from webhooks.service import make_api
+
+    settings = _settings()
+    try:
+        api = make_api(settings)
+    except ConfigError as exc:
+        typer.echo(f"cimedic: {exc}", err=True)
+        raise typer.Exit(2) from None
+    result = redeliver_failed(api, since=_since(since), dry_run=dry_run)
+    for guid in result.redelivered:
+        typer.echo(f"{'would redeliver' if dry_run else 'redelivered'} {guid}")
+    typer.echo(
+        f"{len(result.redelivered)} redelivered, {result.skipped} already delivered, {result.errors} errors"
+    )
+    if result.errors:
+        raise typer.Exit(1)
+
+
+def action_command(
+    comment: Annotated[bool, typer.Option(help="upsert the sticky PR comment")] = True,
+    summary: Annotated[bool, typer.Option(help="write the job summary")] = True,
+) -> None:
+    """Inside GitHub Actions: analyze the failed jobs of this run (or of the triggering run)."""
+    from actions.gh_action import run_action
+
+    raise typer.Exit(run_action(comment=comment, summary=summary))

@@ -1,0 +1,766 @@
+"""A GitHub simulator: a real HTTP server on 127.0.0.1 answering the REST endpoints CI Medic uses.
+
+State (repos, runs, jobs, logs, PRs, comments, check runs) is held in memory and shaped like GitHub's REST
+responses (docs.github.com/en/rest: actions/workflow-runs, actions/workflow-jobs, pulls, issues/comments,
+checks/runs, repos/contents, apps/apps, apps/webhooks). App JWTs are verified with the test key (RS256, `iss`
+= the App id, as docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/
+generating-a-json-web-token-jwt-for-a-github-app describes); installation tokens are issued by
+POST /app/installations/{id}/access_tokens and required on repository endpoints.
+
+Faults on cue: `fail(...)` answers a status (5xx, 403 secondary limit with retry-after) or delays a matching
+request N times; `primary_limit(n)` makes the n+1-th call answer 403 with x-ratelimit-remaining 0.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+
+API_HOST = "https://api.github.com"
+WEB_HOST = "https://github.com"
+
+
+@dataclass
+class Fault:
+    method: str
+    pattern: re.Pattern[str]
+    status: int | None = None
+    delay_s: float = 0.0
+    times: int = 1
+    headers: dict[str, str] = field(default_factory=dict)
+    body: dict[str, Any] | None = None
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _user(login: str, uid: int, kind: str = "User") -> dict[str, Any]:
+    return {
+        "login": login,
+        "id": uid,
+        "node_id": f"U_{uid}",
+        "avatar_url": f"https://avatars.githubusercontent.com/u/{uid}?v=4",
+        "gravatar_id": "",
+        "url": f"{API_HOST}/users/{login}",
+        "html_url": f"{WEB_HOST}/{login}",
+        "type": kind,
+        "site_admin": False,
+    }
+
+
+class GitHubSim:
+    """In-memory GitHub. Build a scenario with the `add_*` methods, then point CI Medic at `url`."""
+
+    def __init__(
+        self, *, app_id: int, public_key_pem: str, app_slug: str = "cimedic-test", pat: str | None = None
+    ) -> None:
+        self.app_id = app_id
+        self.public_key = public_key_pem
+        self.app_slug = app_slug
+        self.pat = pat
+        self.lock = threading.RLock()
+        self.ids = itertools.count(1000)
+        self.repos: dict[str, dict[str, Any]] = {}
+        self.files: dict[tuple[str, str, str], str] = {}
+        self.runs: dict[int, dict[str, Any]] = {}
+        self.jobs: dict[int, dict[str, Any]] = {}
+        self.logs: dict[int, bytes] = {}
+        self.pulls: dict[tuple[str, int], dict[str, Any]] = {}
+        self.comments: dict[int, dict[str, Any]] = {}
+        self.check_runs: dict[int, dict[str, Any]] = {}
+        self.annotation_batches: dict[int, list[int]] = {}
+        self.reruns: list[int] = []
+        self.tokens: dict[str, int] = {}
+        self.calls: list[tuple[str, str, int]] = []
+        self.started: list[tuple[str, str]] = []  # requests as they arrive (calls records them when answered)
+        self.faults: list[Fault] = []
+        self.ratelimit_left: int | None = None
+        self.hook_deliveries: list[dict[str, Any]] = []
+        self.redelivered: list[int] = []
+        self.url = ""
+        self.app = self._build()
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- scenario building --------------------------------------------------------------------------
+
+    def add_repo(
+        self, full_name: str, *, default_branch: str = "main", installation_id: int = 1
+    ) -> dict[str, Any]:
+        owner, name = full_name.split("/")
+        rid = next(self.ids)
+        repo = {
+            "id": rid,
+            "node_id": f"R_{rid}",
+            "name": name,
+            "full_name": full_name,
+            "private": False,
+            "owner": _user(owner, next(self.ids), "Organization"),
+            "html_url": f"{WEB_HOST}/{full_name}",
+            "description": None,
+            "fork": False,
+            "url": f"{API_HOST}/repos/{full_name}",
+            "default_branch": default_branch,
+            "installation_id": installation_id,
+        }
+        with self.lock:
+            self.repos[full_name] = repo
+        return repo
+
+    def add_file(self, repo: str, path: str, text: str, *, ref: str | None = None) -> None:
+        ref = ref or self.repos[repo]["default_branch"]
+        with self.lock:
+            self.files[(repo, ref, path)] = text
+
+    def add_pull(
+        self,
+        repo: str,
+        number: int,
+        *,
+        head_sha: str,
+        head_ref: str,
+        base_ref: str | None = None,
+        fork: str | None = None,
+    ) -> dict[str, Any]:
+        base_ref = base_ref or self.repos[repo]["default_branch"]
+        head_repo = fork or repo
+        pr = {
+            "url": f"{API_HOST}/repos/{repo}/pulls/{number}",
+            "id": next(self.ids),
+            "number": number,
+            "state": "open",
+            "title": f"PR {number}",
+            "user": _user("contributor", 77),
+            "html_url": f"{WEB_HOST}/{repo}/pull/{number}",
+            "head": {
+                "ref": head_ref,
+                "sha": head_sha,
+                "label": f"{head_repo.split('/')[0]}:{head_ref}",
+                "repo": {
+                    "id": next(self.ids),
+                    "full_name": head_repo,
+                    "url": f"{API_HOST}/repos/{head_repo}",
+                },
+            },
+            "base": {
+                "ref": base_ref,
+                "sha": "b" * 40,
+                "label": f"{repo.split('/')[0]}:{base_ref}",
+                "repo": {"id": self.repos[repo]["id"], "full_name": repo, "url": f"{API_HOST}/repos/{repo}"},
+            },
+        }
+        with self.lock:
+            self.pulls[(repo, number)] = pr
+        return pr
+
+    def add_run(
+        self,
+        repo: str,
+        *,
+        head_sha: str,
+        head_branch: str,
+        workflow_id: int = 7,
+        name: str = "CI",
+        event: str = "pull_request",
+        conclusion: str | None = "failure",
+        run_attempt: int = 1,
+        pulls: list[int] | None = None,
+        run_id: int | None = None,
+    ) -> dict[str, Any]:
+        rid = run_id or next(self.ids)
+        prs = []
+        for n in pulls or []:
+            p = self.pulls[(repo, n)]
+            # GitHub lists only PRs whose head is in this repository; fork PRs appear as an empty list
+            # (docs: rest/actions/workflow-runs, "pull_requests").
+            if p["head"]["repo"]["full_name"] == repo:
+                prs.append(
+                    {
+                        "url": p["url"],
+                        "id": p["id"],
+                        "number": n,
+                        "head": {"ref": p["head"]["ref"], "sha": p["head"]["sha"], "repo": p["head"]["repo"]},
+                        "base": {"ref": p["base"]["ref"], "sha": p["base"]["sha"], "repo": p["base"]["repo"]},
+                    }
+                )
+        run = {
+            "id": rid,
+            "name": name,
+            "node_id": f"WFR_{rid}",
+            "head_branch": head_branch,
+            "head_sha": head_sha,
+            "path": ".github/workflows/ci.yml",
+            "display_title": name,
+            "run_number": rid % 1000,
+            "event": event,
+            "status": "completed",
+            "conclusion": conclusion,
+            "workflow_id": workflow_id,
+            "check_suite_id": next(self.ids),
+            "url": f"{API_HOST}/repos/{repo}/actions/runs/{rid}",
+            "html_url": f"{WEB_HOST}/{repo}/actions/runs/{rid}",
+            "pull_requests": prs,
+            "created_at": _now(),
+            "updated_at": _now(),
+            "run_attempt": run_attempt,
+            "run_started_at": _now(),
+            "jobs_url": f"{API_HOST}/repos/{repo}/actions/runs/{rid}/jobs",
+            "logs_url": f"{API_HOST}/repos/{repo}/actions/runs/{rid}/logs",
+            "workflow_url": f"{API_HOST}/repos/{repo}/actions/workflows/{workflow_id}",
+            "repository": {"id": self.repos[repo]["id"], "full_name": repo},
+            "head_repository": {
+                "full_name": (self.pulls[(repo, pulls[0])]["head"]["repo"]["full_name"] if pulls else repo)
+            },
+            "_repo": repo,
+        }
+        with self.lock:
+            self.runs[rid] = run
+        return run
+
+    def add_job(
+        self,
+        run: dict[str, Any],
+        name: str,
+        *,
+        log: str | bytes,
+        conclusion: str = "failure",
+        failed_step: str = "Run tests",
+        job_id: int | None = None,
+    ) -> dict[str, Any]:
+        jid = job_id or next(self.ids)
+        repo = run["_repo"]
+        steps = [
+            {"name": "Set up job", "status": "completed", "conclusion": "success", "number": 1},
+            {"name": failed_step, "status": "completed", "conclusion": conclusion, "number": 2},
+        ]
+        job = {
+            "id": jid,
+            "run_id": run["id"],
+            "run_url": run["url"],
+            "run_attempt": run["run_attempt"],
+            "node_id": f"J_{jid}",
+            "head_sha": run["head_sha"],
+            "head_branch": run["head_branch"],
+            "url": f"{API_HOST}/repos/{repo}/actions/jobs/{jid}",
+            "html_url": f"{WEB_HOST}/{repo}/actions/runs/{run['id']}/job/{jid}",
+            "status": "completed",
+            "conclusion": conclusion,
+            "created_at": _now(),
+            "started_at": _now(),
+            "completed_at": _now(),
+            "name": name,
+            "steps": steps,
+            "check_run_url": f"{API_HOST}/repos/{repo}/check-runs/{jid}",
+            "labels": ["ubuntu-latest"],
+            "runner_id": 5,
+            "runner_name": "GitHub Actions 5",
+            "runner_group_id": 2,
+            "runner_group_name": "GitHub Actions",
+            "workflow_name": run["name"],
+        }
+        with self.lock:
+            self.jobs[jid] = job
+            self.logs[jid] = log.encode() if isinstance(log, str) else log
+        return job
+
+    def fail(
+        self,
+        method: str,
+        path_regex: str,
+        *,
+        status: int | None = 502,
+        times: int = 1,
+        delay_s: float = 0.0,
+        headers: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> None:
+        """The next `times` requests matching answer `status` (None: only delayed by `delay_s`)."""
+        with self.lock:
+            self.faults.append(
+                Fault(method.upper(), re.compile(path_regex), status, delay_s, times, headers or {}, body)
+            )
+
+    def primary_limit(self, remaining: int) -> None:
+        with self.lock:
+            self.ratelimit_left = remaining
+
+    # --- queries for assertions ---------------------------------------------------------------------
+
+    def comments_on(self, repo: str, number: int) -> list[dict[str, Any]]:
+        with self.lock:
+            return [c for c in self.comments.values() if c["_repo"] == repo and c["_issue"] == number]
+
+    def api_calls(self, *, exclude_tokens: bool = True) -> list[tuple[str, str, int]]:
+        with self.lock:
+            return [
+                c
+                for c in self.calls
+                if not c[1].startswith("/_blobs") and not (exclude_tokens and c[1].endswith("/access_tokens"))
+            ]
+
+    def checks_on(self, repo: str, sha: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [c for c in self.check_runs.values() if c["_repo"] == repo and c["head_sha"] == sha]
+
+    # --- server -------------------------------------------------------------------------------------
+
+    def start(self) -> GitHubSim:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        config = uvicorn.Config(self.app, log_level="warning", access_log=False, timeout_keep_alive=30)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("simulator did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(5)
+
+    # --- HTTP ---------------------------------------------------------------------------------------
+
+    def _auth(self, request: Request) -> tuple[str, Any]:
+        header = request.headers.get("authorization", "")
+        scheme, _, cred = header.partition(" ")
+        if not cred:
+            return ("none", None)
+        if scheme.lower() == "bearer" and cred.count(".") == 2:
+            try:
+                claims = jwt.decode(
+                    cred,
+                    self.public_key,
+                    algorithms=["RS256"],
+                    options={"require": ["iat", "exp", "iss"]},
+                    leeway=120,
+                )
+            except jwt.PyJWTError:
+                return ("bad", None)
+            return ("jwt", claims) if str(claims.get("iss")) == str(self.app_id) else ("bad", None)
+        with self.lock:
+            if cred in self.tokens:
+                return ("installation", self.tokens[cred])
+        if self.pat is not None and cred == self.pat:
+            return ("pat", None)
+        return ("bad", None)
+
+    def _build(self) -> FastAPI:
+        app = FastAPI()
+        sim = self
+
+        def err(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+            return JSONResponse(
+                {"message": message, "documentation_url": "https://docs.github.com/rest"},
+                status_code=status,
+                headers=headers,
+            )
+
+        @app.middleware("http")
+        async def gate(request: Request, call_next: Callable[[Request], Any]) -> Response:
+            path = request.url.path
+            method = request.method
+            fault = None
+            with sim.lock:
+                sim.started.append((method, path))
+                for f in sim.faults:
+                    if f.times > 0 and f.method in (method, "*") and f.pattern.search(path):
+                        f.times -= 1
+                        fault = f
+                        break
+                limited = False
+                if sim.ratelimit_left is not None and not path.startswith("/_"):
+                    if sim.ratelimit_left <= 0:
+                        limited = True
+                    else:
+                        sim.ratelimit_left -= 1
+            if fault is not None and fault.delay_s:
+                import asyncio
+
+                await asyncio.sleep(fault.delay_s)
+            if fault is not None and fault.status is not None:
+                resp: Response = JSONResponse(
+                    fault.body or {"message": "Server Error"}, status_code=fault.status, headers=fault.headers
+                )
+            elif limited:
+                reset = int(time.time()) + 1
+                resp = err(
+                    403,
+                    "API rate limit exceeded for installation.",
+                    {
+                        "x-ratelimit-remaining": "0",
+                        "x-ratelimit-limit": "5000",
+                        "x-ratelimit-reset": str(reset),
+                    },
+                )
+                with sim.lock:
+                    sim.ratelimit_left = None  # the window resets
+            elif path.startswith("/_") or path.startswith("/app"):
+                resp = await call_next(request)
+            else:
+                kind, _ = sim._auth(request)
+                resp = (
+                    err(401, "Bad credentials")
+                    if kind not in ("installation", "pat")
+                    else await call_next(request)
+                )
+            with sim.lock:
+                sim.calls.append((method, path, resp.status_code))
+            resp.headers.setdefault("x-ratelimit-limit", "5000")
+            resp.headers.setdefault("x-ratelimit-remaining", "4999")
+            return resp
+
+        # --- app (JWT) ----------------------------------------------------------------------------
+
+        @app.get("/app")
+        async def get_app(request: Request) -> Response:
+            if sim._auth(request)[0] != "jwt":
+                return err(401, "A JSON web token could not be decoded")
+            return JSONResponse(
+                {
+                    "id": sim.app_id,
+                    "slug": sim.app_slug,
+                    "name": "CI Medic (test)",
+                    "owner": _user("octo-org", 9, "Organization"),
+                    "node_id": "A_1",
+                    "html_url": f"{WEB_HOST}/apps/{sim.app_slug}",
+                    "events": ["workflow_job"],
+                }
+            )
+
+        @app.post("/app/installations/{iid}/access_tokens")
+        async def access_token(iid: int, request: Request) -> Response:
+            if sim._auth(request)[0] != "jwt":
+                return err(401, "A JSON web token could not be decoded")
+            token = f"ghs_sim{next(sim.ids)}x{iid}"
+            with sim.lock:
+                sim.tokens[token] = iid
+            expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+            return JSONResponse(
+                {
+                    "token": token,
+                    "expires_at": expires,
+                    "permissions": {"actions": "read"},
+                    "repository_selection": "all",
+                },
+                status_code=201,
+            )
+
+        @app.get("/app/hook/deliveries")
+        async def hook_deliveries(request: Request) -> Response:
+            if sim._auth(request)[0] != "jwt":
+                return err(401, "A JSON web token could not be decoded")
+            with sim.lock:
+                items = list(reversed(sim.hook_deliveries))
+            return JSONResponse(items)
+
+        @app.post("/app/hook/deliveries/{did}/attempts")
+        async def redeliver(did: int, request: Request) -> Response:
+            if sim._auth(request)[0] != "jwt":
+                return err(401, "A JSON web token could not be decoded")
+            with sim.lock:
+                sim.redelivered.append(did)
+            return JSONResponse({}, status_code=202)
+
+        # --- blobs (the redirect target of log downloads) -----------------------------------------
+
+        @app.get("/_blobs/logs/{jid}")
+        async def blob(jid: int, request: Request) -> Response:
+            if "authorization" in request.headers:
+                # The real blob store is another origin: our API token must never reach it.
+                return PlainTextResponse("credentials sent to blob storage", status_code=400)
+            with sim.lock:
+                data = sim.logs.get(jid)
+            if data is None:
+                return PlainTextResponse("gone", status_code=404)
+            return Response(data, media_type="text/plain")
+
+        # --- repos, contents ----------------------------------------------------------------------
+
+        @app.get("/repos/{owner}/{name}")
+        async def get_repo(owner: str, name: str) -> Response:
+            repo = sim.repos.get(f"{owner}/{name}")
+            if repo is None:
+                return err(404, "Not Found")
+            return JSONResponse({k: v for k, v in repo.items() if k != "installation_id"})
+
+        @app.get("/repos/{owner}/{name}/contents/{path:path}")
+        async def contents(owner: str, name: str, path: str, request: Request) -> Response:
+            full = f"{owner}/{name}"
+            ref = request.query_params.get("ref") or sim.repos[full]["default_branch"]
+            text = sim.files.get((full, ref, path))
+            if text is None:
+                return err(404, "Not Found")
+            if "raw" in request.headers.get("accept", ""):
+                return PlainTextResponse(text)
+            return JSONResponse(
+                {
+                    "type": "file",
+                    "encoding": "base64",
+                    "name": path.rsplit("/", 1)[-1],
+                    "path": path,
+                    "size": len(text),
+                    "content": base64.b64encode(text.encode()).decode(),
+                }
+            )
+
+        # --- actions ------------------------------------------------------------------------------
+
+        def public_run(run: dict[str, Any]) -> dict[str, Any]:
+            return {k: v for k, v in run.items() if not k.startswith("_")}
+
+        @app.get("/repos/{owner}/{name}/actions/runs/{rid}")
+        async def get_run(owner: str, name: str, rid: int) -> Response:
+            run = sim.runs.get(rid)
+            if run is None or run["_repo"] != f"{owner}/{name}":
+                return err(404, "Not Found")
+            return JSONResponse(public_run(run))
+
+        @app.get("/repos/{owner}/{name}/actions/runs/{rid}/jobs")
+        async def run_jobs(owner: str, name: str, rid: int) -> Response:
+            with sim.lock:
+                jobs = [j for j in sim.jobs.values() if j["run_id"] == rid]
+            return JSONResponse({"total_count": len(jobs), "jobs": jobs})
+
+        @app.get("/repos/{owner}/{name}/actions/workflows/{wid}/runs")
+        async def workflow_runs(owner: str, name: str, wid: int, request: Request) -> Response:
+            q = request.query_params
+            full = f"{owner}/{name}"
+            with sim.lock:
+                runs = [r for r in sim.runs.values() if r["_repo"] == full and r["workflow_id"] == wid]
+            if "branch" in q:
+                runs = [r for r in runs if r["head_branch"] == q["branch"]]
+            if q.get("status") in ("success", "failure"):
+                runs = [r for r in runs if r["conclusion"] == q["status"]]
+            runs.sort(key=lambda r: r["id"], reverse=True)
+            per_page = int(q.get("per_page", 30))
+            return JSONResponse(
+                {"total_count": len(runs), "workflow_runs": [public_run(r) for r in runs[:per_page]]}
+            )
+
+        @app.get("/repos/{owner}/{name}/actions/jobs/{jid}")
+        async def get_job(owner: str, name: str, jid: int) -> Response:
+            job = sim.jobs.get(jid)
+            return JSONResponse(job) if job else err(404, "Not Found")
+
+        @app.get("/repos/{owner}/{name}/actions/jobs/{jid}/logs")
+        async def job_logs(owner: str, name: str, jid: int) -> Response:
+            if jid not in sim.logs:
+                return err(404, "Not Found")
+            # GitHub answers 302 to a short-lived download URL on another host.
+            return RedirectResponse(f"{sim.url}/_blobs/logs/{jid}?sig=sim", status_code=302)
+
+        @app.post("/repos/{owner}/{name}/actions/jobs/{jid}/rerun")
+        async def rerun(owner: str, name: str, jid: int) -> Response:
+            with sim.lock:
+                sim.reruns.append(jid)
+            return JSONResponse({}, status_code=201)
+
+        # --- pulls ----------------------------------------------------------------------------------
+
+        @app.get("/repos/{owner}/{name}/commits/{sha}/pulls")
+        async def commit_pulls(owner: str, name: str, sha: str) -> Response:
+            full = f"{owner}/{name}"
+            with sim.lock:
+                prs = [p for (r, _), p in sim.pulls.items() if r == full and p["head"]["sha"] == sha]
+            return JSONResponse(prs)
+
+        @app.get("/repos/{owner}/{name}/pulls/{number}")
+        async def get_pull(owner: str, name: str, number: int) -> Response:
+            pr = sim.pulls.get((f"{owner}/{name}", number))
+            return JSONResponse(pr) if pr else err(404, "Not Found")
+
+        # --- issue comments -------------------------------------------------------------------------
+
+        def public_comment(c: dict[str, Any]) -> dict[str, Any]:
+            return {k: v for k, v in c.items() if not k.startswith("_")}
+
+        @app.get("/repos/{owner}/{name}/issues/{number}/comments")
+        async def list_comments(owner: str, name: str, number: int, request: Request) -> Response:
+            full = f"{owner}/{name}"
+            per_page = min(int(request.query_params.get("per_page", 30)), 100)
+            page = int(request.query_params.get("page", 1))
+            items = sorted(sim.comments_on(full, number), key=lambda c: c["id"])
+            chunk = items[(page - 1) * per_page : page * per_page]
+            headers = {}
+            last = max(1, -(-len(items) // per_page))
+            if page < last:
+                base = f"{sim.url}/repos/{full}/issues/{number}/comments?per_page={per_page}"
+                headers["link"] = f'<{base}&page={page + 1}>; rel="next", <{base}&page={last}>; rel="last"'
+            return JSONResponse([public_comment(c) for c in chunk], headers=headers)
+
+        def _issue_exists(full: str, number: int) -> bool:
+            return (full, number) in sim.pulls
+
+        @app.post("/repos/{owner}/{name}/issues/{number}/comments")
+        async def create_comment(owner: str, name: str, number: int, request: Request) -> Response:
+            full = f"{owner}/{name}"
+            if not _issue_exists(full, number):
+                return err(404, "Not Found")
+            body = (await request.json()).get("body", "")
+            if len(body) > 65536:
+                return err(422, "Validation Failed: body is too long (maximum is 65536 characters)")
+            kind, _ = sim._auth(request)
+            login = f"{sim.app_slug}[bot]" if kind == "installation" else "token-user"
+            cid = next(sim.ids)
+            comment = {
+                "id": cid,
+                "node_id": f"IC_{cid}",
+                "url": f"{API_HOST}/repos/{full}/issues/comments/{cid}",
+                "html_url": f"{WEB_HOST}/{full}/pull/{number}#issuecomment-{cid}",
+                "issue_url": f"{API_HOST}/repos/{full}/issues/{number}",
+                "body": body,
+                "user": _user(
+                    login, 4242 if kind == "installation" else 99, "Bot" if kind == "installation" else "User"
+                ),
+                "created_at": _now(),
+                "updated_at": _now(),
+                "author_association": "NONE",
+                "_repo": full,
+                "_issue": number,
+                "_edits": 0,
+            }
+            with sim.lock:
+                sim.comments[cid] = comment
+            return JSONResponse(public_comment(comment), status_code=201)
+
+        @app.patch("/repos/{owner}/{name}/issues/comments/{cid}")
+        async def update_comment(owner: str, name: str, cid: int, request: Request) -> Response:
+            body = (await request.json()).get("body", "")
+            if len(body) > 65536:
+                return err(422, "Validation Failed: body is too long (maximum is 65536 characters)")
+            with sim.lock:
+                c = sim.comments.get(cid)
+                if c is None:
+                    return err(404, "Not Found")
+                c["body"] = body
+                c["updated_at"] = _now()
+                c["_edits"] += 1
+                return JSONResponse(public_comment(c))
+
+        def add_comment_by_user(full: str, number: int, body: str, login: str = "someone") -> int:
+            cid = next(sim.ids)
+            with sim.lock:
+                sim.comments[cid] = {
+                    "id": cid,
+                    "body": body,
+                    "user": _user(login, 5),
+                    "created_at": _now(),
+                    "updated_at": _now(),
+                    "_repo": full,
+                    "_issue": number,
+                    "_edits": 0,
+                    "html_url": f"{WEB_HOST}/{full}/pull/{number}#issuecomment-{cid}",
+                }
+            return cid
+
+        sim.add_comment_by_user = add_comment_by_user  # type: ignore[attr-defined]
+
+        # --- check runs -----------------------------------------------------------------------------
+
+        def public_check(c: dict[str, Any]) -> dict[str, Any]:
+            return {k: v for k, v in c.items() if not k.startswith("_")}
+
+        def apply_output(c: dict[str, Any], data: dict[str, Any]) -> Response | None:
+            out = data.get("output")
+            if out:
+                ann = out.get("annotations") or []
+                if len(ann) > 50:
+                    return err(422, "Validation Failed: too many annotations (maximum is 50 per request)")
+                c["_annotations"].extend(ann)
+                sim.annotation_batches.setdefault(c["id"], []).append(len(ann))
+                c["output"] = {
+                    "title": out.get("title"),
+                    "summary": out.get("summary"),
+                    "text": out.get("text"),
+                    "annotations_count": len(c["_annotations"]),
+                    "annotations_url": f"{c['url']}/annotations",
+                }
+            for key in ("status", "conclusion", "details_url", "external_id", "name"):
+                if key in data:
+                    c[key] = data[key]
+            return None
+
+        @app.post("/repos/{owner}/{name}/check-runs")
+        async def create_check(owner: str, name: str, request: Request) -> Response:
+            full = f"{owner}/{name}"
+            data = await request.json()
+            cid = next(sim.ids)
+            c: dict[str, Any] = {
+                "id": cid,
+                "head_sha": data["head_sha"],
+                "node_id": f"CR_{cid}",
+                "external_id": data.get("external_id", ""),
+                "url": f"{API_HOST}/repos/{full}/check-runs/{cid}",
+                "html_url": f"{WEB_HOST}/{full}/runs/{cid}",
+                "details_url": data.get("details_url"),
+                "status": data.get("status", "queued"),
+                "conclusion": data.get("conclusion"),
+                "started_at": _now(),
+                "completed_at": None,
+                "output": {
+                    "title": None,
+                    "summary": None,
+                    "text": None,
+                    "annotations_count": 0,
+                    "annotations_url": "",
+                },
+                "name": data["name"],
+                "app": {"id": sim.app_id, "slug": sim.app_slug},
+                "_repo": full,
+                "_annotations": [],
+            }
+            bad = apply_output(c, data)
+            if bad is not None:
+                return bad
+            with sim.lock:
+                sim.check_runs[cid] = c
+            return JSONResponse(public_check(c), status_code=201)
+
+        @app.patch("/repos/{owner}/{name}/check-runs/{cid}")
+        async def update_check(owner: str, name: str, cid: int, request: Request) -> Response:
+            data = await request.json()
+            with sim.lock:
+                c = sim.check_runs.get(cid)
+                if c is None:
+                    return err(404, "Not Found")
+                bad = apply_output(c, data)
+                return bad if bad is not None else JSONResponse(public_check(c))
+
+        @app.get("/repos/{owner}/{name}/commits/{sha}/check-runs")
+        async def list_checks(owner: str, name: str, sha: str, request: Request) -> Response:
+            check_name = request.query_params.get("check_name")
+            items = [
+                public_check(c)
+                for c in sim.checks_on(f"{owner}/{name}", sha)
+                if check_name is None or c["name"] == check_name
+            ]
+            return JSONResponse({"total_count": len(items), "check_runs": items})
+
+        return app
+
+
+def to_json(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()

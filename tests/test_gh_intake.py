@@ -1,0 +1,244 @@
+"""Intake: signature verification, parsing of real example payloads, idempotency, 503 on persist failure."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from github_sim import SECRET, delivery, fixture
+
+from webhooks.app import create_app
+from webhooks.github import (
+    MAX_BODY_BYTES,
+    DeliveryRejected,
+    Ignored,
+    InstallationChanged,
+    SignatureError,
+    WorkflowJobCompleted,
+    WorkflowRunCompleted,
+    parse_github_delivery,
+    sign,
+)
+from webhooks.queue import Queue
+from webhooks.store import Store
+
+# --- pure parsing ---------------------------------------------------------------------------------
+
+
+def _job_payload() -> dict[str, Any]:
+    p = fixture("workflow_job.completed.json")
+    p["installation"] = {"id": 7}
+    return p
+
+
+def test_valid_delivery_parses_real_workflow_job_example() -> None:
+    headers, body = delivery("workflow_job", _job_payload(), delivery_id="d-1")
+    event = parse_github_delivery(headers, body, SECRET)
+    assert isinstance(event, WorkflowJobCompleted)
+    assert event.delivery_id == "d-1"
+    assert event.repo == "Codertocat/Hello-World"
+    assert event.job_id == 289782451 and event.run_id == 2202229078
+    assert event.conclusion == "failure" and event.failed
+    assert event.failed_step == "Run yarn run format-check"
+    assert event.installation_id == 7
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        None,  # missing
+        "sha1=" + "0" * 40,  # legacy SHA-1 only
+        "sha256=xyz",  # malformed
+        "sha256=" + "0" * 64,  # wrong
+        "sha256=" + "A" * 64,  # upper-case hex is not what GitHub sends
+    ],
+)
+def test_bad_signatures_are_rejected(signature: str | None) -> None:
+    headers, body = delivery("workflow_job", _job_payload())
+    del headers["X-Hub-Signature-256"]
+    if signature is not None:
+        headers["X-Hub-Signature-256"] = signature
+    headers["X-Hub-Signature"] = "sha1=" + hmac.new(SECRET.encode(), body, hashlib.sha1).hexdigest()
+    with pytest.raises(SignatureError):
+        parse_github_delivery(headers, body, SECRET)
+
+
+def test_body_is_not_parsed_before_it_verifies() -> None:
+    body = b"{not json at all"
+    headers = {
+        "X-GitHub-Event": "workflow_job",
+        "X-GitHub-Delivery": "x",
+        "X-Hub-Signature-256": "sha256=" + "1" * 64,
+    }
+    with pytest.raises(SignatureError):  # a JSON error would mean we parsed first
+        parse_github_delivery(headers, body, SECRET)
+    headers["X-Hub-Signature-256"] = sign(SECRET, body)
+    with pytest.raises(DeliveryRejected) as info:
+        parse_github_delivery(headers, body, SECRET)
+    assert info.value.status_code == 400
+
+
+def test_signature_uses_raw_bytes_not_reserialized_json() -> None:
+    payload = _job_payload()
+    body = json.dumps(payload, indent=3).encode()  # whitespace GitHub might send differently
+    headers = {
+        "X-GitHub-Event": "workflow_job",
+        "X-GitHub-Delivery": "x",
+        "X-Hub-Signature-256": sign(SECRET, body),
+    }
+    assert isinstance(parse_github_delivery(headers, body, SECRET), WorkflowJobCompleted)
+
+
+def test_workflow_run_example_falls_back_when_githubkit_model_rejects_it() -> None:
+    payload = fixture("workflow_run.completed.json")  # lacks `actor` and `path`: githubkit's model refuses it
+    headers, body = delivery("workflow_run", payload)
+    event = parse_github_delivery(headers, body, SECRET)
+    assert isinstance(event, WorkflowRunCompleted)
+    assert event.run_id == payload["workflow_run"]["id"]
+    assert event.head_sha == payload["workflow_run"]["head_sha"]
+
+
+def test_installation_events_and_unknown_events() -> None:
+    headers, body = delivery("installation", fixture("installation.created.json"))
+    assert isinstance(parse_github_delivery(headers, body, SECRET), InstallationChanged)
+    headers, body = delivery("installation_repositories", fixture("installation_repositories.added.json"))
+    event = parse_github_delivery(headers, body, SECRET)
+    assert isinstance(event, InstallationChanged) and event.repos_added
+    headers, body = delivery("ping", fixture("ping.json"))
+    assert isinstance(parse_github_delivery(headers, body, SECRET), Ignored)
+    headers, body = delivery("workflow_job", fixture("workflow_job.in_progress.json"))
+    assert isinstance(parse_github_delivery(headers, body, SECRET), Ignored)
+
+
+# --- HTTP intake --------------------------------------------------------------------------------------
+
+
+class BrokenQueue(Queue):
+    def enqueue(self, delivery_id: str) -> None:
+        raise ConnectionError("queue storage down")
+
+
+@pytest.fixture
+def intake(tmp_path: Path) -> Any:
+    store = Store.from_url(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    queue = Queue.sqlite(tmp_path / "queue.db")
+    app = create_app(store=store, queue=queue, secret=SECRET)
+    with TestClient(app) as client:
+        yield client, store, queue
+
+
+def test_intake_accepts_persists_and_dedupes(intake: Any) -> None:
+    client, store, queue = intake
+    headers, body = delivery("workflow_job", _job_payload())
+    r = client.post("/webhooks/github", headers=headers, content=body)
+    assert r.status_code == 202
+    assert store.delivery(headers["X-GitHub-Delivery"])["status"] == "queued"
+    assert queue.depth() == 1
+    again = client.post("/webhooks/github", headers=headers, content=body)
+    assert again.status_code == 200 and again.json()["status"] == "duplicate"
+    assert queue.depth() == 1
+
+
+def test_redelivery_of_a_failed_delivery_is_processed_again(intake: Any) -> None:
+    client, store, _queue = intake
+    headers, body = delivery("workflow_job", _job_payload())
+    assert client.post("/webhooks/github", headers=headers, content=body).status_code == 202
+    claimed = store.claim(headers["X-GitHub-Delivery"], lease_s=30)
+    assert claimed is not None
+    # in progress: a duplicate is dropped
+    assert client.post("/webhooks/github", headers=headers, content=body).json()["status"] == "duplicate"
+    store.finish(claimed, ok=False, error="boom")
+    r = client.post("/webhooks/github", headers=headers, content=body)
+    assert r.status_code == 202
+    assert store.delivery(headers["X-GitHub-Delivery"])["status"] == "queued"
+
+
+def test_concurrent_duplicates_are_admitted_once(intake: Any) -> None:
+    client, _store, queue = intake
+    headers, body = delivery("workflow_job", _job_payload())
+    codes: list[int] = []
+
+    def send() -> None:
+        codes.append(client.post("/webhooks/github", headers=headers, content=body).status_code)
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(codes) == [200] * 7 + [202]
+    assert queue.depth() == 1
+
+
+def test_rejections_and_ignored(intake: Any) -> None:
+    client, _store, _queue = intake
+    headers, body = delivery("workflow_job", _job_payload(), secret="wrong")
+    assert client.post("/webhooks/github", headers=headers, content=body).status_code == 401
+    headers, body = delivery("ping", fixture("ping.json"))
+    assert client.post("/webhooks/github", headers=headers, content=body).status_code == 200
+    big = b"x" * (MAX_BODY_BYTES + 1)
+    r = client.post("/webhooks/github", headers={"X-GitHub-Event": "workflow_job"}, content=big)
+    assert r.status_code == 413
+
+
+def test_persist_failure_is_503_and_a_retry_is_not_a_duplicate(tmp_path: Path) -> None:
+    store = Store.from_url(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    broken = BrokenQueue.sqlite(tmp_path / "queue.db")
+    headers, body = delivery("workflow_job", _job_payload())
+    with TestClient(create_app(store=store, queue=broken, secret=SECRET)) as client:
+        assert client.post("/webhooks/github", headers=headers, content=body).status_code == 503
+    good = Queue.sqlite(tmp_path / "queue.db")
+    with TestClient(create_app(store=store, queue=good, secret=SECRET)) as client:
+        assert client.post("/webhooks/github", headers=headers, content=body).status_code == 202
+
+
+def test_health_ready_metrics(intake: Any) -> None:
+    client, _s, _q = intake
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "queue": "ok"}
+    headers, body = delivery("workflow_job", _job_payload())
+    client.post("/webhooks/github", headers=headers, content=body)
+    text = client.get("/metrics").text
+    assert 'cimedic_webhook_deliveries_total{event="workflow_job",outcome="accepted"}' in text
+    assert 'cimedic_queue_depth{status="queued"}' in text
+
+
+def test_readyz_reports_unreachable_database(tmp_path: Path) -> None:
+    store = Store.from_url(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    queue = Queue.sqlite(tmp_path / "queue.db")
+
+    def down() -> None:
+        raise ConnectionError("down")
+
+    store.ping = down  # type: ignore[method-assign]
+    with TestClient(create_app(store=store, queue=queue, secret=SECRET)) as client:
+        r = client.get("/readyz")
+    assert r.status_code == 503 and r.json()["checks"]["database"].startswith("error")
+
+
+def test_store_lease_expiry_lets_another_worker_claim(tmp_path: Path) -> None:
+    store = Store.from_url(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    did = str(uuid.uuid4())
+    assert store.admit(did, "workflow_job", "{}") == "new"
+    first = store.claim(did, lease_s=0.2)
+    assert first is not None
+    assert store.claim(did, lease_s=0.2) is None  # leased
+    import time
+
+    time.sleep(0.3)
+    assert store.due() == [did]
+    store.mark_requeued(did)
+    second = store.claim(did, lease_s=5)
+    assert second is not None and second.attempts == 2
+    store.finish(first, ok=True)  # the dead worker's late finish changes nothing
+    assert store.delivery(did)["status"] == "running"
+    store.finish(second, ok=True)
+    assert store.delivery(did)["status"] == "done"

@@ -1,0 +1,178 @@
+"""The HTTP intake: verify, persist, answer 202 in milliseconds; plus health, readiness and metrics.
+
+Accept means verified *and* persisted: the delivery row and its queue message are written before the 202, so
+a crash after answering loses nothing. If either write fails the answer is 503, which GitHub records as a
+failed delivery that `cimedic github redeliver` (or a person) can send again
+(docs.github.com/en/webhooks/using-webhooks/handling-failed-webhook-deliveries). GitHub expects an answer
+within 10 seconds (docs: best-practices-for-using-webhooks, "Respond within 10 seconds").
+Verified deliveries we do not act on get 2xx, never 4xx.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from webhooks import metrics
+from webhooks.github import (
+    MAX_BODY_BYTES,
+    DeliveryRejected,
+    Ignored,
+    InstallationChanged,
+    WorkflowJobCompleted,
+    WorkflowRunCompleted,
+    parse_github_delivery,
+)
+from webhooks.queue import Queue
+from webhooks.store import Store
+
+log = logging.getLogger("cimedic.intake")
+
+
+def create_app(
+    *,
+    store: Store,
+    queue: Queue,
+    secret: str,
+    chroma_url: str | None = None,
+    on_startup: Callable[[], None] | None = None,
+    on_shutdown: Callable[[], None] | None = None,
+) -> FastAPI:
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> Any:
+        _warm_up()
+        if on_startup is not None:
+            on_startup()
+        yield
+        if on_shutdown is not None:
+            on_shutdown()
+
+    app = FastAPI(title="CI Medic", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+
+    def persist(event: WorkflowJobCompleted | WorkflowRunCompleted | InstallationChanged) -> str:
+        admission = store.admit(event.delivery_id, event.kind, event.model_dump_json())
+        if admission == "duplicate":
+            return admission
+        try:
+            queue.enqueue(event.delivery_id)
+        except Exception:
+            store.forget(event.delivery_id)
+            raise
+        return admission
+
+    @app.post("/webhooks/github")
+    async def github_webhook(request: Request) -> Response:
+        started = time.perf_counter()
+        event_name = request.headers.get("x-github-event", "unknown")[:64]
+        try:
+            declared = int(request.headers.get("content-length") or 0)
+        except ValueError:
+            declared = 0
+        if declared > MAX_BODY_BYTES:
+            metrics.DELIVERIES.labels(event=event_name, outcome="rejected").inc()
+            return JSONResponse({"error": "payload too large"}, status_code=413)
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                metrics.DELIVERIES.labels(event=event_name, outcome="rejected").inc()
+                return JSONResponse({"error": "payload too large"}, status_code=413)
+        try:
+            parsed = parse_github_delivery(request.headers, bytes(body), secret)
+        except DeliveryRejected as exc:
+            metrics.DELIVERIES.labels(event=event_name, outcome="rejected").inc()
+            log.warning(
+                "delivery rejected: %s",
+                exc.reason,
+                extra={"delivery": request.headers.get("x-github-delivery")},
+            )
+            return JSONResponse({"error": exc.reason}, status_code=exc.status_code)
+        if isinstance(parsed, Ignored):
+            metrics.DELIVERIES.labels(event=event_name, outcome="ignored").inc()
+            metrics.ACK_SECONDS.observe(time.perf_counter() - started)
+            return JSONResponse({"status": "ignored", "reason": parsed.reason}, status_code=200)
+        try:
+            admission = await run_in_threadpool(persist, parsed)
+        except Exception:
+            metrics.DELIVERIES.labels(event=event_name, outcome="unavailable").inc()
+            log.exception("could not persist delivery", extra={"delivery": parsed.delivery_id})
+            return JSONResponse({"error": "could not persist the delivery; retry later"}, status_code=503)
+        outcome = {"new": "accepted", "retry": "redelivered", "duplicate": "duplicate"}[admission]
+        metrics.DELIVERIES.labels(event=event_name, outcome=outcome).inc()
+        metrics.ACK_SECONDS.observe(time.perf_counter() - started)
+        log.info("delivery %s", outcome, extra={"delivery": parsed.delivery_id, "repo": parsed.repo})
+        if admission == "duplicate":
+            return JSONResponse({"status": "duplicate"}, status_code=200)
+        return JSONResponse({"status": "accepted"}, status_code=202)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        checks: dict[str, str] = {}
+
+        def probe() -> None:
+            for name, fn in (("database", store.ping), ("queue", queue.ping)):
+                try:
+                    fn()
+                    checks[name] = "ok"
+                except Exception as exc:
+                    checks[name] = f"error: {type(exc).__name__}"
+            if chroma_url:
+                try:
+                    r = httpx.get(chroma_url.rstrip("/") + "/api/v2/heartbeat", timeout=2.0)
+                    checks["chroma"] = "ok" if r.status_code < 500 else f"error: HTTP {r.status_code}"
+                except httpx.HTTPError as exc:
+                    checks["chroma"] = f"error: {type(exc).__name__}"
+
+        await run_in_threadpool(probe)
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503
+        )
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        def refresh() -> None:
+            counts = store.counts()
+            for status in ("queued", "running", "done", "failed"):
+                metrics.QUEUE_DEPTH.labels(status=status).set(counts.get(status, 0))
+            metrics.QUEUE_AGE.set(store.oldest_queued_age())
+
+        try:
+            await run_in_threadpool(refresh)
+        except Exception:
+            log.warning("metrics refresh failed", exc_info=True)
+        return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _warm_up() -> None:
+    """Build githubkit's webhook validators now, not on the first delivery (~70 ms the first time)."""
+    import json
+
+    try:
+        from githubkit.webhooks import parse_obj
+
+        parse_obj("workflow_job", json.loads(_SAMPLE))
+    except Exception:
+        pass  # the sample is incomplete on purpose; building the validator is what we wanted
+
+
+_SAMPLE = (
+    '{"action":"completed","workflow_job":{"id":1,"run_id":1,"run_attempt":1,"head_sha":"0","name":"x",'
+    '"conclusion":"failure","status":"completed","steps":[],"labels":[]},"repository":{"full_name":"a/b"}}'
+)

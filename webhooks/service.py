@@ -1,0 +1,139 @@
+"""Wiring of the service from `Settings`: store, queue, GitHub API, audit log, worker, HTTP app.
+
+Every missing or malformed setting is reported here, by its environment variable name, before anything starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+
+from actions.audit import AuditLog
+from actions.github_api import GitHubApi, RetryPolicy
+from agent.config import ConfigError, Settings
+from agent.ports import Explainer, KnowledgeLookup
+from webhooks import metrics
+from webhooks.app import create_app
+from webhooks.queue import Queue
+from webhooks.store import Store, make_engine
+from webhooks.worker import Analyzer, Worker, WorkerSettings
+
+
+def private_key(settings: Settings) -> str | None:
+    if settings.github_private_key:
+        # Environments often carry PEM text with literal "\n"; accept both forms.
+        return settings.github_private_key.replace("\\n", "\n")
+    if settings.github_private_key_file is not None:
+        try:
+            return settings.github_private_key_file.read_text()
+        except OSError as exc:
+            raise ConfigError(f"CIMEDIC_GITHUB_PRIVATE_KEY_FILE: cannot read: {exc.strerror}") from None
+    return None
+
+
+def make_api(settings: Settings) -> GitHubApi:
+    key = private_key(settings)
+    if settings.github_token is None:
+        if settings.github_app_id is None:
+            raise ConfigError(
+                "CIMEDIC_GITHUB_APP_ID: required (or set CIMEDIC_GITHUB_TOKEN instead of an App)"
+            )
+        if not key:
+            raise ConfigError(
+                "CIMEDIC_GITHUB_PRIVATE_KEY or CIMEDIC_GITHUB_PRIVATE_KEY_FILE: required for the App"
+            )
+        if "PRIVATE KEY" not in key:
+            raise ConfigError("CIMEDIC_GITHUB_PRIVATE_KEY: not a PEM private key")
+    return GitHubApi(
+        base_url=settings.github_api_url,
+        app_id=settings.github_app_id,
+        private_key=key,
+        token=settings.github_token,
+        timeout_s=settings.github_timeout_seconds,
+        retry=RetryPolicy(base_delay_s=settings.github_retry_base_seconds),
+        on_call=metrics.record_github_call,
+    )
+
+
+def make_queue(settings: Settings) -> Queue:
+    if settings.redis_url:
+        return Queue.redis(settings.redis_url, settings.queue_name)
+    return Queue.sqlite(settings.home / "queue.db", settings.queue_name)
+
+
+@dataclass
+class Service:
+    settings: Settings
+    store: Store
+    queue: Queue
+    api: GitHubApi
+    audit: AuditLog
+    worker: Worker
+
+    def app(self, *, run_worker: bool) -> FastAPI:
+        secret = self.settings.github_webhook_secret
+        if not secret:
+            raise ConfigError("CIMEDIC_GITHUB_WEBHOOK_SECRET: required to verify deliveries")
+
+        def start() -> None:
+            if run_worker:
+                self.worker.start(threads=self.settings.worker_threads)
+            if self.api.is_app and self.settings.redeliver_every_seconds > 0:
+                from webhooks.redeliver import start_periodic
+
+                start_periodic(self.api, every_s=self.settings.redeliver_every_seconds)
+
+        return create_app(
+            store=self.store,
+            queue=self.queue,
+            secret=secret,
+            chroma_url=self.settings.chroma_url,
+            on_startup=start,
+            on_shutdown=self.queue.stop,
+        )
+
+
+def build_service(
+    settings: Settings,
+    *,
+    analyzer: Analyzer | None = None,
+    kb: KnowledgeLookup | None = None,
+    kb_for: Callable[[str], KnowledgeLookup] | None = None,
+    explainer: Explainer | None = None,
+    api: GitHubApi | None = None,
+) -> Service:
+    engine = make_engine(settings.effective_database_url)
+    store = Store(engine)
+    queue = make_queue(settings)
+    audit = AuditLog(engine)
+    api = api or make_api(settings)
+    worker = Worker(
+        store=store,
+        queue=queue,
+        api=api,
+        audit=audit,
+        analyzer=analyzer,
+        kb=kb,
+        kb_for=kb_for,
+        explainer=explainer,
+        settings=WorkerSettings(
+            lease_s=settings.lease_seconds,
+            max_attempts=settings.max_attempts,
+            retry_base_s=settings.retry_base_seconds,
+        ),
+    )
+    return Service(settings, store, queue, api, audit, worker)
+
+
+def knowledge_for_repo(settings: Settings) -> Callable[[str], KnowledgeLookup]:
+    """A function giving the knowledge base scoped to one repository (opened once, lazily)."""
+    from agent.cli.wiring import open_knowledge_base
+
+    kb = open_knowledge_base(settings)
+
+    def scoped(repo: str) -> KnowledgeLookup:
+        return kb.scoped(repo)
+
+    return scoped
