@@ -431,3 +431,31 @@ def test_declared_secret_right_after_a_broken_escape() -> None:
     # declared value is still found in the original text.
     r = Redactor(["Secret-Value-123"])
     assert r.redact("x \x1b[3Secret-Value-123 y") == "x \x1b[3[REDACTED:secret] y"
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "eyJ" * 100_000,
+        'token="' * 50_000,
+        "token=" * 50_000,
+        "<password>" * 50_000,
+        "ghp_" * 100_000,
+        "://a:" * 100_000,
+        "https://u:" + "p@" * 100_000,
+        "Authorization: " * 50_000,
+        "-----BEGIN PRIVATE KEY-----" * 20_000,
+        "a" * 50 + "token" * 100_000,
+        "-----BEGIN PRIVATE KEY-----\n" + "QUFB\n" * 100_000,
+    ],
+    ids=lambda s: repr(s[:12]),
+)
+def test_hostile_input_takes_linear_time(hostile: str) -> None:
+    import time
+
+    start = time.process_time()
+    out = redact(hostile)
+    elapsed = time.process_time() - start
+    assert out.count("\n") == hostile.count("\n")
+    # ~300-600 KB each; linear work is well under a second even on a loaded CI machine
+    assert elapsed < 3.0, elapsed

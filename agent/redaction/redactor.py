@@ -73,34 +73,45 @@ def _lower(text: str) -> str:
     return text.replace("\u0130", "i").lower()
 
 
+def _key_start(low: str, word_start: int, end: int) -> int:
+    """Start of the key that ends at `end` (a run of key characters, at most MAX_KEY_LENGTH long)."""
+    start = word_start
+    floor = max(0, end - MAX_KEY_LENGTH)
+    while start > floor and low[start - 1] in KEY_CHARS:
+        start -= 1
+    return start
+
+
 def _keyword_hits(view: str, low: str, hits: list[_Hit]) -> None:
-    """Hits of the keyword rules: found by their words in `low`, then matched around each occurrence."""
+    """Hits of the keyword rules: found by their words in `low`, then matched around each occurrence.
+
+    The separator and value are matched first (one anchored regex call that usually fails at once); the key
+    is read back only then. After a hit the search resumes past its value, so a run of "token=token=..."
+    stays linear.
+    """
     for word, rules in _WORDS.items():
         p = low.find(word)
         while p >= 0:
             end = p + len(word)
-            start = p
-            floor = max(0, end - MAX_KEY_LENGTH)
-            while start > floor and low[start - 1] in KEY_CHARS:
-                start -= 1
-            key = low[start:end]
-            if start >= 3 and low.startswith(
-                "://", start - 3
-            ):  # a URL's user name (url-password covers the password)
-                p = low.find(word, end)
-                continue
+            resume = end
+            start = -1
             for rule in rules:
-                if rule.opener and (start == 0 or low[start - 1] != rule.opener):
-                    continue
-                if not rule.key_ok(key):
-                    continue
                 m = rule.tail.match(view, end)
                 if m is None:
                     continue
+                if start < 0:
+                    start = _key_start(low, p, end)
+                    if start >= 3 and low.startswith("://", start - 3):
+                        break  # a URL's user name; the url-password rule covers the password
+                if rule.opener and (start == 0 or low[start - 1] != rule.opener):
+                    continue
+                if not rule.key_ok(low[start:end]):
+                    continue
                 s, e, value = keyword_value_span(m)
                 if e > s and rule.accept(value):
-                    hits.append((s, e, rule.priority, rule.kind_of(key)))
-            p = low.find(word, end)
+                    hits.append((s, e, rule.priority, rule.kind_of(low[start:end])))
+                    resume = max(resume, e)
+            p = low.find(word, resume)
 
 
 def _subtract_placeholders(hits: list[_Hit], text: str) -> list[_Hit]:

@@ -11,6 +11,10 @@ Two kinds of rule, chosen for speed on large logs:
   read backwards and the rest (separator and value) is matched forwards, anchored. Cost grows with the
   number of occurrences, not with the size of the text.
 
+Every pattern runs in linear time on hostile input (a log is attacker-controlled text when a fork's pull
+request prints it): a pattern that can fail after an unbounded run uses bounded or possessive quantifiers
+(Python 3.11+), or rejects a start inside a longer run right after its literal prefix (the JWT rule).
+
 Token starts are checked in Python (`ScanRule.not_after`) rather than with a leading lookbehind: a pattern
 that starts with a lookbehind loses `re`'s literal-prefix scan and runs ~10x slower.
 
@@ -153,9 +157,9 @@ SCAN_RULES: tuple[ScanRule, ...] = (
     # ghp_ (classic PAT), gho_ (OAuth), ghu_ (user-to-server), ghs_ (server-to-server / installation,
     # including GITHUB_TOKEN), ghr_ (refresh); 36+ chars of [A-Za-z0-9_] after the prefix. GitHub says the
     # length may grow (up to 255), so only a minimum is enforced.
-    _scan("github-token", rf"gh[pousr]_[A-Za-z0-9_]{{30,251}}{_E}"),
+    _scan("github-token", rf"gh[pousr]_[A-Za-z0-9_]{{30,251}}+{_E}"),
     # Fine-grained PATs: github_pat_ + 22 chars + _ + 59 chars.
-    _scan("github-token", rf"github_pat_[A-Za-z0-9_]{{22,251}}{_E}"),
+    _scan("github-token", rf"github_pat_[A-Za-z0-9_]{{22,251}}+{_E}"),
     # GitLab, "Token overview > Token prefixes": glpat- personal/project/group access, gloas- OAuth app
     # secret, gldt- deploy, glrt- runner authentication, glcbt- CI/CD job, glptt- pipeline trigger,
     # glft- feed, glimt- incoming mail, glagent- agent for Kubernetes, glsoat- SCIM, glffct- feature-flags
@@ -208,7 +212,8 @@ SCAN_RULES: tuple[ScanRule, ...] = (
     # adds two more segments.
     _scan(
         "jwt",
-        r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+){0,2}",
+        r"eyJ(?<![A-Za-z0-9_-]eyJ)[A-Za-z0-9_-]{10,}+\.[A-Za-z0-9_-]{10,}+\.[A-Za-z0-9_-]*+"
+        r"(?:\.[A-Za-z0-9_-]++){0,2}",
     ),
     # Google Cloud, "Manage API keys": 39 chars starting AIza.
     _scan("google-api-key", rf"AIza[0-9A-Za-z_-]{{35}}{_E_DASH}"),
@@ -248,7 +253,7 @@ KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-")
 MAX_KEY_LENGTH = 64
 
 _VALUE = (
-    r"(?:\"(?P<dq>(?:[^\"\\\r\n]|\\[^\r\n])*)\"|'(?P<sq>[^'\r\n]*)'"
+    r"(?:\"(?P<dq>(?:[^\"\\\r\n]|\\[^\r\n]){0,4096}+)\"|'(?P<sq>[^'\r\n]{0,4096}+)'"
     r"|(?P<bare>(?!\[REDACTED:)[^\s'\"`,;&<>()\[\]{}]+))"
 )
 # "key" alone is too common (cache keys, sort keys): only these kinds of key count.
@@ -313,7 +318,7 @@ KEYWORD_RULES: tuple[KeywordRule, ...] = (
         "xml",
         ("password", "passwd", "passphrase", "secret", "token", "key"),
         _secret_key_name,
-        re.compile(r">(?P<bare>[^<\r\n]+)</"),
+        re.compile(r">(?P<bare>[^<\r\n]{1,4096}+)</"),
         _assignment_kind,
         opener="<",
     ),
