@@ -459,3 +459,22 @@ def test_hostile_input_takes_linear_time(hostile: str) -> None:
     assert out.count("\n") == hostile.count("\n")
     # ~300-600 KB each; linear work is well under a second even on a loaded CI machine
     assert elapsed < 3.0, elapsed
+
+
+def test_hex_keys_are_redacted_by_context_only() -> None:
+    # A private key as bare hex cannot be told from a sha256 digest; its key name gives it away.
+    hex_key = fake("", 64, "0123456789abcdef")
+    assert redact(f"PRIVATE_KEY=0x{hex_key}") == "PRIVATE_KEY=[REDACTED:private-key]"
+    assert redact(f"signing_key: {hex_key}") == "signing_key: [REDACTED:api-key]"
+    assert redact(f"digest {hex_key}") == f"digest {hex_key}"
+    assert redact(f"layer sha256:{hex_key} pushed") == f"layer sha256:{hex_key} pushed"
+
+
+def test_default_redactor_declares_nothing() -> None:
+    assert repr(DEFAULT_REDACTOR) == "Redactor(<0 declared secrets>)"
+    assert redact("nothing to see") == "nothing to see"
+
+
+def test_longer_future_github_tokens_are_still_caught() -> None:
+    long_token = fake("ghs_", 300, _ALNUM + "_")
+    assert redact(f"t={long_token} x") == "t=[REDACTED:github-token] x"

@@ -160,6 +160,12 @@ class Redactor:
     `secrets` are values the caller knows to be secret (CI secrets, tokens it holds); they are redacted
     verbatim, URL-encoded and in base64 at any alignment. Values shorter than
     `declared.MIN_SECRET_LENGTH` are ignored. Instances are immutable and safe to share between threads.
+
+    Known limits: a declared value that is itself part of a placeholder (``REDACTED``, ``secret``) or that
+    contains ``[``/``]`` can still be read in, or recombine with, the placeholders; values are matched
+    exactly (no JSON-escaped or otherwise re-encoded forms beyond URL and base64); pattern rules see the view
+    without escapes, so a token whose first character is swallowed by a malformed escape (``ESC [ 3ghp_...``)
+    is missed by the patterns (declared values are also searched in the original).
     """
 
     __slots__ = ("_declared", "_needles")
@@ -185,7 +191,12 @@ class Redactor:
         return self._redact(text, None)[0]
 
     def redact_lines(self, lines: Iterable[str]) -> Iterator[str]:
-        """Redact a stream of lines (with or without their line ends); private-key blocks may span lines."""
+        """Redact a stream of lines (with or without their line ends); private-key blocks may span lines.
+
+        Each item must be whole lines (a line cut in two can hide a token from every pattern). The result
+        equals `redact` on the joined text, except for declared secrets that span lines (their lines are
+        matched one by one here).
+        """
         state: int | None = None
         for line in lines:
             out, state = self._redact(line, state)

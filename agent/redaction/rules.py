@@ -156,10 +156,10 @@ SCAN_RULES: tuple[ScanRule, ...] = (
     # GitHub, "About authentication to GitHub" / "Behind GitHub's new authentication token formats" (2021):
     # ghp_ (classic PAT), gho_ (OAuth), ghu_ (user-to-server), ghs_ (server-to-server / installation,
     # including GITHUB_TOKEN), ghr_ (refresh); 36+ chars of [A-Za-z0-9_] after the prefix. GitHub says the
-    # length may grow (up to 255), so only a minimum is enforced.
-    _scan("github-token", rf"gh[pousr]_[A-Za-z0-9_]{{30,251}}+{_E}"),
+    # length may grow, so only a minimum is enforced (the run is taken whole, possessively).
+    _scan("github-token", r"gh[pousr]_[A-Za-z0-9_]{30,}+"),
     # Fine-grained PATs: github_pat_ + 22 chars + _ + 59 chars.
-    _scan("github-token", rf"github_pat_[A-Za-z0-9_]{{22,251}}+{_E}"),
+    _scan("github-token", r"github_pat_[A-Za-z0-9_]{22,}+"),
     # GitLab, "Token overview > Token prefixes": glpat- personal/project/group access, gloas- OAuth app
     # secret, gldt- deploy, glrt- runner authentication, glcbt- CI/CD job, glptt- pipeline trigger,
     # glft- feed, glimt- incoming mail, glagent- agent for Kubernetes, glsoat- SCIM, glffct- feature-flags
@@ -272,6 +272,8 @@ def _assignment_kind(key: str) -> str:
         return "aws-secret-access-key"
     if "pass" in key:
         return "password"
+    if "private" in key and key.endswith("key"):
+        return "private-key"
     if key.endswith("token"):
         return "token"
     if "secret" in key:
