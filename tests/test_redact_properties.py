@@ -104,14 +104,14 @@ def _insert(text: str, at: int, hidden: list[str], chunk: str) -> str:
 # ------------------------------------------------------------------------------------------ properties
 
 
-@settings(max_examples=300)
+@settings(max_examples=150, deadline=None)
 @given(log_text)
 def test_text_without_secrets_is_unchanged(text: str) -> None:
     assert DEFAULT_REDACTOR.findings(text) == []
     assert redact(text) == text
 
 
-@settings(max_examples=200)
+@settings(max_examples=100, deadline=None)
 @given(log_text, st.data())
 def test_redaction_is_idempotent(text: str, data: st.DataObject) -> None:
     # mix in secrets of several families so there is something to redact
@@ -142,7 +142,7 @@ def test_redaction_is_idempotent(text: str, data: st.DataObject) -> None:
     assert DEFAULT_REDACTOR.redact(DEFAULT_REDACTOR.redact(mixed)) == DEFAULT_REDACTOR.redact(mixed)
 
 
-@settings(max_examples=300)
+@settings(max_examples=150, deadline=None)
 @given(log_text, secret_value, st.data())
 def test_declared_secret_never_survives(text: str, secret: str, data: st.DataObject) -> None:
     assume(_placeholder_safe(secret))
@@ -154,7 +154,7 @@ def test_declared_secret_never_survives(text: str, secret: str, data: st.DataObj
     assert out.count("\n") == embedded.count("\n")
 
 
-@settings(max_examples=300)
+@settings(max_examples=150, deadline=None)
 @given(log_text, secret_value, st.binary(max_size=5), st.binary(max_size=5), st.booleans())
 def test_base64_of_a_declared_secret_never_survives(
     text: str, secret: str, before: bytes, after: bytes, urlsafe: bool
@@ -176,7 +176,7 @@ def test_base64_of_a_declared_secret_never_survives(
             assert secret.encode() not in decoded
 
 
-@settings(max_examples=200)
+@settings(max_examples=100, deadline=None)
 @given(log_text, secret_value)
 def test_url_encoded_declared_secret_never_survives(text: str, secret: str) -> None:
     from urllib.parse import quote, quote_plus
@@ -188,7 +188,7 @@ def test_url_encoded_declared_secret_never_survives(text: str, secret: str) -> N
         assert encoded not in out
 
 
-@settings(max_examples=200)
+@settings(max_examples=100, deadline=None)
 @given(log_text, st.data())
 def test_line_by_line_equals_whole_text(text: str, data: st.DataObject) -> None:
     # a PEM block and a few tokens, streamed one line at a time
@@ -207,7 +207,7 @@ def test_line_by_line_equals_whole_text(text: str, data: st.DataObject) -> None:
         assert not any(b == ln.rstrip("\n") for ln in streamed)
 
 
-@settings(max_examples=200)
+@settings(max_examples=100, deadline=None)
 @given(log_text, st.lists(secret_value, max_size=3), st.data())
 def test_findings_are_ordered_disjoint_and_within_lines(
     text: str, secrets: list[str], data: st.DataObject
