@@ -154,29 +154,29 @@ def render_comment(
     footer = "\n<sub>Updated in place by CI Medic. Commands are suggestions; nothing was run.</sub>\n"
     if dry_run_note:
         footer = f"\n> {dry_run_note}\n" + footer
-    detailed = [True] * len(groups)
-    while True:
-        parts = [_render_group(g, detailed=det) for g, det in zip(groups, detailed, strict=True)]
-        body = header + "\n\n---\n\n".join(parts) + "\n" + footer
-        if len(body) <= BUDGET:
-            return body
-        if any(detailed):
-            # drop details from the last (oldest) detailed group first
-            idx = max(i for i, det in enumerate(detailed) if det)
-            detailed[idx] = False
-            continue
-        # Still too long: keep whole groups while they fit, then say how many were left out.
-        kept: list[str] = []
-        size = len(header) + len(footer) + 200
-        for p in parts:
-            if size + len(p) + 7 > BUDGET:
-                break
-            kept.append(p)
-            size += len(p) + 7
-        more = len(parts) - len(kept)
-        return (
-            header + "\n\n---\n\n".join(kept) + f"\n\n_{more} more distinct failures not shown._\n" + footer
-        )
+    sep = "\n\n---\n\n"
+    full = [_render_group(g, detailed=True) for g in groups]
+    brief = [_render_group(g, detailed=False) for g in groups]
+    parts = list(full)
+    size = len(header) + len(footer) + 1 + sum(len(p) for p in parts) + len(sep) * max(0, len(parts) - 1)
+    # Too long: drop the details (excerpt, remediation) of the oldest groups first.
+    for idx in range(len(parts) - 1, -1, -1):
+        if size <= BUDGET:
+            break
+        size -= len(parts[idx]) - len(brief[idx])
+        parts[idx] = brief[idx]
+    if size <= BUDGET:
+        return header + sep.join(parts) + "\n" + footer
+    # Still too long: keep whole groups while they fit, then say how many were left out.
+    kept: list[str] = []
+    size = len(header) + len(footer) + 200
+    for p in parts:
+        if size + len(p) + len(sep) > BUDGET:
+            break
+        kept.append(p)
+        size += len(p) + len(sep)
+    more = len(parts) - len(kept)
+    return header + sep.join(kept) + f"\n\n_{more} more distinct failures not shown._\n" + footer
 
 
 Outcome = Literal["created", "updated", "unchanged", "dry-run"]

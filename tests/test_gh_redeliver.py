@@ -20,12 +20,28 @@ def sim() -> Iterator[GitHubSim]:
     old = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3 * 86400))
 
     def item(i: int, guid: str, code: int, when: str = now) -> dict[str, object]:
-        return {"id": i, "guid": guid, "delivered_at": when, "redelivery": False, "duration": 0.1,
-                "status": "OK" if code < 300 else "Service Unavailable", "status_code": code,
-                "event": "workflow_job", "action": "completed", "installation_id": 1, "repository_id": 5}
+        return {
+            "id": i,
+            "guid": guid,
+            "delivered_at": when,
+            "redelivery": False,
+            "duration": 0.1,
+            "status": "OK" if code < 300 else "Service Unavailable",
+            "status_code": code,
+            "event": "workflow_job",
+            "action": "completed",
+            "installation_id": 1,
+            "repository_id": 5,
+        }
 
-    s.hook_deliveries += [item(1, "ok", 202), item(2, "failed-then-ok", 503), item(3, "failed-then-ok", 202),
-                          item(4, "failed", 503), item(5, "failed", 503), item(6, "too-old", 503, old)]
+    s.hook_deliveries += [
+        item(1, "ok", 202),
+        item(2, "failed-then-ok", 503),
+        item(3, "failed-then-ok", 202),
+        item(4, "failed", 503),
+        item(5, "failed", 503),
+        item(6, "too-old", 503, old),
+    ]
     yield s
     s.stop()
 

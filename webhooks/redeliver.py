@@ -1,10 +1,10 @@
 """Redeliver the App's failed webhook deliveries (what GitHub does not do on its own).
 
-Follows docs.github.com/en/webhooks/using-webhooks/automatically-redelivering-failed-deliveries-for-a-github-app:
-list `GET /app/hook/deliveries` (as the App, JWT; cursor pagination via `Link`), group the attempts by `guid`,
-and for each GUID with no successful attempt ask `POST /app/hook/deliveries/{id}/attempts` once. A delivery we
-answered 503 (could not persist) shows up here; one we accepted and then failed to process does not, because
-for GitHub it was delivered.
+Follows docs.github.com/en/webhooks/using-webhooks/
+automatically-redelivering-failed-deliveries-for-a-github-app: list `GET /app/hook/deliveries` (as the App,
+JWT; cursor pagination via `Link`), group the attempts by `guid`, and for each GUID with no successful
+attempt ask `POST /app/hook/deliveries/{id}/attempts` once. A delivery we answered 503 (could not persist)
+shows up here; one we accepted and then failed to process does not, because for GitHub it was delivered.
 """
 
 from __future__ import annotations
@@ -36,7 +36,9 @@ def _time(value: Any) -> float:
         return 0.0
 
 
-def redeliver_failed(api: GitHubApi, *, since: float, dry_run: bool = False, max_pages: int = 50) -> RedeliverResult:
+def redeliver_failed(
+    api: GitHubApi, *, since: float, dry_run: bool = False, max_pages: int = 50
+) -> RedeliverResult:
     gh = api.app_client()
     attempts: dict[str, list[dict[str, Any]]] = {}
     url: str | None = "/app/hook/deliveries"

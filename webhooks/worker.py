@@ -25,6 +25,7 @@ from actions.github_api import Client, GitHubApi, GitHubError
 from actions.github_checks import ensure_check_run
 from actions.github_comment import FailedJob, body_hash, ensure_sticky_comment, render_comment
 from actions.policy import POLICY_PATH, Policy, parse_policy
+from actions.verdict import Evidence, decide
 from agent.models import Diagnosis, JobContext
 from agent.pipeline import enrich
 from agent.ports import Explainer, KnowledgeLookup
@@ -38,7 +39,6 @@ from webhooks.github import (
 )
 from webhooks.queue import Queue
 from webhooks.store import Claimed, JobResult, Store
-from webhooks.verdict import Evidence, decide
 
 log = logging.getLogger("cimedic.worker")
 
