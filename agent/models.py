@@ -117,7 +117,7 @@ class LlmExplanation(_Model):
 class Diagnosis(_Model):
     """What failed, where the log says so, what kind of failure it is, and what to do."""
 
-    schema_: Literal["cimedic.diagnosis/v1"] = Field(default=SCHEMA_ID, alias="schema")
+    schema_: Literal["cimedic.diagnosis/v1"] = Field(default="cimedic.diagnosis/v1", alias="schema")
     source: str = Field(description="the log's path as given, or a URL")
     category: Category
     confidence: float = Field(ge=0.0, le=1.0)

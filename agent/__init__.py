@@ -1,0 +1,1 @@
+"""CI Medic's brain: normalization, localization, rules, classification, fingerprints, redaction."""

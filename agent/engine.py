@@ -1,0 +1,208 @@
+"""The analysis engine: log bytes in, `Diagnosis` out. Deterministic, no network, no LLM.
+
+`analyze_stream` is the one code path; `analyze` (text or bytes in memory) and `analyze_file` (a path,
+streamed in blocks so a 1 GB log stays in bounded memory) feed it.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+from agent.catalog import Catalog, default_catalog
+from agent.facts import build_facts
+from agent.fingerprint import fingerprint
+from agent.localize import Localized, localize
+from agent.logtext import clean_line, mask_volatile
+from agent.models import Category, Diagnosis, JobContext, LogLine, Remediation
+from agent.redact import Redactor
+from agent.scan import SHELL_PROMPT, Scanner, ScanResult, iter_text_lines
+from agent.signals import default_signals
+
+READ_SIZE = 1 << 20
+MAX_BASELINE_LINES = 2_000_000
+MAX_TITLE = 200
+
+
+class InputError(Exception):
+    """The input cannot be analyzed (missing, unreadable); the message says why in one line."""
+
+
+def _read_blocks(path: Path) -> Iterator[bytes]:
+    try:
+        with path.open("rb") as handle:
+            while block := handle.read(READ_SIZE):
+                yield block
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a log file") from None
+    except PermissionError:
+        raise InputError(f"{path}: permission denied") from None
+
+
+def _as_blocks(data: str | bytes) -> list[bytes]:
+    return [data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data]
+
+
+def baseline_set(chunks: Iterable[bytes]) -> frozenset[str]:
+    """Masked lines of a passing log of the same job (bounded: at most MAX_BASELINE_LINES distinct)."""
+    seen: set[str] = set()
+    for raw in iter_text_lines(chunks):
+        text = clean_line(raw).text
+        if text.strip():
+            seen.add(mask_volatile(text))
+            if len(seen) >= MAX_BASELINE_LINES:
+                break
+    return frozenset(seen)
+
+
+@functools.cache
+def _rule_bonus_for(catalog: Catalog) -> functools._lru_cache_wrapper[float]:
+    @functools.lru_cache(maxsize=4096)
+    def bonus(text: str) -> float:
+        hit = catalog.match_line(text)
+        return 0.0 if hit is None else 1.0 + 2.0 * hit.rule.specificity
+
+    return bonus
+
+
+def _last_command(result: ScanResult, before: int) -> str | None:
+    commands = [
+        s.name
+        for s in result.steps
+        if s.kind == "start" and s.line <= before and SHELL_PROMPT.match("$ " + s.name)
+    ]
+    return commands[-1] if commands else None
+
+
+def analyze_stream(
+    chunks: Iterable[bytes],
+    *,
+    source: str,
+    baseline: Iterable[bytes] | None = None,
+    context: JobContext | None = None,
+    secrets: Sequence[str] = (),
+    catalog: Catalog | None = None,
+) -> Diagnosis:
+    """Analyze a log given as byte blocks (any split; line breaks may straddle blocks)."""
+    del context  # the engine's result does not depend on where the log came from
+    catalog = catalog or default_catalog()
+    known = baseline_set(baseline) if baseline is not None else None
+    scanner = Scanner(every_line=known is not None)
+    for chunk in chunks:
+        scanner.feed(chunk)
+    result = scanner.finish()
+    redactor = Redactor(secrets)
+    if result.binary:
+        return _unknown(source, "binary input: this does not look like a text log", redactor)
+    if result.total_lines == 0:
+        return _unknown(source, "empty log", redactor)
+    signals = default_signals()
+    found = localize(result, signal_score=signals.score, rule_bonus=_rule_bonus_for(catalog), baseline=known)
+    return _diagnose(source, result, found, catalog, redactor)
+
+
+def _diagnose(
+    source: str, result: ScanResult, found: Localized, catalog: Catalog, redactor: Redactor
+) -> Diagnosis:
+    focus = [LogLine(line=n, text=redactor.redact(t)) for n, t in found.focus]
+    excerpt = [LogLine(line=n, text=redactor.redact(t)) for n, t in found.excerpt]
+    classification = catalog.classify(focus, excerpt)
+    hit = classification.hit
+    if hit is not None:
+        title = redactor.redact(hit.title)
+        remediation = hit.remediation()
+        rule = hit.rule.id
+    else:
+        title = focus[0].text.strip() if focus else "no failure found in the log"
+        remediation = Remediation()
+        rule = None
+    title = title[:MAX_TITLE]
+    category = classification.category
+    localized_conf = min(1.0, max(found.anchor_score, 0.0) / 8.0)
+    confidence = round(0.5 * localized_conf + 0.5 * classification.confidence, 2)
+    if category is Category.UNKNOWN:
+        confidence = min(confidence, 0.3)
+    candidate_texts = [c.clean.text for c in result.candidates]
+    facts = build_facts(
+        step=found.step,
+        exit_mark=found.exit,
+        test_lines=[*(t for _, t in found.excerpt), *candidate_texts],
+        location_lines=[(t, "") for _, t in found.excerpt],
+        last_command=_last_command(result, found.excerpt[0][0] if found.excerpt else result.total_lines),
+    )
+    facts = facts.model_copy(
+        update={
+            "command": redactor.redact(facts.command) if facts.command else None,
+            "failed_tests": [redactor.redact(t) for t in facts.failed_tests],
+        }
+    )
+    return Diagnosis(
+        source=source,
+        category=category,
+        confidence=confidence,
+        title=title,
+        focus=focus,
+        excerpt=excerpt,
+        fingerprint=fingerprint(rule, category.value, (f.text for f in focus)),
+        facts=facts,
+        rule=rule,
+        remediation=remediation,
+    )
+
+
+def _unknown(source: str, title: str, redactor: Redactor) -> Diagnosis:
+    del redactor
+    return Diagnosis(
+        source=source,
+        category=Category.UNKNOWN,
+        confidence=0.0,
+        title=title,
+        focus=[],
+        excerpt=[],
+        fingerprint=fingerprint(None, Category.UNKNOWN.value, [title]),
+    )
+
+
+def analyze(
+    log: str | bytes,
+    *,
+    source: str = "-",
+    baseline: str | bytes | None = None,
+    context: JobContext | None = None,
+    secrets: Sequence[str] = (),
+) -> Diagnosis:
+    """Analyze a log held in memory."""
+    return analyze_stream(
+        _as_blocks(log),
+        source=source,
+        baseline=_as_blocks(baseline) if baseline is not None else None,
+        context=context,
+        secrets=secrets,
+    )
+
+
+def analyze_file(
+    path: str | Path,
+    *,
+    source: str | None = None,
+    baseline: str | Path | None = None,
+    context: JobContext | None = None,
+    secrets: Sequence[str] = (),
+) -> Diagnosis:
+    """Analyze a log file, streamed in blocks (bounded memory whatever its size)."""
+    log_path = Path(path)
+    if not log_path.exists():
+        raise InputError(f"{log_path}: no such file")
+    base = _read_blocks(Path(baseline)) if baseline is not None else None
+    if baseline is not None and not Path(baseline).exists():
+        raise InputError(f"{baseline}: no such file (baseline)")
+    return analyze_stream(
+        _read_blocks(log_path),
+        source=str(path) if source is None else source,
+        baseline=base,
+        context=context,
+        secrets=secrets,
+    )

@@ -1,0 +1,300 @@
+"""Failure localization: which lines of the log explain the failure.
+
+Input is one `ScanResult` (candidate lines with their surroundings, step marks, the tail). The failing
+step's own output outranks earlier noise: candidates are scored by their signals, by where they stand
+relative to the failing step, by catalog rules, and, given a passing log of the same job, by whether they
+are new. The best candidate anchors a block that grows over the lines that continue the same error
+(indented detail, stack frames, further error lines) and stops at blank lines, commands and step ends.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+
+from agent.logtext import CleanLine, Marker, mask_volatile
+from agent.scan import ScanResult, StepMark, Window
+
+MAX_EXCERPT = 30
+MAX_FOCUS = 3
+MAX_UP = 25
+PARAGRAPHS = 8
+POSITION_WEIGHT = 2.0
+OUTSIDE_PENALTY = 3.0
+QUIET_LINES = 10
+FIRST_FAILURE_BONUS = 0.5
+
+CONTINUATION = re.compile(
+    r"^(?:\s+\S"  # indented detail
+    r"|at [\w$.<>]+[.(]"  # JVM/JS stack frame without indentation
+    r"|#\d+\s"  # native backtrace frame
+    r"|\s*\^"  # caret under a source line
+    r"|[\-+]{3} |[\-+@] "  # diff lines
+    r"|E\s"  # pytest detail
+    r"|\d+\s*\|"  # source excerpt with line number gutter
+    r"|\|"  # rustc/tsc gutter
+    r"|Caused by:|Suppressed:|\.\.\. \d+ more"
+    r")"
+)
+# Lines that end an error block: a new command, prompt or step header.
+BOUNDARY = re.compile(r"^(?:\$ |\+ |> \S+@\S+ |==> |\[Pipeline\]|Running |Step \d+/\d+|#\d+ \[)")
+
+
+@dataclass(frozen=True, slots=True)
+class Localized:
+    focus: list[tuple[int, str]]
+    excerpt: list[tuple[int, str]]
+    anchor_score: float
+    step: StepMark | None
+    exit: StepMark | None
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    begin: int
+    end: int
+    start: StepMark | None
+    exit: StepMark | None
+
+
+def failing_regions(steps: list[StepMark], total: int) -> list[Region]:
+    """Line ranges of the steps that failed: from a start mark to a non-zero exit, in log order.
+
+    Travis runs every `script` command even after one fails, so a log may hold several; the first is
+    usually the cause and the later ones its consequences. With no exit mark the whole log is one region.
+    """
+    regions: list[Region] = []
+    previous_exit = 0
+    for exit_mark in (s for s in steps if s.kind == "exit"):
+        if exit_mark.code in (None, 0):
+            previous_exit = exit_mark.line
+            continue
+        starts = [s for s in steps if s.kind == "start" and previous_exit < s.line < exit_mark.line]
+        start_mark: StepMark | None = None
+        if exit_mark.name:  # Travis names the command that exited
+            wanted = exit_mark.name.rstrip('" ')
+            start_mark = next((s for s in reversed(starts) if s.name.rstrip('" ') == wanted), None)
+        if start_mark is None:
+            runs = [
+                s for s in starts if s.name.startswith("Run ") or s.name in ("step_script", "build_script")
+            ]
+            start_mark = runs[-1] if runs else (starts[0] if starts else None)
+        begin = start_mark.line if start_mark else previous_exit + 1
+        regions.append(Region(begin, exit_mark.line, start_mark, exit_mark))
+        previous_exit = exit_mark.line
+    return regions or [Region(1, total, None, None)]
+
+
+class LineScorer:
+    """Final score of a line in context: signals, rules, position, novelty against a baseline."""
+
+    def __init__(
+        self,
+        scan: ScanResult,
+        regions: list[Region],
+        *,
+        signal_score: Callable[[str], tuple[float, bool]],
+        rule_bonus: Callable[[str], float],
+        baseline: Collection[str] | None,
+    ) -> None:
+        self.scan = scan
+        self.regions = regions
+        self._ends = [r.end for r in regions]
+        self.signal_score = signal_score
+        self.rule_bonus = rule_bonus
+        self.baseline = baseline
+        self._cache: dict[int, float] = {}
+
+    def region_of(self, line: int) -> Region | None:
+        i = bisect.bisect_left(self._ends, line)
+        if i < len(self.regions) and self.regions[i].begin <= line <= self.regions[i].end:
+            return self.regions[i]
+        return None
+
+    def known(self, text: str) -> bool:
+        return self.baseline is not None and mask_volatile(text) in self.baseline
+
+    def score(
+        self, line: int, clean: CleanLine, base: float | None = None, generic: bool | None = None
+    ) -> float:
+        cached = self._cache.get(line)
+        if cached is not None:
+            return cached
+        text = clean.text
+        if base is None or generic is None:
+            base, generic = self.signal_score(text)
+        if clean.marker is Marker.ERROR:
+            base += 1.0
+        score = base
+        if score > 0:
+            score += self.rule_bonus(text)
+        if generic:
+            score = min(score, 0.5)
+        if self.baseline is not None:
+            score += -3.0 if self.known(text) else 1.5
+        region = self.region_of(line)
+        if region is None:
+            score -= OUTSIDE_PENALTY
+        else:
+            span = max(region.end - region.begin, 1)
+            score += 1.0 + POSITION_WEIGHT * ((line - region.begin) / span) ** 2
+            if region is self.regions[0] and len(self.regions) > 1:
+                score += FIRST_FAILURE_BONUS
+        self._cache[line] = score
+        return score
+
+
+class LogView:
+    """Lines known around the candidates (their windows) and at the end of the log."""
+
+    def __init__(self, scan: ScanResult) -> None:
+        self._windows: list[Window] = sorted(
+            [c.window for c in scan.candidates] + [scan.tail], key=lambda w: w.first
+        )
+        self._firsts = [w.first for w in self._windows]
+        self._cache: dict[int, CleanLine | None] = {}
+
+    def get(self, line: int) -> CleanLine | None:
+        if line in self._cache:
+            return self._cache[line]
+        found: CleanLine | None = None
+        i = bisect.bisect_right(self._firsts, line)
+        # Windows overlap; look back over the few that may hold the line.
+        for window in reversed(self._windows[max(0, i - 8) : i]):
+            offset = line - window.first
+            if 0 <= offset < len(window.lines):
+                found = window.lines[offset]
+                break
+        self._cache[line] = found
+        return found
+
+
+def _is_blank(clean: CleanLine | None) -> bool:
+    return clean is None or not clean.text.strip()
+
+
+def _ends_block(clean: CleanLine | None) -> bool:
+    return (
+        clean is None
+        or not clean.text.strip()
+        or clean.marker in (Marker.GROUP_START, Marker.GROUP_END)
+        or BOUNDARY.match(clean.text) is not None
+    )
+
+
+def paragraph(anchor: int, view: LogView, limits: tuple[int, int]) -> tuple[int, int]:
+    """The blank-line-delimited run of lines holding `anchor`, within `limits` and size bounds."""
+    low, high = limits
+    top = anchor
+    while anchor - top < MAX_UP and top - 1 >= low and not _ends_block(view.get(top - 1)):
+        top -= 1
+    bottom = anchor
+    while bottom - top + 1 < MAX_EXCERPT and bottom + 1 <= high:
+        nxt = view.get(bottom + 1)
+        if _ends_block(nxt):
+            break
+        if nxt is not None and nxt.marker is Marker.ERROR and bottom + 1 != anchor:
+            break
+        bottom += 1
+    return top, bottom
+
+
+def localize(
+    scan: ScanResult,
+    *,
+    signal_score: Callable[[str], tuple[float, bool]],
+    rule_bonus: Callable[[str], float],
+    baseline: Collection[str] | None = None,
+) -> Localized:
+    regions = failing_regions(scan.steps, scan.total_lines)
+    scorer = LineScorer(scan, regions, signal_score=signal_score, rule_bonus=rule_bonus, baseline=baseline)
+    view = LogView(scan)
+    scored = sorted(
+        (
+            (scorer.score(c.line, c.clean, c.score, c.generic), c.line)
+            for c in scan.candidates
+            if c.clean.text.strip()
+        ),
+        reverse=True,
+    )
+    if not scored or scored[0][0] <= 0.5:
+        return _quiet_failure(scan, view, regions[0], scored[0][0] if scored else 0.0)
+
+    def line_score(n: int) -> float:
+        clean = view.get(n)
+        return scorer.score(n, clean) if clean is not None and clean.text.strip() else 0.0
+
+    def limits(n: int) -> tuple[int, int]:
+        region = scorer.region_of(n)
+        return (region.begin, region.end - 1) if region is not None else (1, scan.total_lines)
+
+    best: tuple[float, int, int, int] | None = None
+    seen: set[tuple[int, int]] = set()
+    for _, line in scored[:PARAGRAPHS]:
+        span = paragraph(line, view, limits(line))
+        if span in seen:
+            continue
+        seen.add(span)
+        scores = sorted((line_score(n) for n in range(span[0], span[1] + 1)), reverse=True)
+        value = scores[0] + 0.4 * sum(x for x in scores[1:8] if x > 0)
+        if best is None or (value, line) > (best[0], best[1]):
+            best = (value, line, *span)
+    assert best is not None
+    _, anchor, top, bottom = best
+    anchor_score = line_score(anchor)
+    threshold = max(1.5, anchor_score * 0.6)
+    # Neighbouring paragraphs that state errors too (a list of failures) belong to the same chunk.
+    low, high = limits(anchor)
+    for direction in (-1, 1):
+        while bottom - top + 1 < MAX_EXCERPT:
+            edge = top if direction < 0 else bottom
+            gap = edge + direction
+            while (
+                abs(gap - edge) <= 2
+                and low <= gap <= high
+                and _is_blank(view.get(gap))
+                and view.get(gap) is not None
+            ):
+                gap += direction
+            nxt = view.get(gap)
+            if gap == edge + direction or nxt is None or _ends_block(nxt) or not (low <= gap <= high):
+                break
+            span = paragraph(gap, view, (low, high))
+            if max(line_score(n) for n in range(span[0], span[1] + 1)) < threshold:
+                break
+            if direction < 0:
+                top = max(span[0], bottom - MAX_EXCERPT + 1)
+            else:
+                bottom = min(span[1], top + MAX_EXCERPT - 1)
+    excerpt = [(n, clean.text) for n in range(top, bottom + 1) if (clean := view.get(n)) is not None]
+    ranked = sorted(
+        ((line_score(n), n) for n in range(top, bottom + 1)), key=lambda item: (-item[0], item[1])
+    )
+    chosen = sorted({anchor, *(n for sc, n in ranked[: MAX_FOCUS - 1] if sc >= threshold)})
+    focus = [(n, clean.text) for n in chosen if (clean := view.get(n)) is not None]
+    region = scorer.region_of(anchor) or regions[-1]
+    return Localized(focus, excerpt, anchor_score, region.start, region.exit)
+
+
+def _quiet_failure(scan: ScanResult, view: LogView, region: Region, score: float) -> Localized:
+    """No line states an error: show the last lines the failing step printed, where a reader looks."""
+    end = region.end - 1 if region.exit is not None else scan.total_lines
+    picked: list[tuple[int, str]] = []
+    line = end
+    while line >= region.begin and len(picked) < QUIET_LINES:
+        clean = view.get(line)
+        if clean is None:
+            break
+        if clean.text.strip() and clean.marker is Marker.NONE:
+            picked.append((line, clean.text))
+        elif picked and not clean.text.strip():
+            break  # the last paragraph is enough
+        line -= 1
+    picked.reverse()
+    if not picked:
+        picked = [(scan.tail.first + i, c.text) for i, c in enumerate(scan.tail.lines) if c.text.strip()][
+            -QUIET_LINES:
+        ]
+    return Localized(picked[-1:], picked, score, region.start, region.exit)

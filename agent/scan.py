@@ -1,0 +1,328 @@
+"""One streaming pass over a log: candidate lines, their surroundings, step boundaries and the tail.
+
+The pass works on raw bytes. It searches a lowercased copy of each block with one prefilter regex (the
+lowercasing of bytes changes ASCII letters only, so positions stay aligned) and decodes just the lines that
+matter. Memory stays bounded whatever the log's size: blocks of `BLOCK` bytes, at most `KEEP` candidates
+(the highest scoring, later lines winning ties), the last `TAIL` lines, the last `MAX_STEPS` step marks.
+"""
+
+from __future__ import annotations
+
+import codecs
+import heapq
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from agent.logtext import LINE_BREAK, CleanLine, Marker, clean_line
+from agent.signals import SignalSet, default_signals
+
+BLOCK = 1 << 22  # bytes read at a time
+CONTEXT = 1 << 16  # bytes kept on each side of the block being searched, for windows
+MAX_LINE = 4096  # characters of one line kept for analysis; longer lines are cut
+WINDOW_BEFORE = 30
+WINDOW_AFTER = 40
+KEEP = 300
+TAIL = 80
+MAX_STEPS = 2000
+BYTE_BREAK = re.compile(rb"\r\n|\r|\n")
+
+# Travis CI's closing line of a command, e.g. `The command "npm test" exited with 1.`
+TRAVIS_EXIT = re.compile(r'^The command "(.*)" (?:exited with|failed(?: and exited with)?) (\d+)')
+# A multi-line command: `The command "bash -c "` ... `" exited with 1.`
+TRAVIS_EXIT_OPEN = re.compile(r'^The command "(.*)$')
+TRAVIS_EXIT_CLOSE = re.compile(r'^"\s*(?:exited with|failed(?: and exited with)?) (\d+)')
+GITHUB_EXIT = re.compile(r"^Process completed with exit code (\d+)")
+GITLAB_EXIT = re.compile(r"^ERROR: Job failed: (?:exit code|exit status) (\d+)")
+JENKINS_STAGE = re.compile(r"^\[Pipeline\] \{ \((.+)\)$")
+JENKINS_END = re.compile(r"^Finished: (FAILURE|ABORTED|UNSTABLE)")
+SHELL_PROMPT = re.compile(r"^\$ (\S.*)$")
+
+
+class Window:
+    """Lines around a candidate, kept as raw bytes and cleaned on first use (`lines[i]` is `first + i`)."""
+
+    __slots__ = ("_lines", "_raw", "first")
+
+    def __init__(self, first: int, raw: bytes) -> None:
+        self.first = first
+        self._raw = raw
+        self._lines: list[CleanLine] | None = None
+
+    @property
+    def lines(self) -> list[CleanLine]:
+        if self._lines is None:
+            parts = BYTE_BREAK.split(self._raw)
+            self._lines = [clean_line(_decode(part)) for part in parts]
+        return self._lines
+
+
+@dataclass(slots=True)
+class Candidate:
+    line: int
+    clean: CleanLine
+    score: float
+    generic: bool
+    window: Window
+
+
+@dataclass(frozen=True, slots=True)
+class StepMark:
+    """A step boundary: `start` of a step/section/command, or its `exit` with a code."""
+
+    line: int
+    kind: str  # "start" | "end" | "exit" | "error"
+    name: str
+    code: int | None = None
+
+
+@dataclass(slots=True)
+class ScanResult:
+    total_lines: int
+    candidates: list[Candidate]
+    tail: Window
+    steps: list[StepMark]
+    systems: Counter[str] = field(default_factory=Counter)
+    binary: bool = False
+
+
+def _decode(raw: bytes) -> str:
+    text = raw.decode("utf-8", "replace")
+    return text if len(text) <= MAX_LINE else text[:MAX_LINE] + " …"
+
+
+def _line_bounds(buf: bytes, pos: int) -> tuple[int, int]:
+    start = max(buf.rfind(b"\n", 0, pos), buf.rfind(b"\r", 0, pos)) + 1
+    nl = buf.find(b"\n", pos)
+    cr = buf.find(b"\r", pos)
+    if nl < 0:
+        nl = len(buf)
+    if cr < 0:
+        cr = len(buf)
+    return start, min(nl, cr)
+
+
+def _next_line_start(buf: bytes, end: int) -> int:
+    """Position after the break that ends at `end` (a `\\r\\n` is one break)."""
+    if end < len(buf) and buf[end] == 13 and end + 1 < len(buf) and buf[end + 1] == 10:
+        return end + 2
+    return end + 1
+
+
+def _count_breaks(buf: bytes, start: int, end: int) -> int:
+    return buf.count(b"\n", start, end) + buf.count(b"\r", start, end) - buf.count(b"\r\n", start, end)
+
+
+class Scanner:
+    """Feed bytes with `feed`, then `finish` for the result. Use `scan` for the whole loop."""
+
+    def __init__(self, signals: SignalSet | None = None, *, every_line: bool = False) -> None:
+        self.signals = signals or default_signals()
+        # With a baseline every line may be new, so every line is a candidate (logs with a baseline are
+        # the size of one job's output, where this costs little).
+        self.every_line = every_line
+        self._buf = b""
+        self._buf_line = 1  # line number of the first line in _buf (which starts at a line start)
+        self._done = 0  # offset in _buf up to which lines were examined
+        self._heap: list[tuple[float, int, Candidate]] = []
+        self._steps: list[StepMark] = []
+        self._systems: Counter[str] = Counter()
+        self._total = 0
+        self._nul = 0
+        self._seen = 0
+        self._open_command = ""
+
+    def feed(self, data: bytes) -> None:
+        if self._seen < 8192:
+            self._nul += data[: 8192 - self._seen].count(b"\x00")
+            self._seen += min(len(data), 8192 - self._seen)
+        self._buf += data
+        if len(self._buf) - self._done >= BLOCK + CONTEXT:
+            self._process(final=False)
+
+    def finish(self) -> ScanResult:
+        self._process(final=True)
+        buf = self._buf
+        total = self._buf_line - 1 + _count_breaks(buf, 0, len(buf))
+        if buf and buf[-1:] not in (b"\n", b"\r"):
+            total += 1
+        tail_lines = self._lines_before(len(buf), TAIL, end_line=total)
+        candidates = sorted((c for _, _, c in self._heap), key=lambda c: c.line)
+        binary = self._seen > 0 and self._nul > self._seen // 10
+        return ScanResult(total, candidates, tail_lines, self._steps, self._systems, binary)
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _lines_before(self, end: int, count: int, *, end_line: int) -> Window:
+        """The `count` lines that end at offset `end` of the buffer; the last is line `end_line`."""
+        buf = self._buf
+        stop = end
+        if stop > 0 and buf[stop - 1] in (10, 13):
+            stop -= 2 if stop > 1 and buf[stop - 2 : stop] == b"\r\n" else 1
+        start, walked = self._back(stop, count - 1)
+        return Window(end_line - walked, buf[start:stop])
+
+    def _back(self, start: int, count: int) -> tuple[int, int]:
+        """Start of the line `count` lines before the line starting at (or holding) `start`."""
+        buf = self._buf
+        pos = max(buf.rfind(b"\n", 0, start), buf.rfind(b"\r", 0, start)) + 1
+        walked = 0
+        while walked < count and pos > 0:
+            prev_end = pos - 2 if pos > 1 and buf[pos - 2 : pos] == b"\r\n" else pos - 1
+            pos = max(buf.rfind(b"\n", 0, prev_end), buf.rfind(b"\r", 0, prev_end)) + 1
+            walked += 1
+        return pos, walked
+
+    def _window(self, start: int, end: int, line: int) -> Window:
+        buf = self._buf
+        first, walked = self._back(start, WINDOW_BEFORE)
+        stop = end
+        for _ in range(WINDOW_AFTER):
+            nxt = _next_line_start(buf, stop)
+            if nxt >= len(buf):
+                break
+            stop = _line_bounds(buf, nxt)[1]
+        return Window(line - walked, buf[first:stop])
+
+    def _note_step(self, line: int, clean: CleanLine) -> None:
+        text = clean.text
+        mark: StepMark | None = None
+        if clean.marker is Marker.GROUP_START:
+            mark = StepMark(line, "start", clean.name or text)
+        elif clean.marker is Marker.GROUP_END:
+            mark = StepMark(line, "end", clean.name)
+        elif clean.marker is Marker.ERROR:
+            m = GITHUB_EXIT.match(text)
+            mark = StepMark(line, "exit", "", int(m.group(1))) if m else StepMark(line, "error", text)
+        else:
+            m = TRAVIS_EXIT.match(text)
+            if m:
+                mark = StepMark(line, "exit", m.group(1), int(m.group(2)))
+                self._systems["travis"] += 1
+            elif (m := TRAVIS_EXIT_CLOSE.match(text)) is not None:
+                mark = StepMark(line, "exit", self._open_command, int(m.group(1)))
+            elif (m := TRAVIS_EXIT_OPEN.match(text)) is not None:
+                self._open_command = m.group(1)
+            elif (m := GITLAB_EXIT.match(text)) is not None:
+                mark = StepMark(line, "exit", "", int(m.group(1)))
+                self._systems["gitlab"] += 1
+            elif (m := SHELL_PROMPT.match(text)) is not None:
+                mark = StepMark(line, "start", m.group(1))
+            elif (m := JENKINS_STAGE.match(text)) is not None:
+                mark = StepMark(line, "start", m.group(1))
+                self._systems["jenkins"] += 1
+            elif (m := JENKINS_END.match(text)) is not None:
+                mark = StepMark(line, "exit", "", 1)
+                self._systems["jenkins"] += 1
+        if mark is not None:
+            self._steps.append(mark)
+            if len(self._steps) > MAX_STEPS:
+                del self._steps[: MAX_STEPS // 2]
+
+    def _examine(self, start: int, end: int, line: int) -> None:
+        raw = self._buf[start:end]
+        clean = clean_line(_decode(raw))
+        if clean.system:
+            self._systems[clean.system] += 1
+        self._note_step(line, clean)
+        if not clean.text:
+            return
+        score, generic = self.signals.score(clean.text)
+        if clean.marker is Marker.ERROR:
+            score += 1.0
+        if score <= 0 and not self.every_line:
+            return
+        key = (score, line)
+        if len(self._heap) >= KEEP and key <= self._heap[0][:2]:
+            return
+        cand = Candidate(line, clean, score, generic, self._window(start, end, line))
+        if len(self._heap) >= KEEP:
+            heapq.heapreplace(self._heap, (score, line, cand))
+        else:
+            heapq.heappush(self._heap, (score, line, cand))
+
+    def _process(self, *, final: bool) -> None:
+        buf = self._buf
+        limit = len(buf) if final else len(buf) - CONTEXT
+        if limit <= self._done:
+            return
+        if self.every_line:
+            self._examine_all(limit)
+        else:
+            self._examine_matches(limit)
+        if final:
+            return
+        # Keep CONTEXT bytes before the examined region for the windows of the next block.
+        keep_from = (
+            max(
+                buf.rfind(b"\n", 0, max(self._done - CONTEXT, 0)),
+                buf.rfind(b"\r", 0, max(self._done - CONTEXT, 0)),
+            )
+            + 1
+        )
+        if keep_from > 0 and buf[keep_from - 1] == 13 and keep_from < len(buf) and buf[keep_from] == 10:
+            keep_from += 1
+        if keep_from > 0:
+            self._buf_line += _count_breaks(buf, 0, keep_from)
+            self._buf = buf[keep_from:]
+            self._done -= keep_from
+
+    def _examine_matches(self, limit: int) -> None:
+        buf = self._buf
+        lower = buf.lower()
+        prefilter = self.signals.prefilter
+        pos = self._done
+        counted_to = 0
+        line_at = self._buf_line
+        while True:
+            m = prefilter.search(lower, pos)
+            if m is None or m.start() >= limit:
+                break
+            start, end = _line_bounds(buf, m.start())
+            line_at += _count_breaks(buf, counted_to, start)
+            counted_to = start
+            self._examine(start, end, line_at)
+            pos = _next_line_start(buf, end)
+        # Everything before `limit` is examined; advance to the start of the line holding `limit`.
+        done = limit if limit >= len(buf) else max(buf.rfind(b"\n", 0, limit), buf.rfind(b"\r", 0, limit)) + 1
+        if limit < len(buf) and done > 0 and buf[done - 1] == 13 and buf[done : done + 1] == b"\n":
+            done += 1
+        self._done = max(done, pos if pos <= limit else self._done)
+
+    def _examine_all(self, limit: int) -> None:
+        buf = self._buf
+        pos = self._done
+        line_at = self._buf_line + _count_breaks(buf, 0, pos)
+        while pos < limit:
+            _, end = _line_bounds(buf, pos)
+            if end >= len(buf) and limit < len(buf):
+                break
+            self._examine(pos, end, line_at)
+            pos = _next_line_start(buf, end)
+            line_at += 1
+        self._done = min(pos, len(buf))
+
+
+def scan(chunks: Iterable[bytes], *, every_line: bool = False) -> ScanResult:
+    scanner = Scanner(every_line=every_line)
+    for chunk in chunks:
+        scanner.feed(chunk)
+    return scanner.finish()
+
+
+def iter_text_lines(chunks: Iterable[bytes]) -> Iterator[str]:
+    """Every line of a byte stream, decoded, with the contract's line breaks (for baseline logs)."""
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    carry = ""
+    for chunk in chunks:
+        text = carry + decoder.decode(chunk)
+        # A trailing CR may be the first half of a CRLF split across chunks: hold it back.
+        hold = text.endswith("\r")
+        parts = LINE_BREAK.split(text[:-1] if hold else text)
+        carry = parts.pop() + ("\r" if hold else "")
+        yield from parts
+    parts = LINE_BREAK.split(carry + decoder.decode(b"", final=True))
+    if parts[-1] == "":
+        parts.pop()
+    yield from parts

@@ -1,0 +1,70 @@
+"""Line signals for localization, loaded from `localization.yaml` (data, not code)."""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import yaml
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    pattern: re.Pattern[str]
+    weight: float
+    generic: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SignalSet:
+    prefilter: re.Pattern[bytes]
+    signals: tuple[Signal, ...]
+
+    def score(self, text: str) -> tuple[float, bool]:
+        """Sum of matching weights, and whether the line is a generic exit statement."""
+        total = 0.0
+        generic = False
+        for signal in self.signals:
+            if signal.pattern.search(text):
+                total += signal.weight
+                generic = generic or signal.generic
+        return total, generic
+
+
+@functools.cache
+def default_signals() -> SignalSet:
+    raw = yaml.safe_load(resources.files("agent.signals").joinpath("localization.yaml").read_text("utf-8"))
+    # YAML's "\xNN" escapes give one character per byte, so latin-1 turns the literals back into the UTF-8
+    # byte sequences the byte-level scanner looks for.
+    literals = [str(lit).encode("latin-1") for lit in raw["prefilter"]]
+    signals = tuple(
+        Signal(re.compile(item["pattern"]), float(item["weight"]), bool(item.get("generic", False)))
+        for item in raw["signals"]
+    )
+    return SignalSet(re.compile(trie_pattern(literals)), signals)
+
+
+def trie_pattern(literals: list[bytes]) -> bytes:
+    """One regex for many literals, factored by common prefixes.
+
+    Python's `re` tries the branches of an alternation one by one at every position; sharing prefixes
+    (`e(?:rror|xception|...)`) makes a failing position cost one branch per distinct first byte instead
+    of one per literal, which is most of the scanner's speed.
+    """
+    trie: dict[int, Any] = {}
+    for literal in literals:
+        node = trie
+        for byte in literal:
+            node = node.setdefault(byte, {})
+        node[-1] = {}
+
+    def build(node: dict[int, Any]) -> bytes:
+        if -1 in node:  # a literal ends here: for finding lines, longer ones add nothing
+            return b""
+        branches = [re.escape(bytes([b])) + build(child) for b, child in sorted(node.items())]
+        return branches[0] if len(branches) == 1 else b"(?:" + b"|".join(branches) + b")"
+
+    return build(trie)
