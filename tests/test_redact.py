@@ -478,3 +478,23 @@ def test_default_redactor_declares_nothing() -> None:
 def test_longer_future_github_tokens_are_still_caught() -> None:
     long_token = fake("ghs_", 300, _ALNUM + "_")
     assert redact(f"t={long_token} x") == "t=[REDACTED:github-token] x"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "./scripts/deploy.sh: line 13: DEPLOY_TOKEN: unbound variable",
+        "error: token: expired",
+        "Login failed (password: incorrect)",
+        "secret: not found in namespace default",
+    ],
+)
+def test_colon_messages_about_a_key_are_not_secrets(line: str) -> None:
+    assert redact(line) == line
+
+
+def test_colon_values_that_look_generated_are_secrets() -> None:
+    assert redact("password: hunter2") == "password: [REDACTED:password]"
+    assert redact("api_key: abcdEFGHijkl") == "api_key: [REDACTED:api-key]"
+    assert redact("POSTGRES_PASSWORD: 'postgres'") == "POSTGRES_PASSWORD: '[REDACTED:password]'"
+    assert redact("PASSWORD=letmein") == "PASSWORD=[REDACTED:password]"

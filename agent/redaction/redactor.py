@@ -108,7 +108,7 @@ def _keyword_hits(view: str, low: str, hits: list[_Hit]) -> None:
                 if not rule.key_ok(low[start:end]):
                     continue
                 s, e, value = keyword_value_span(m)
-                if e > s and rule.accept(value):
+                if e > s and rule.accept(value, m):
                     hits.append((s, e, rule.priority, rule.kind_of(low[start:end])))
                     resume = max(resume, e)
             p = low.find(word, resume)

@@ -83,11 +83,32 @@ def is_placeholder(value: str) -> bool:
     return value.startswith(("[REDACTED:", "[MASKED]", "$", "%(", "%s", "{{", "<"))
 
 
-def plausible_assigned_value(value: str) -> bool:
-    """Whether the value of ``password=VALUE`` and friends may be a secret."""
+def plausible_assigned_value(value: str, m: re.Match[str] | None = None) -> bool:
+    """Whether the value of ``password=VALUE`` and friends may be a secret.
+
+    With a colon and no quotes (``KEY: value``) the line may as well be a message about the key: bash
+    says ``DEPLOY_TOKEN: unbound variable``, tools say ``token: expired``. There a plain lowercase word is
+    not taken for a secret; a value with a digit, inner capitals, symbols or 20+ characters is.
+    """
     if len(value) < 3 or is_placeholder(value):
         return False
-    return value.lower() not in _NOT_SECRETS
+    if value.lower() in _NOT_SECRETS:
+        return False
+    if m is not None and "sep" in m.re.groupindex and m.group("sep") == ":" and m.group("bare") is not None:
+        return _looks_generated(value)
+    return True
+
+
+def _looks_generated(value: str) -> bool:
+    if len(value) >= 20 or any(c.isdigit() for c in value):
+        return True
+    if any(c.isupper() for c in value[1:]) and any(c.islower() for c in value):
+        return True
+    return any(c in "+/=!@#$%^&*~:?" for c in value)
+
+
+def _not_placeholder(value: str, m: re.Match[str] | None = None) -> bool:
+    return not is_placeholder(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +143,7 @@ class KeywordRule:
     key_ok: Callable[[str], bool]
     tail: re.Pattern[str]
     kind_of: Callable[[str], str]
-    accept: Callable[[str], bool] = plausible_assigned_value
+    accept: Callable[[str, re.Match[str]], bool] = plausible_assigned_value
     priority: int = CONTEXT
     opener: str = ""  # a character required right before the key ("<" for XML elements)
 
@@ -304,7 +325,7 @@ KEYWORD_RULES: tuple[KeywordRule, ...] = (
         "assignment",
         _ASSIGNMENT_WORDS,
         _secret_key_name,
-        re.compile(r"(?![A-Za-z0-9])[\"']?[ \t]*(?:=>|:=|=|:)[ \t]*" + _VALUE),
+        re.compile(r"(?![A-Za-z0-9])[\"']?[ \t]*(?P<sep>=>|:=|=|:)[ \t]*" + _VALUE),
         _assignment_kind,
     ),
     # Command-line flags with a space: --password VALUE, --token VALUE (the "=" form is an assignment).
@@ -336,7 +357,7 @@ KEYWORD_RULES: tuple[KeywordRule, ...] = (
             r"(?P<bare>[^\s'\",]+)"
         ),
         lambda key: "authorization",
-        accept=lambda v: not is_placeholder(v),
+        accept=_not_placeholder,
     ),
     # A bearer token on its own (RFC 6750 §2.1 b64token syntax), e.g. in a printed header list.
     KeywordRule(
@@ -345,7 +366,7 @@ KEYWORD_RULES: tuple[KeywordRule, ...] = (
         lambda key: key == "bearer",
         re.compile(r"[ \t]+(?P<bare>[A-Za-z0-9._~+/-]{16,}=*)"),
         lambda key: "authorization",
-        accept=lambda v: not is_placeholder(v),
+        accept=_not_placeholder,
     ),
 )
 
