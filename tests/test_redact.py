@@ -204,6 +204,14 @@ def test_keys_stay_visible_values_go() -> None:
         "tests/test_auth.py::test_login PASSED",
         "The secret to a good build is caching.",
         "bearer token is required",
+        'api_key=os.environ["OPENAI_API_KEY"],',
+        "token = get_token(scope)",
+        "api_key='GEMINI_API_KEY',",
+        "client_secret='client_secret',",
+        "pip install tiktoken==0.7.0",
+        "status unpacked xauth:amd64 1:1.1.2-1",
+        "redirect_uri=https://x oauth:enabled",
+        'password="..."',
     ],
 )
 def test_not_secrets_are_left_alone(line: str) -> None:

@@ -105,11 +105,12 @@ def _keyword_hits(view: str, low: str, hits: list[_Hit]) -> None:
                         break  # a URL's user name; the url-password rule covers the password
                 if rule.opener and (start == 0 or low[start - 1] != rule.opener):
                     continue
-                if not rule.key_ok(low[start:end]):
+                key = low[start:end]
+                if not rule.key_ok(key):
                     continue
                 s, e, value = keyword_value_span(m)
-                if e > s and rule.accept(value, m):
-                    hits.append((s, e, rule.priority, rule.kind_of(low[start:end])))
+                if e > s and rule.accept(value, m, key):
+                    hits.append((s, e, rule.priority, rule.kind_of(key)))
                     resume = max(resume, e)
             p = low.find(word, resume)
 

@@ -83,19 +83,33 @@ def is_placeholder(value: str) -> bool:
     return value.startswith(("[REDACTED:", "[MASKED]", "$", "%(", "%s", "{{", "<"))
 
 
-def plausible_assigned_value(value: str, m: re.Match[str] | None = None) -> bool:
+# An environment variable's name (OPENAI_API_KEY): a reference to a secret, not one.
+_ENV_NAME_RE = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
+
+
+def plausible_assigned_value(value: str, m: re.Match[str] | None = None, key: str = "") -> bool:
     """Whether the value of ``password=VALUE`` and friends may be a secret.
+
+    Not secrets: masks and references (`is_placeholder`), stop words (``None``, ``true``...), a value that
+    repeats its key (``client_secret='client_secret'``), an environment variable's name, code
+    (``token = get_token()``, ``os.environ["X"]``), punctuation only (``...``).
 
     With a colon and no quotes (``KEY: value``) the line may as well be a message about the key: bash
     says ``DEPLOY_TOKEN: unbound variable``, tools say ``token: expired``. There a plain lowercase word is
     not taken for a secret; a value with a digit, inner capitals, symbols or 20+ characters is.
     """
-    if len(value) < 3 or is_placeholder(value):
+    if len(value) < 3 or is_placeholder(value) or value.lower() in _NOT_SECRETS:
         return False
-    if value.lower() in _NOT_SECRETS:
+    if not any(c.isalnum() for c in value) or _ENV_NAME_RE.fullmatch(value):
         return False
-    if m is not None and "sep" in m.re.groupindex and m.group("sep") == ":" and m.group("bare") is not None:
-        return _looks_generated(value)
+    if key and value.lower().replace("-", "_") == key.replace("-", "_").lstrip("_"):
+        return False
+    if m is not None and m.group("bare") is not None:
+        after = m.string[m.end() : m.end() + 1]
+        if after in ("(", "["):  # a call or a subscript: source code, not a value
+            return False
+        if "sep" in m.re.groupindex and m.group("sep") == ":":
+            return _looks_generated(value)
     return True
 
 
@@ -107,7 +121,7 @@ def _looks_generated(value: str) -> bool:
     return any(c in "+/=!@#$%^&*~:?" for c in value)
 
 
-def _not_placeholder(value: str, m: re.Match[str] | None = None) -> bool:
+def _not_placeholder(value: str, m: re.Match[str] | None = None, key: str = "") -> bool:
     return not is_placeholder(value)
 
 
@@ -143,7 +157,7 @@ class KeywordRule:
     key_ok: Callable[[str], bool]
     tail: re.Pattern[str]
     kind_of: Callable[[str], str]
-    accept: Callable[[str, re.Match[str]], bool] = plausible_assigned_value
+    accept: Callable[[str, re.Match[str], str], bool] = plausible_assigned_value
     priority: int = CONTEXT
     opener: str = ""  # a character required right before the key ("<" for XML elements)
 
@@ -284,7 +298,13 @@ _SECRET_KEY_RE = re.compile(
 
 
 def _secret_key_name(key: str) -> bool:
-    return not key.endswith("key") or _SECRET_KEY_RE.fullmatch(key) is not None
+    if key.endswith("key"):
+        return _SECRET_KEY_RE.fullmatch(key) is not None
+    # "auth" and "credentials" only as whole words of the key (npm's _auth, basic_auth), not xauth or oauth
+    for word in ("auth", "credential", "credentials"):
+        if key.endswith(word):
+            return len(key) == len(word) or key[-len(word) - 1] in "_-."
+    return True
 
 
 def _assignment_kind(key: str) -> str:
@@ -325,7 +345,7 @@ KEYWORD_RULES: tuple[KeywordRule, ...] = (
         "assignment",
         _ASSIGNMENT_WORDS,
         _secret_key_name,
-        re.compile(r"(?![A-Za-z0-9])[\"']?[ \t]*(?P<sep>=>|:=|=|:)[ \t]*" + _VALUE),
+        re.compile(r"(?![A-Za-z0-9])[\"']?[ \t]*(?P<sep>=>|:=|=(?!=)|:)[ \t]*" + _VALUE),
         _assignment_kind,
     ),
     # Command-line flags with a space: --password VALUE, --token VALUE (the "=" form is an assignment).
