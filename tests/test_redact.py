@@ -506,3 +506,9 @@ def test_colon_values_that_look_generated_are_secrets() -> None:
     assert redact("api_key: abcdEFGHijkl") == "api_key: [REDACTED:api-key]"
     assert redact("POSTGRES_PASSWORD: 'postgres'") == "POSTGRES_PASSWORD: '[REDACTED:password]'"
     assert redact("PASSWORD=letmein") == "PASSWORD=[REDACTED:password]"
+
+
+def test_positions_hold_with_non_ascii_text() -> None:
+    # "İ".lower() is two code points; the lowercased copy used for keyword search must keep positions
+    line = f"İİ é 日本 password=s3cr3t-v4lue İ {GHP} ✓"
+    assert redact(line) == "İİ é 日本 password=[REDACTED:password] İ [REDACTED:github-token] ✓"

@@ -254,9 +254,9 @@ SCAN_RULES: tuple[ScanRule, ...] = (
     _scan("google-api-key", rf"AIza[0-9A-Za-z_-]{{35}}{_E_DASH}"),
     # Stripe, "API keys": secret sk_live_/sk_test_, restricted rk_live_/rk_test_ (publishable pk_ keys are
     # public by design); webhook signing secrets whsec_.
-    _scan("stripe-key", rf"sk_(?:live|test)_[0-9A-Za-z]{{16,}}{_E}"),
-    _scan("stripe-key", rf"rk_(?:live|test)_[0-9A-Za-z]{{16,}}{_E}"),
-    _scan("stripe-key", rf"whsec_[A-Za-z0-9+/=]{{24,}}{_E}"),
+    _scan("stripe-key", rf"sk_(?:live|test)_[0-9A-Za-z]{{16,}}+{_E}"),
+    _scan("stripe-key", rf"rk_(?:live|test)_[0-9A-Za-z]{{16,}}+{_E}"),
+    _scan("stripe-key", rf"whsec_[A-Za-z0-9+/=]{{24,}}+{_E}"),
     # OpenAI keys: sk-proj- / sk-svcacct- / sk-admin-, and the legacy sk-<20>T3BlbkFJ<20> ("OpenAI" in
     # base64).
     _scan(
