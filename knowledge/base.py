@@ -175,7 +175,7 @@ class KnowledgeBase:
     def _store_drafts(self, drafts: Iterable[FailureDraft], *, progress: Progress | None = None) -> int:
         added = 0
         batch: list[FailureDraft] = []
-        size = max(self.settings.batch_size, 1) * 2
+        size = max(self.settings.write_batch, 1)
         for draft in drafts:
             batch.append(draft)
             if len(batch) >= size:
@@ -212,8 +212,10 @@ class KnowledgeBase:
                     for d in drafts
                 ],
             )
+        # A fixed order of row locks: two writers storing overlapping batches cannot deadlock on PostgreSQL.
+        ordered = sorted(batch, key=lambda d: d.key)
         with self.sql.write() as conn:
-            return sum(self.sql.store(conn, draft) for draft in batch)
+            return self.sql.store(conn, ordered)
 
     # -- answering ----------------------------------------------------------------------------------------
 
@@ -483,7 +485,7 @@ class KnowledgeBase:
         fail_cols = [c.name for c in failures.columns if c.name not in ("id", "occurrences")]
         written = 1
         out.write(
-            json.dumps({"kind": "header", "schema": EXPORT_SCHEMA, "exported_at": iso(utcnow())}) + "\n"
+            json.dumps({"type": "header", "schema": EXPORT_SCHEMA, "exported_at": iso(utcnow())}) + "\n"
         )
         with self.sql.read() as conn:
             occ_rows = conn.execution_options(yield_per=1000).execute(
@@ -493,7 +495,7 @@ class KnowledgeBase:
             for row in conn.execution_options(yield_per=1000).execute(
                 select(failures).order_by(failures.c.id)
             ):
-                record: dict[str, Any] = {"kind": "failure"}
+                record: dict[str, Any] = {"type": "failure"}
                 record.update({c: _jsonable(getattr(row, c)) for c in fail_cols})
                 record["occurrences"] = []
                 while pending is not None and pending.failure_id <= row.id:
@@ -506,7 +508,7 @@ class KnowledgeBase:
                 cols = [c.name for c in table.columns if c.name != "id"]
                 for row in conn.execute(select(table).order_by(table.c.id)):
                     out.write(
-                        json.dumps({"kind": kind, **{c: _jsonable(getattr(row, c)) for c in cols}}) + "\n"
+                        json.dumps({"type": kind, **{c: _jsonable(getattr(row, c)) for c in cols}}) + "\n"
                     )
                     written += 1
         return written
@@ -517,14 +519,14 @@ class KnowledgeBase:
         time_fields = {"first_seen", "last_seen", "seen_at", "created_at"}
 
         def parse(record: dict[str, Any]) -> dict[str, Any]:
-            return {k: (parse_time(v) if k in time_fields else v) for k, v in record.items() if k != "kind"}
+            return {k: (parse_time(v) if k in time_fields else v) for k, v in record.items() if k != "type"}
 
         def drafts() -> Iterator[FailureDraft]:
             for line in lines:
                 if not line.strip():
                     continue
                 record = json.loads(line)
-                kind = record.get("kind")
+                kind = record.get("type")
                 if kind == "header":
                     if record.get("schema") != EXPORT_SCHEMA:
                         raise ValueError(f"not a {EXPORT_SCHEMA} file: {record.get('schema')}")

@@ -35,3 +35,8 @@ class KnowledgeSettings(BaseSettings):
     )
     collection: str = Field(default="cimedic-failures", description="Chroma collection name")
     batch_size: int = Field(default=32, ge=1, description="texts embedded per model call on bulk adds")
+    write_batch: int = Field(
+        default=256,
+        ge=1,
+        description="failures written per transaction on bulk adds (the Ctrl-C granularity)",
+    )

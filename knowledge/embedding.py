@@ -52,7 +52,11 @@ def _load_sentence_transformer(model: str, device: str) -> Any:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
 
+    # transformers draws a "Loading weights" progress bar on stderr; the CLI's output must stay clean.
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
     return SentenceTransformer(_model_path(model), device=device, local_files_only=True)
 
 

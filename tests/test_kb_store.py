@@ -1,0 +1,200 @@
+"""The knowledge base on real stores: SQLite and PostgreSQL, with a Chroma PersistentClient.
+
+The embedder is the hashing one (no model load, deterministic); the model itself is tested in
+test_kb_embedding.py.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from test_kb_support import diag, job, open_kb, postgres_database
+
+from agent.models import Category, Verdict
+from knowledge.base import KnowledgeBase, fix_kind
+from knowledge.schema import metadata
+from knowledge.text import utcnow
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'kb.db'}"
+    else:
+        with postgres_database() as url:
+            yield url
+
+
+@pytest.fixture
+def kb(sql_url: str, tmp_path: Path) -> Iterator[KnowledgeBase]:
+    base = open_kb(sql_url, chroma_path=tmp_path / "chroma")
+    yield base
+    base.close()
+
+
+FLAKY = "AssertionError: expected status 200 but got 503 in test_checkout_flow"
+IMPORT = "ModuleNotFoundError: No module named 'requests'"
+LINT = "src/app.py:12:1: F401 'os' imported but unused"
+
+
+def test_migrations_create_exactly_the_declared_schema(kb: KnowledgeBase) -> None:
+    with kb.sql.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    kb.sql.migrate()  # a second run is a no-op
+
+
+def test_exact_match_is_found_and_the_same_log_never_answers_for_itself(kb: KnowledgeBase) -> None:
+    first = diag("fp-flaky", FLAKY, source="run1.log")
+    assert kb.similar(first) == []
+    kb.record(first, job(job_id=1))
+    assert kb.similar(first) == []  # re-analysing run1.log: only itself is known
+
+    again = first.model_copy(update={"source": "run2.log"})
+    [hit] = kb.similar(again)
+    assert hit.exact and hit.similarity == 1.0 and hit.fingerprint == "fp-flaky"
+    assert hit.source == "run1.log" and hit.repo == "acme/app" and hit.occurrences == 1
+
+
+def test_redelivery_does_not_double_count(kb: KnowledgeBase) -> None:
+    d = diag("fp-flaky", FLAKY, source="https://ci/job/7")
+    for _ in range(3):
+        kb.record(d, job(job_id=7, run_attempt=1))
+    kb.record_many([(d, job(job_id=7, run_attempt=1))] * 5)
+    assert kb.stats()["occurrences"] == 1
+    kb.record(d, job(job_id=7, run_attempt=2))  # a re-run is a new occurrence
+    kb.record(d, job(job_id=8, run_attempt=1))
+    stats = kb.stats()
+    assert stats["occurrences"] == 3 and stats["failures"] == 1
+    assert stats["top"][0]["occurrences"] == 3
+
+
+def test_neighbours_rank_the_related_failure_first_and_respect_the_threshold(kb: KnowledgeBase) -> None:
+    kb.record_many(
+        [
+            (diag("fp-flaky", FLAKY, source="a.log"), job()),
+            (diag("fp-import", IMPORT, source="b.log", category=Category.DEPENDENCY), job()),
+            (diag("fp-lint", LINT, source="c.log", category=Category.LINT), job()),
+        ]
+    )
+    query = diag("fp-new", "ModuleNotFoundError: No module named 'requests_toolbelt'", source="d.log")
+    results = kb.similar(query, 3)
+    assert results and results[0].fingerprint == "fp-import" and not results[0].exact
+    assert 0.3 <= results[0].similarity < 1.0
+    assert all(r.similarity >= kb.settings.threshold for r in results)
+    assert "fp-lint" not in {r.fingerprint for r in results}  # shares no words: below the threshold
+
+
+def test_results_are_scoped_to_the_repo_or_org(sql_url: str, tmp_path: Path) -> None:
+    for scope, expected in (("repo", {"acme/app"}), ("org", {"acme/app", "acme/lib"}), ("all", None)):
+        kb = open_kb(sql_url, chroma_path=tmp_path / "chroma", scope=scope)
+        kb.record_many(
+            [
+                (diag("fp-1", IMPORT, source="1.log"), job("acme/app")),
+                (diag("fp-2", IMPORT + " (2)", source="2.log"), job("acme/lib")),
+                (diag("fp-3", IMPORT + " (3)", source="3.log"), job("other/app")),
+            ]
+        )
+        found = {r.repo for r in kb.scoped("acme/app").similar(diag("fp-x", IMPORT, source="x.log"), 5)}
+        assert found == (expected or {"acme/app", "acme/lib", "other/app"}), scope
+        kb.close()
+
+
+def test_resolution_is_shown_with_the_failure(kb: KnowledgeBase) -> None:
+    kb.record(diag("fp-import", IMPORT, source="1.log"), job())
+    pr = "https://github.com/acme/app/pull/42"
+    assert kb.resolve("fp-import", pr, repo="acme/app", changed_files=["a.txt"])
+    assert not kb.resolve("fp-import", pr, repo="acme/app")
+    [hit] = kb.similar(diag("fp-import", IMPORT, source="2.log"))
+    assert hit.resolution == "https://github.com/acme/app/pull/42"
+    assert kb.stats()["top"][0]["resolution"] == hit.resolution
+    assert [fix_kind(x) for x in ("abc1234", "a1b2c3d..e4f5a6b", "https://x/y", "bump it")] == [
+        "commit",
+        "range",
+        "url",
+        "text",
+    ]
+
+
+def test_forget_by_repo_and_age_empties_both_stores(kb: KnowledgeBase) -> None:
+    old = (utcnow() - timedelta(days=200)).isoformat() + "Z"
+    kb.record_many(
+        [
+            (diag("fp-1", FLAKY, source="1.log"), job("acme/app", time=old)),
+            (diag("fp-1", FLAKY, source="2.log"), job("acme/app")),
+            (diag("fp-2", IMPORT, source="3.log"), job("acme/app", time=old)),
+            (diag("fp-3", LINT, source="4.log"), job("acme/other")),
+        ]
+    )
+    kb.resolve("fp-3", "abc1234", repo="acme/other")
+    assert kb.vectors.count() == 3
+
+    gone = kb.forget(older_than=timedelta(days=90))
+    assert (gone.occurrences, gone.failures) == (2, 1)  # fp-1 keeps its recent occurrence
+    assert kb.vectors.count() == 2
+    [top] = [t for t in kb.stats()["top"] if t["fingerprint"] == "fp-1"]
+    assert top["occurrences"] == 1
+
+    gone = kb.forget(repo="acme/other")
+    assert (gone.occurrences, gone.failures, gone.resolutions) == (1, 1, 1)
+    assert kb.vectors.count() == 1
+    assert kb.similar(diag("fp-3", LINT, source="5.log"), 3, repo="acme/other") == []
+
+
+def test_export_import_round_trip_is_idempotent(kb: KnowledgeBase, sql_url: str, tmp_path: Path) -> None:
+    verdict = Verdict(kind="flaky", reason="passed on re-run")
+    kb.record_many(
+        [
+            (diag("fp-1", FLAKY, source="1.log").model_copy(update={"verdict": verdict}), job(job_id=1)),
+            (diag("fp-1", FLAKY, source="2.log"), job(job_id=2)),
+            (diag("fp-2", IMPORT, source="3.log"), job("acme/lib", job_id=3)),
+        ]
+    )
+    kb.resolve("fp-2", "deadbeef12", repo="acme/lib")
+    kb.feedback("fp-1", True, source="1.log", repo="acme/app", author="ana")
+    buffer = io.StringIO()
+    kb.export(buffer)
+
+    target = open_kb(f"sqlite:///{tmp_path / 'copy.db'}", chroma_path=tmp_path / "chroma-copy")
+    for _ in range(2):
+        target.import_(io.StringIO(buffer.getvalue()).readlines())
+    before, after = kb.stats(), target.stats()
+    assert after == before
+    assert target.vectors.count() == 2
+    [hit] = target.similar(diag("fp-2", IMPORT, source="9.log"), 1, repo="acme/lib")
+    assert hit.exact and hit.resolution == "deadbeef12"
+    target.close()
+
+
+def test_an_interrupted_write_leaves_only_an_invisible_orphan_that_repair_removes(kb: KnowledgeBase) -> None:
+    kb.record(diag("fp-1", IMPORT, source="1.log"), job())
+    # what a Ctrl-C between the vector upsert and the SQL commit leaves behind
+    draft = kb.draft(diag("fp-ghost", IMPORT + " again", source="2.log"), job())
+    kb.vectors.upsert(
+        [draft.values["vector_id"]],
+        kb.embedder.embed([draft.values["embed_text"]]),
+        [{"fingerprint": "fp-ghost", "repo": "acme/app", "org": "acme", "category": "test"}],
+    )
+    results = kb.similar(diag("fp-q", IMPORT, source="3.log"), 5)
+    assert [r.fingerprint for r in results] == ["fp-1"]
+    assert kb.repair() == (1, 0)
+    assert kb.vectors.count() == 1
+
+
+def test_scoped_lookup_satisfies_the_pipeline_port(kb: KnowledgeBase) -> None:
+    from agent.pipeline import enrich
+
+    lookup = kb.scoped("acme/app")
+    first = enrich(diag("fp-1", FLAKY, source="1.log"), job=job(job_id=1), kb=lookup)
+    assert first.similar == []
+    second = enrich(diag("fp-1", FLAKY, source="2.log"), job=job(job_id=2), kb=lookup)
+    assert [s.exact for s in second.similar] == [True]
+    # analysing the first log again reports the second run, never itself
+    third = enrich(diag("fp-1", FLAKY, source="1.log"), job=job(job_id=1), kb=lookup)
+    assert [s.source for s in third.similar] == ["2.log"]
+    assert kb.stats()["occurrences"] == 2
