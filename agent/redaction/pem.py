@@ -20,6 +20,7 @@ import re
 KIND = "private-key"
 MAX_BODY_LINES = 200
 
+BEGIN_LITERAL = "-----BEGIN "
 BEGIN_RE = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
 END_RE = re.compile(r"-----END [A-Z0-9 ]{0,40}-----")
 LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
@@ -82,7 +83,7 @@ def find_blocks(text: str, state: int | None) -> tuple[list[Span], int | None]:
     if state is not None:
         pos, state = _continue_block(text, 0, state, spans)
     while state is None:
-        p = text.find("-----BEGIN ", pos)
+        p = text.find(BEGIN_LITERAL, pos)
         if p < 0:
             break
         m = BEGIN_RE.match(text, p)
