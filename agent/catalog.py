@@ -1,0 +1,617 @@
+"""The ordered rule catalog: load the rules (data in `agent/rules/*.yaml`), match log lines, classify.
+
+A rule names one known failure signature: its patterns are Python regular expressions tried against ONE
+normalized log line (ANSI, CI timestamps and markup already removed by `agent.logtext`). The catalog is
+ordered: rules files are sorted by their `order:` field, rules keep their order inside a file, and
+`match_line` returns the first rule that matches. Specific rules come first and generic ones last, the way
+PyTorch's test-infra log classifier orders its rules (rules first, the LLM refines later).
+
+Speed matters because `match_line` is called on many candidate lines: every pattern is also compiled into
+one combined alternation, so a line that matches no rule costs one regex search
+(https://docs.python.org/3/library/re.html#regular-expression-syntax, `|` alternation). Only a line that
+matches something is tried rule by rule, to honour catalog order.
+
+`classify` picks the best hit over the focus and excerpt lines. When no rule matches it falls back to
+keyword scoring per category (data in `agent/rules/category_keywords.yaml`), and else answers `unknown`.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agent.models import Category, LogLine, Remediation
+
+RULES_PACKAGE = "agent"
+RULES_DIR = "rules"
+KEYWORDS_FILE = "category_keywords.yaml"
+MAX_TITLE = 200
+DEFAULT_SPECIFICITY = 0.8
+
+# `{name}` placeholders in titles and remediation text; `{{` and `}}` stand for literal braces.
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# A named group in a pattern; turned into a plain group inside the combined prefilter regex, because the
+# same group name may appear in many rules and Python forbids duplicate names in one expression.
+_NAMED_GROUP = re.compile(r"(?<!\\)\(\?P<[A-Za-z_][A-Za-z0-9_]*>")
+_BACKREF = re.compile(r"\(\?P=")
+_LEADING_FLAGS = re.compile(r"^\(\?([aiLmsux]+)\)")
+_ID = re.compile(r"^[a-z0-9]+(?:[.-][a-z0-9]+)+$")
+_RULE_KEYS = {
+    "id",
+    "category",
+    "patterns",
+    "title",
+    "explanation",
+    "remediation",
+    "docs",
+    "specificity",
+    "examples",
+    "negatives",
+}
+
+
+class CatalogError(ValueError):
+    """A rules file is malformed; the message names the file and the rule."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One known failure signature and what to do about it."""
+
+    id: str
+    category: Category
+    patterns: tuple[re.Pattern[str], ...]
+    title: str | None
+    explanation: str
+    remediation_steps: tuple[str, ...]
+    remediation_commands: tuple[str, ...]
+    docs: tuple[str, ...]
+    specificity: float  # 0..1: how sure a match is; generic rules are low
+    examples: tuple[str, ...] = ()
+    negatives: tuple[str, ...] = ()
+    source: str = ""  # the rules file it came from
+
+    @property
+    def group_names(self) -> frozenset[str]:
+        return frozenset(name for p in self.patterns for name in p.groupindex)
+
+    def search(self, text: str) -> re.Match[str] | None:
+        for pattern in self.patterns:
+            m = pattern.search(text)
+            if m is not None:
+                return m
+        return None
+
+
+def _render(template: str, captures: Mapping[str, str], known: frozenset[str]) -> tuple[str, bool]:
+    """Fill `{name}` placeholders from captures. Returns the text and whether every placeholder was filled.
+
+    Only names that are groups of the rule are placeholders, so shell text such as `${HOME}` passes through.
+    """
+    complete = True
+
+    def sub(m: re.Match[str]) -> str:
+        nonlocal complete
+        whole = m.group(0)
+        if whole == "{{":
+            return "{"
+        if whole == "}}":
+            return "}"
+        name = m.group(1)
+        if name not in known:
+            return whole
+        value = captures.get(name)
+        if value is None or not value.strip():
+            complete = False
+            return f"<{name}>"
+        return value.strip()
+
+    return _PLACEHOLDER.sub(sub, template), complete
+
+
+def _one_line(text: str, limit: int = MAX_TITLE) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+@dataclass(frozen=True)
+class RuleHit:
+    """A rule that matched one log line, with the pattern's named captures."""
+
+    rule: Rule
+    line: LogLine
+    captures: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        """The rendered title template; the matched line itself when there is no template or a capture
+        the template needs is missing."""
+        if self.rule.title:
+            text, complete = _render(self.rule.title, self.captures, self.rule.group_names)
+            if complete and text.strip():
+                return _one_line(text)
+        return _one_line(self.line.text.strip()) or self.rule.id
+
+    def remediation(self) -> Remediation:
+        known = self.rule.group_names
+        return Remediation(
+            explanation=_render(self.rule.explanation, self.captures, known)[0] or None,
+            steps=[_render(s, self.captures, known)[0] for s in self.rule.remediation_steps],
+            commands=[_render(c, self.captures, known)[0] for c in self.rule.remediation_commands],
+            docs=list(self.rule.docs),
+        )
+
+
+@dataclass(frozen=True)
+class Classification:
+    category: Category
+    confidence: float
+    hit: RuleHit | None
+
+
+@dataclass(frozen=True)
+class KeywordSet:
+    """Weighted patterns per category: the fallback when no rule matches."""
+
+    weights: Mapping[Category, tuple[tuple[re.Pattern[str], float], ...]]
+    threshold: float = 1.0
+
+    def score(self, lines: Iterable[tuple[str, float]]) -> dict[Category, float]:
+        scores: dict[Category, float] = {}
+        for text, line_weight in lines:
+            for category, pairs in self.weights.items():
+                for pattern, weight in pairs:
+                    if pattern.search(text):
+                        scores[category] = scores.get(category, 0.0) + weight * line_weight
+        return scores
+
+
+# How much a hit on a focus line counts against one on another excerpt line.
+FOCUS_WEIGHT = 1.0
+EXCERPT_WEIGHT = 0.85
+# A failure often reports another kind of error from inside the step that failed: a test that could not
+# reach a service, a link checker whose requests timed out. categories.md counts "an exception inside a
+# test" as a test failure and link/quality checks as lint, so when a rule of the enclosing kind matched
+# EARLIER in the chunk (the step announces itself first), the enclosing kind is the primary cause.
+ENCLOSING: Mapping[Category, frozenset[Category]] = {
+    Category.TEST: frozenset({Category.NETWORK, Category.CONFIGURATION, Category.DEPENDENCY}),
+    Category.LINT: frozenset({Category.NETWORK}),
+}
+CONTEXT_MIN = 0.6
+
+
+# ------------------------------------------------------------------------------------------ prefilter
+
+# The stdlib's own regex parser (the module `re` compiles with) reads the literals out of each pattern.
+# It is private API, so it is loaded by name and used only to build the prefilter; a failure to read a
+# pattern just leaves that pattern unscreened.
+_parser: Any = importlib.import_module("re._parser")
+_c: Any = importlib.import_module("re._constants")
+
+_WORD = re.compile(r"\w+")
+# Words too common in log lines to screen anything; a pattern is filed under a rarer word when it has one.
+_COMMON_WORDS = frozenset(
+    {"error", "errors", "failed", "fail", "failure", "the", "and", "for", "not", "with", "from", "found"}
+    | {"file", "line", "at", "in", "on", "of", "to", "is", "are"}
+)
+_BOUNDARY_AT = {_c.AT_BOUNDARY, _c.AT_BEGINNING, _c.AT_BEGINNING_STRING, _c.AT_END, _c.AT_END_STRING}
+
+
+def _is_separator(item: tuple[Any, Any]) -> bool:
+    """Whether this parsed regex item always consumes or asserts a word boundary (space, `\\b`, `^`)."""
+    op, av = item
+    if op is _c.AT:
+        return av in _BOUNDARY_AT
+    if op is _c.LITERAL:
+        return not chr(av).isalnum() and chr(av) != "_"
+    if op is _c.IN:
+        return all(
+            (kind is _c.CATEGORY and value is _c.CATEGORY_SPACE)
+            or (kind is _c.LITERAL and not (chr(value).isalnum() or chr(value) == "_"))
+            for kind, value in av
+        )
+    if op in (_c.MAX_REPEAT, _c.MIN_REPEAT):
+        low, _high, body = av
+        return bool(low >= 1 and len(body) == 1 and _is_separator(body[0]))
+    return False
+
+
+def _flatten(items: Iterable[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
+    """Inline groups that match exactly once, so their literals join the surrounding sequence."""
+    out: list[tuple[Any, Any]] = []
+    for op, av in items:
+        if op is _c.SUBPATTERN and not (len(av[-1]) == 1 and av[-1][0][0] is _c.BRANCH):
+            out.extend(_flatten(av[-1]))
+        else:
+            out.append((op, av))
+    return out
+
+
+def _branch_of(item: tuple[Any, Any]) -> list[list[tuple[Any, Any]]] | None:
+    """The alternatives of a bare BRANCH item or of an exactly-once group holding only a BRANCH."""
+    op, av = item
+    if op is _c.BRANCH:
+        return [list(b) for b in av[1]]
+    if op is _c.SUBPATTERN and len(av[-1]) == 1 and av[-1][0][0] is _c.BRANCH:
+        return [list(b) for b in av[-1][0][1][1]]
+    return None
+
+
+def _word_sets(items: Sequence[tuple[Any, Any]], left_edge: bool, right_edge: bool) -> list[frozenset[str]]:
+    """Candidate key sets for a regex sequence: each set holds words one of which every match contains as a
+    whole token. A literal word counts when separators (or the edges of the sequence, when the caller
+    says they are boundaries) surround it; a group of alternatives counts when every branch has a word.
+    The parser factors common prefixes out of alternatives (`E(HOST|NET)UNREACH`), so a pending literal
+    run is carried into each branch.
+    """
+    flat = _flatten(items)
+    sets: list[frozenset[str]] = []
+    run: list[tuple[Any, Any]] = []
+    left = left_edge
+    for index, item in enumerate([*flat, (None, None)]):
+        op = item[0]
+        if op is _c.LITERAL:
+            run.append(item)
+            continue
+        after = right_edge if index + 1 >= len(flat) else _is_separator(flat[index + 1])
+        branches = _branch_of(item) if op is not None else None
+        if branches is not None:
+            words: set[str] = set()
+            for branch in branches:
+                inner = _word_sets([*run, *branch], left, after)
+                if not inner:
+                    words = set()
+                    break
+                words |= _pick(inner)
+            if words:
+                sets.append(frozenset(words))
+            run = []
+            left = False
+            continue
+        right = right_edge if op is None else _is_separator(item)
+        text = "".join(chr(v) for _, v in run)
+        for m in _WORD.finditer(text):
+            if (m.start() > 0 or left) and (m.end() < len(text) or right):
+                sets.append(frozenset({m.group(0).lower()}))
+        run = []
+        left = right
+    return sets
+
+
+def _pick(sets: list[frozenset[str]]) -> frozenset[str]:
+    """The most selective key set: single uncommon long words first."""
+    return max(sets, key=lambda ws: (all(w not in _COMMON_WORDS for w in ws), -len(ws), min(map(len, ws))))
+
+
+def _substring_sets(items: Sequence[tuple[Any, Any]]) -> list[frozenset[str]]:
+    """Like `_word_sets` without word boundaries: literal runs (and groups of alternatives whose every
+    branch has one) that any match must contain as a substring."""
+    sets: list[frozenset[str]] = []
+    run: list[str] = []
+    for op, av in [*_flatten(items), (None, None)]:
+        if op is _c.LITERAL:
+            run.append(chr(av).lower())
+            continue
+        if run:
+            sets.append(frozenset({"".join(run)}))
+        run = []
+        if op is _c.SUBPATTERN and len(av[-1]) == 1 and av[-1][0][0] is _c.BRANCH:
+            alternatives: set[str] = set()
+            for branch in av[-1][0][1][1]:
+                inner = _substring_sets(list(branch))
+                if not inner:
+                    alternatives = set()
+                    break
+                alternatives |= max(inner, key=lambda ss: min(map(len, ss)))
+            if alternatives:
+                sets.append(frozenset(alternatives))
+    return sets
+
+
+def required_substrings(pattern: re.Pattern[str]) -> frozenset[str] | None:
+    """Lower-cased strings of which at least one occurs in every line `pattern` matches (a weaker screen
+    than `required_words`, for patterns whose literals are not whole words); None when there are none."""
+    parsed = list(_parser.parse(pattern.pattern, pattern.flags))
+    branches = parsed[0][1][1] if len(parsed) == 1 and parsed[0][0] is _c.BRANCH else [parsed]
+    found: set[str] = set()
+    for branch in branches:
+        inner = _substring_sets(list(branch))
+        if not inner:
+            return None
+        found |= max(inner, key=lambda ss: min(map(len, ss)))
+    return frozenset(found)
+
+
+def required_words(pattern: re.Pattern[str]) -> frozenset[str] | None:
+    """Lower-cased words of which at least one occurs as a whole `\\w+` token in every line `pattern`
+    matches; None when no such word can be read off the pattern (it is then tried on every line).
+
+    Contract for rule authors: a literal word at the very start or end of a pattern is taken to be a
+    whole word (write `\\w*word` to match inside longer words). Uses the stdlib regex parser.
+    """
+    parsed = list(_parser.parse(pattern.pattern, pattern.flags))
+    if len(parsed) == 1 and parsed[0][0] is _c.BRANCH:
+        words: set[str] = set()
+        for branch in parsed[0][1][1]:
+            inner = _word_sets(list(branch), True, True)
+            if not inner:
+                return None
+            words |= _pick(inner)
+        return frozenset(words)
+    sets = _word_sets(parsed, True, True)
+    return _pick(sets) if sets else None
+
+
+class Catalog:
+    """The ordered rules with a fast first-match lookup and a classifier."""
+
+    def __init__(self, rules: Sequence[Rule], keywords: KeywordSet | None = None) -> None:
+        self.rules: tuple[Rule, ...] = tuple(rules)
+        self.keywords = keywords or KeywordSet(weights={})
+        self._by_id = {r.id: r for r in self.rules}
+        # Prefilter index: every pattern is filed under a word that must appear as a whole token in any
+        # line it matches (see `required_words`); patterns without such a word are always tried.
+        self._patterns: list[tuple[re.Pattern[str], Rule]] = []
+        self._index: dict[str, list[int]] = {}
+        self._always: list[int] = []
+        self._substrings: list[tuple[frozenset[str], int]] = []
+        by_substring: dict[str, list[int]] = {}
+        for rule in self.rules:
+            for pattern in rule.patterns:
+                position = len(self._patterns)
+                self._patterns.append((pattern, rule))
+                words = required_words(pattern)
+                if words is None:
+                    substrings = required_substrings(pattern)
+                    if substrings is None:
+                        self._always.append(position)
+                    else:
+                        self._substrings.append((substrings, position))
+                        for sub in substrings:
+                            by_substring.setdefault(sub, []).append(position)
+                else:
+                    for word in words:
+                        self._index.setdefault(word, []).append(position)
+
+        self._by_substring = tuple((sub, tuple(ps)) for sub, ps in by_substring.items())
+
+    @property
+    def unindexed_patterns(self) -> list[str]:
+        """Patterns the prefilter cannot screen (tried on every line); kept few for speed."""
+        return [self._patterns[i][0].pattern for i in self._always]
+
+    @property
+    def substring_screened_patterns(self) -> list[tuple[str, frozenset[str]]]:
+        return [(self._patterns[i][0].pattern, subs) for subs, i in self._substrings]
+
+    def get(self, rule_id: str) -> Rule | None:
+        return self._by_id.get(rule_id)
+
+    def match_line(self, text: str, line: int = 1) -> RuleHit | None:
+        """The first rule, in catalog order, matching this one line; None when no rule does.
+
+        A line costs one `findall` over its words plus dictionary lookups; only patterns filed under one
+        of its words (and the few unindexed ones) are searched, in catalog order.
+        """
+        candidates = set(self._always)
+        lowered = text.lower()
+        index = self._index
+        for word in set(_WORD.findall(lowered)):
+            found = index.get(word)
+            if found is not None:
+                candidates.update(found)
+        for sub, positions in self._by_substring:
+            if sub in lowered:
+                candidates.update(positions)
+        for position in sorted(candidates):
+            pattern, rule = self._patterns[position]
+            m = pattern.search(text)
+            if m is not None:
+                captures = {k: v for k, v in m.groupdict().items() if v is not None}
+                return RuleHit(rule=rule, line=LogLine(line=line, text=text), captures=captures)
+        return None
+
+    def match_lines(self, lines: Iterable[LogLine]) -> list[RuleHit]:
+        hits = []
+        for log_line in lines:
+            hit = self.match_line(log_line.text, log_line.line)
+            if hit is not None:
+                hits.append(hit)
+        return hits
+
+    def classify(self, focus: Sequence[LogLine], excerpt: Sequence[LogLine]) -> Classification:
+        """The category of a failure from its focus lines (weighted most) and the rest of its excerpt."""
+        focus_numbers = {ln.line for ln in focus}
+        ordered: list[tuple[LogLine, float]] = [(ln, FOCUS_WEIGHT) for ln in focus]
+        ordered += [(ln, EXCERPT_WEIGHT) for ln in excerpt if ln.line not in focus_numbers]
+
+        scored: list[tuple[float, int, RuleHit]] = []
+        for position, (log_line, weight) in enumerate(ordered):
+            hit = self.match_line(log_line.text, log_line.line)
+            if hit is not None and hit.rule.category is not Category.UNKNOWN:
+                scored.append((hit.rule.specificity * weight, position, hit))
+
+        if scored:
+            return self._decide(scored)
+
+        keyword_scores = self.keywords.score((ln.text, w) for ln, w in ordered)
+        if keyword_scores:
+            category, best = max(keyword_scores.items(), key=lambda kv: kv[1])
+            if best >= self.keywords.threshold:
+                share = best / sum(keyword_scores.values())
+                return Classification(category, round(min(0.5, 0.15 + 0.3 * share), 3), None)
+        return Classification(Category.UNKNOWN, 0.0, None)
+
+    def _decide(self, scored: list[tuple[float, int, RuleHit]]) -> Classification:
+        # Best = highest weighted specificity; ties go to the earlier line, then the earlier rule.
+        rank = {rule.id: i for i, rule in enumerate(self.rules)}
+        _, position, hit = min(scored, key=lambda s: (-round(s[0], 6), s[1], rank[s[2].rule.id]))
+        category = hit.rule.category
+        if hit.rule.specificity < 0.95:
+            enclosing = [
+                s
+                for s in scored
+                if s[1] < position
+                and s[0] >= CONTEXT_MIN
+                and category in ENCLOSING.get(s[2].rule.category, ())
+            ]
+            if enclosing:
+                _, position, hit = max(enclosing, key=lambda s: (s[0], -s[1]))
+                category = hit.rule.category
+        total = sum(s[0] for s in scored)
+        agree = sum(s[0] for s in scored if s[2].rule.category is category) / total
+        confidence = hit.rule.specificity * (0.6 + 0.4 * agree)
+        return Classification(category, round(max(0.05, min(1.0, confidence)), 3), hit)
+
+
+# --------------------------------------------------------------------------------------------- loading
+
+
+def _strings(value: Any, where: str, key: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise CatalogError(f"{where}: `{key}` must be a string or a list of strings")
+
+
+def _compile(source: str, where: str) -> re.Pattern[str]:
+    flags = 0
+    m = _LEADING_FLAGS.match(source)
+    if m:
+        # Only `(?i)` is portable into the combined regex (as a scoped `(?i:...)` group).
+        if set(m.group(1)) - {"i"}:
+            raise CatalogError(f"{where}: only a leading (?i) flag is supported in {source!r}")
+        flags |= re.IGNORECASE
+        source = source[m.end() :]
+    if _BACKREF.search(source):
+        raise CatalogError(f"{where}: named back-references are not supported in {source!r}")
+    try:
+        return re.compile(source, flags)
+    except re.error as exc:
+        raise CatalogError(f"{where}: bad pattern {source!r}: {exc}") from exc
+
+
+def parse_rule(raw: Mapping[str, Any], source: str = "<memory>") -> Rule:
+    """One rule from its YAML mapping, validated."""
+    rid = raw.get("id")
+    where = f"{source}: rule {rid!r}"
+    if not isinstance(rid, str) or not _ID.match(rid):
+        raise CatalogError(f"{where}: `id` must be dotted lowercase, e.g. python.module-not-found")
+    unknown_keys = set(raw) - _RULE_KEYS
+    if unknown_keys:
+        raise CatalogError(f"{where}: unknown keys {sorted(unknown_keys)}")
+    try:
+        category = Category(str(raw.get("category")))
+    except ValueError as exc:
+        raise CatalogError(f"{where}: unknown category {raw.get('category')!r}") from exc
+    patterns = tuple(_compile(p, where) for p in _strings(raw.get("patterns"), where, "patterns"))
+    if not patterns:
+        raise CatalogError(f"{where}: at least one pattern is required")
+    title = raw.get("title")
+    if title is not None and not isinstance(title, str):
+        raise CatalogError(f"{where}: `title` must be a string")
+    explanation = raw.get("explanation", "")
+    if not isinstance(explanation, str) or not explanation.strip():
+        raise CatalogError(f"{where}: `explanation` is required")
+    remediation = raw.get("remediation") or {}
+    if not isinstance(remediation, Mapping) or set(remediation) - {"steps", "commands"}:
+        raise CatalogError(f"{where}: `remediation` takes `steps` and `commands`")
+    specificity = raw.get("specificity", DEFAULT_SPECIFICITY)
+    if not isinstance(specificity, int | float) or not 0.0 <= float(specificity) <= 1.0:
+        raise CatalogError(f"{where}: `specificity` must be a number in 0..1")
+    rule = Rule(
+        id=rid,
+        category=category,
+        patterns=patterns,
+        title=title,
+        explanation=" ".join(explanation.split()),
+        remediation_steps=_strings(remediation.get("steps"), where, "remediation.steps"),
+        remediation_commands=_strings(remediation.get("commands"), where, "remediation.commands"),
+        docs=_strings(raw.get("docs"), where, "docs"),
+        specificity=float(specificity),
+        examples=_strings(raw.get("examples"), where, "examples"),
+        negatives=_strings(raw.get("negatives"), where, "negatives"),
+        source=source,
+    )
+    if title is not None:
+        used = {m.group(1) for m in _PLACEHOLDER.finditer(title) if m.group(1)}
+        missing = used - rule.group_names
+        if missing:
+            raise CatalogError(f"{where}: title uses {sorted(missing)}, not groups of any pattern")
+    return rule
+
+
+def parse_rules_file(text: str, source: str) -> tuple[int, list[Rule]]:
+    """`(order, rules)` from one rules file: `order: <int>` and `rules: [...]`."""
+    data = yaml.safe_load(text) or {}
+    if not isinstance(data, Mapping) or not isinstance(data.get("rules"), list):
+        raise CatalogError(f"{source}: expected a mapping with `order` and a `rules` list")
+    order = data.get("order", 500)
+    if not isinstance(order, int):
+        raise CatalogError(f"{source}: `order` must be an integer")
+    return order, [parse_rule(r, source) for r in data["rules"]]
+
+
+def parse_keywords(text: str, source: str = KEYWORDS_FILE) -> KeywordSet:
+    data = yaml.safe_load(text) or {}
+    threshold = float(data.get("threshold", 1.0))
+    weights: dict[Category, tuple[tuple[re.Pattern[str], float], ...]] = {}
+    for name, entries in (data.get("categories") or {}).items():
+        try:
+            category = Category(name)
+        except ValueError as exc:
+            raise CatalogError(f"{source}: unknown category {name!r}") from exc
+        pairs = []
+        for entry in entries:
+            where = f"{source}: {name}"
+            pairs.append((_compile(str(entry["pattern"]), where), float(entry.get("weight", 1.0))))
+        weights[category] = tuple(pairs)
+    return KeywordSet(weights=weights, threshold=threshold)
+
+
+def load_catalog(files: Mapping[str, str], keywords: str | None = None) -> Catalog:
+    """A catalog from rules file texts keyed by name; files are ordered by `order`, then name."""
+    loaded = []
+    for name, text in files.items():
+        order, rules = parse_rules_file(text, name)
+        loaded.append((order, name, rules))
+    loaded.sort(key=lambda t: (t[0], t[1]))
+    rules = [r for _, _, file_rules in loaded for r in file_rules]
+    seen: dict[str, str] = {}
+    for r in rules:
+        if r.id in seen:
+            raise CatalogError(f"duplicate rule id {r.id!r} in {r.source} and {seen[r.id]}")
+        seen[r.id] = r.source
+    return Catalog(rules, parse_keywords(keywords) if keywords is not None else None)
+
+
+def load_directory(path: Path) -> Catalog:
+    """A catalog from a directory of rules files (used by tests and for trying local rules)."""
+    files = {p.name: p.read_text(encoding="utf-8") for p in sorted(path.glob("*.yaml"))}
+    keywords = files.pop(KEYWORDS_FILE, None)
+    return load_catalog(files, keywords)
+
+
+@functools.cache
+def default_catalog() -> Catalog:
+    """The packaged catalog, loaded once (package data read through importlib.resources,
+    https://docs.python.org/3/library/importlib.resources.html)."""
+    root = resources.files(RULES_PACKAGE).joinpath(RULES_DIR)
+    files = {
+        entry.name: entry.read_text(encoding="utf-8")
+        for entry in root.iterdir()
+        if entry.name.endswith(".yaml")
+    }
+    keywords = files.pop(KEYWORDS_FILE, None)
+    return load_catalog(files, keywords)
