@@ -1,0 +1,297 @@
+"""The catalog engine: loading and validation, first-match lookup, titles, remediation, classification."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.catalog import (
+    Catalog,
+    CatalogError,
+    Classification,
+    RuleHit,
+    default_catalog,
+    load_catalog,
+    load_directory,
+    parse_rule,
+    required_substrings,
+    required_words,
+)
+from agent.cli import app
+from agent.models import Category, LogLine
+
+
+def ll(text: str, line: int = 1) -> LogLine:
+    return LogLine(line=line, text=text)
+
+
+def rule(**overrides: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "id": "x.sample",
+        "category": "test",
+        "patterns": [r"boom (?P<what>\w+)"],
+        "explanation": "Something went boom.",
+    }
+    base.update(overrides)
+    return base
+
+
+def catalog_of(*rules: dict[str, object], keywords: str | None = None) -> Catalog:
+    import yaml
+
+    return load_catalog({"a.yaml": yaml.safe_dump({"order": 1, "rules": list(rules)})}, keywords)
+
+
+# ----------------------------------------------------------------------------------------- validation
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"category": "weather"}, "unknown category"),
+        ({"patterns": ["("]}, "bad pattern"),
+        ({"patterns": []}, "at least one pattern"),
+        ({"id": "NoDots"}, "dotted lowercase"),
+        ({"explanation": ""}, "explanation"),
+        ({"colour": "red"}, "unknown keys"),
+        ({"title": "{missing} happened"}, "not groups"),
+        ({"patterns": ["(?s)x"]}, "only a leading (?i)"),
+        ({"patterns": [r"(?P<a>x)(?P=a)"]}, "back-references"),
+        ({"specificity": 2}, "specificity"),
+        ({"remediation": {"step": ["x"]}}, "remediation"),
+    ],
+)
+def test_invalid_rules_are_rejected_with_a_reason(overrides: dict[str, object], message: str) -> None:
+    with pytest.raises(CatalogError, match=re.escape(message)):
+        parse_rule(rule(**overrides), "t.yaml")
+
+
+def test_duplicate_ids_are_rejected() -> None:
+    with pytest.raises(CatalogError, match="duplicate rule id"):
+        catalog_of(rule(), rule())
+
+
+def test_files_are_ordered_by_order_field(tmp_path: Path) -> None:
+    (tmp_path / "late.yaml").write_text(
+        "order: 900\nrules:\n  - {id: g.any, category: build, patterns: ['boom'], explanation: generic}\n"
+    )
+    (tmp_path / "early.yaml").write_text(
+        "order: 10\nrules:\n  - {id: s.one, category: network, patterns: ['boom x'], explanation: specific}\n"
+    )
+    catalog = load_directory(tmp_path)
+    assert [r.id for r in catalog.rules] == ["s.one", "g.any"]
+    hit = catalog.match_line("boom x")
+    assert hit is not None and hit.rule.id == "s.one"
+    hit = catalog.match_line("boom y")
+    assert hit is not None and hit.rule.id == "g.any"
+
+
+def test_default_catalog_is_cached() -> None:
+    assert default_catalog() is default_catalog()
+
+
+# ------------------------------------------------------------------------------------------ prefilter
+
+
+@pytest.mark.parametrize(
+    ("pattern", "line"),
+    [
+        (r"\b(EHOSTUNREACH|ENETUNREACH|EAI_AGAIN)\b", "connect ENETUNREACH 1.2.3.4:443"),
+        (r"compil(ation|e|ing) failed", "compilation failed"),
+        (r"(?i)could not resolve host", "curl: (6) COULD NOT RESOLVE HOST: x"),
+        (r"SC(?P<code>\d{4})", "In x.sh: SC2086"),
+        (r"cc1(plus)?: out of memory", "cc1plus: out of memory allocating"),
+        (r"^\s*×\s+(?P<t>.+)", "  × renders"),
+    ],
+)
+def test_prefilter_keys_are_present_in_matching_lines(pattern: str, line: str) -> None:
+    compiled = re.compile(pattern[4:], re.I) if pattern.startswith("(?i)") else re.compile(pattern)
+    assert compiled.search(line)
+    words = required_words(compiled)
+    if words is not None:
+        assert words & set(re.findall(r"\w+", line.lower())), words
+    else:
+        subs = required_substrings(compiled)
+        assert subs is None or any(s in line.lower() for s in subs)
+
+
+def test_match_line_is_fast_on_lines_that_match_nothing() -> None:
+    catalog = default_catalog()
+    lines = [
+        f"[{i:05d}] compiling module number {i} of the project without trouble at all" for i in range(20000)
+    ]
+    started = time.perf_counter()
+    assert all(catalog.match_line(line) is None for line in lines)
+    assert time.perf_counter() - started < 2.0
+
+
+# --------------------------------------------------------------------------------- titles, remediation
+
+
+def test_title_template_is_rendered_from_captures() -> None:
+    catalog = catalog_of(rule(title="Boom: {what}"))
+    hit = catalog.match_line("  boom engine  ", 7)
+    assert hit is not None
+    assert hit.title == "Boom: engine"
+    assert hit.line == ll("  boom engine  ", 7)
+
+
+def test_missing_capture_falls_back_to_the_line() -> None:
+    catalog = catalog_of(rule(patterns=[r"boom(?P<what> \w+)?!"], title="Boom: {what}"))
+    hit = catalog.match_line("  boom!   ")
+    assert hit is not None and hit.title == "boom!"
+
+
+def test_untitled_rule_uses_the_trimmed_line() -> None:
+    catalog = catalog_of(rule(title=None))
+    long_line = "boom x " + "y" * 400
+    hit = catalog.match_line("\tboom now   later\t")
+    assert hit is not None and hit.title == "boom now later"
+    hit = catalog.match_line(long_line)
+    assert hit is not None and len(hit.title) <= 200 and hit.title.endswith("…")
+
+
+def test_remediation_renders_captures_and_leaves_shell_braces() -> None:
+    catalog = catalog_of(
+        rule(
+            remediation={"steps": ["fix {what}"], "commands": ["echo ${HOME} {what} {{literal}}"]},
+            docs=["https://example.org/boom"],
+        )
+    )
+    hit = catalog.match_line("boom engine")
+    assert hit is not None
+    rem = hit.remediation()
+    assert rem.steps == ["fix engine"]
+    assert rem.commands == ["echo ${HOME} engine {literal}"]
+    assert rem.docs == ["https://example.org/boom"]
+    assert rem.explanation == "Something went boom."
+
+
+def test_packaged_rule_titles_use_captures() -> None:
+    hit = default_catalog().match_line("ModuleNotFoundError: No module named 'yaml'", 12)
+    assert isinstance(hit, RuleHit)
+    assert hit.rule.id == "python.module-not-found"
+    assert hit.title == "Python module yaml not found"
+    assert hit.captures == {"module": "yaml"}
+    assert hit.line.line == 12
+
+
+# ------------------------------------------------------------------------------------- classification
+
+
+def test_most_specific_hit_wins_over_generic_ones() -> None:
+    result = default_catalog().classify(
+        [ll("3 tests failed", 1), ll("E: Unable to locate package libfoo-dev", 2)], []
+    )
+    assert result.category is Category.DEPENDENCY
+    assert result.hit is not None and result.hit.rule.id == "apt.package-not-found"
+    assert 0.5 < result.confidence <= 1.0
+
+
+def test_focus_lines_outweigh_excerpt_lines() -> None:
+    catalog = default_catalog()
+    focus = [ll("FAILED tests/test_api.py::test_login - assert 1 == 2", 10)]
+    excerpt = [ll("error: could not compile `app` due to previous error", 3)]
+    result = catalog.classify(focus, excerpt)
+    assert result.category is Category.TEST
+    assert result.hit is not None and result.hit.line.line == 10
+
+
+def test_network_error_inside_a_failing_test_is_a_test_failure() -> None:
+    lines = [
+        ll("__________________________ test_fetch ___________________________", 1),
+        ll("E   requests.exceptions.ConnectionError: Max retries exceeded with url: /x", 2),
+    ]
+    result = default_catalog().classify(lines, [])
+    assert result.category is Category.TEST
+    # ...but a network failure with no test around it stays network
+    alone = default_catalog().classify(lines[1:], [])
+    assert alone.category is Category.NETWORK
+
+
+def test_link_checker_timeouts_are_lint() -> None:
+    lines = [ll("> Links", 1), ll("  1. [L12] https://example.org Net::ReadTimeout", 2)]
+    assert default_catalog().classify(lines, []).category is Category.LINT
+
+
+def test_disk_full_is_never_overridden_by_test_context() -> None:
+    lines = [ll("--- FAIL: TestWrite (0.01s)", 1), ll("write /tmp/x: no space left on device", 2)]
+    lines[1] = ll("write /tmp/x: No space left on device", 2)
+    assert default_catalog().classify(lines, []).category is Category.INFRASTRUCTURE
+
+
+def test_agreement_raises_confidence() -> None:
+    catalog = default_catalog()
+    one = catalog.classify([ll("--- FAIL: TestA (0.00s)", 1), ll("E: Unable to locate package x", 2)], [])
+    many = catalog.classify([ll("--- FAIL: TestA (0.00s)", 1), ll("--- FAIL: TestB (0.00s)", 2)], [])
+    assert many.confidence > one.confidence or one.category is not Category.TEST
+
+
+def test_keyword_fallback_and_unknown() -> None:
+    keywords = """
+threshold: 1.0
+categories:
+  lint: [{pattern: '(?i)not in alphabetical order', weight: 1.5}]
+  test: [{pattern: '(?i)\\\\btests?\\\\b', weight: 0.5}]
+"""
+    catalog = catalog_of(rule(), keywords=keywords)
+    result = catalog.classify([ll("entries are not in alphabetical order")], [])
+    assert result == Classification(Category.LINT, result.confidence, None)
+    assert 0 < result.confidence <= 0.5
+    assert catalog.classify([ll("exit 1")], []).category is Category.UNKNOWN
+    # a single weak keyword stays under the threshold
+    assert catalog.classify([ll("running tests")], []).category is Category.UNKNOWN
+
+
+def test_exit_status_rule_names_but_does_not_classify() -> None:
+    catalog = default_catalog()
+    hit = catalog.match_line("Error: Process completed with exit code 2.")
+    assert (
+        hit is not None
+        and hit.rule.category is Category.UNKNOWN
+        and hit.title == "Command failed with exit code 2"
+    )
+    result = catalog.classify([ll("Error: Process completed with exit code 2.")], [])
+    assert result.category is Category.UNKNOWN and result.hit is None
+
+
+def test_empty_input_is_unknown() -> None:
+    assert default_catalog().classify([], []) == Classification(Category.UNKNOWN, 0.0, None)
+
+
+# ------------------------------------------------------------------------------------------------ CLI
+
+runner = CliRunner()
+
+
+def test_cli_rules_list_text_and_json() -> None:
+    text = runner.invoke(app, ["rules", "list"])
+    assert text.exit_code == 0, text.output
+    assert "python.module-not-found" in text.output
+    listed = runner.invoke(app, ["rules", "list", "--format", "json"])
+    assert listed.exit_code == 0
+    data = json.loads(listed.output)
+    assert [d["id"] for d in data] == [r.id for r in default_catalog().rules]
+
+
+def test_cli_rules_show() -> None:
+    shown = runner.invoke(app, ["rules", "show", "network.dns"])
+    assert shown.exit_code == 0
+    assert "DNS" in shown.output and "patterns:" in shown.output
+    as_json = runner.invoke(app, ["rules", "show", "network.dns", "--format", "json"])
+    assert json.loads(as_json.output)["category"] == "network"
+    missing = runner.invoke(app, ["rules", "show", "no.such-rule"])
+    assert missing.exit_code == 2
+
+
+def test_cli_rules_docs_prints_the_catalog_page() -> None:
+    from agent.catalog_docs import render_markdown
+
+    docs = runner.invoke(app, ["rules", "docs"])
+    assert docs.exit_code == 0
+    assert docs.output == render_markdown()
