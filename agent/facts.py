@@ -37,7 +37,8 @@ _LOCATIONS = (
     re.compile(r"\[ERROR\] " + _PATH + r":\[(?P<line>\d+),(?P<col>\d+)\]"),  # javac via Maven
 )
 _VENDORED = re.compile(
-    r"site-packages|dist-packages|node_modules|/usr/lib/|/usr/local/lib/|\.cargo/registry|/go/pkg/mod/|<frozen "
+    r"site-packages|dist-packages|node_modules|/usr/lib/|/usr/local/lib/"
+    r"|\.cargo/registry|/go/pkg/mod/|<frozen "
 )
 _NOT_A_FILE = re.compile(r"^(?:https?|ftp|git|ssh)$|^\d+\.\d+")
 _GITHUB_FILE = re.compile(r"file=(?P<path>[^,]+)(?:,line=(?P<line>\d+))?(?:,col=(?P<col>\d+))?")

@@ -19,7 +19,7 @@ from agent.scan import ScanResult, StepMark, Window
 
 MAX_EXCERPT = 30
 MAX_FOCUS = 3
-MAX_UP = 25
+MAX_UP = 8
 PARAGRAPHS = 8
 POSITION_WEIGHT = 2.0
 OUTSIDE_PENALTY = 3.0
@@ -37,6 +37,16 @@ CONTINUATION = re.compile(
     r"|\|"  # rustc/tsc gutter
     r"|Caused by:|Suppressed:|\.\.\. \d+ more"
     r")"
+)
+# Lines that introduce an error report above its first error line.
+HEADER = re.compile(
+    r"^\s*(?:Traceback |={3,}|-{3,}|_{3,}|#{2,} |\*{2,} |FAIL|ERROR|Failures?:|Errors?:|Offenses:|\d+\) |"
+    r"Call Stack|Caused by|In file included from|Running |[-=]+ ?[A-Z]\w* ?[-=]+$)"
+)
+# Progress chatter that precedes an error without being part of it, however indented.
+PROGRESS = re.compile(
+    r"^\s*(?:Compiling|Downloading|Downloaded|Checking|Fresh|Installing|Collecting|Building|Fetching|Updating|"
+    r"Resolving|Unpacking|Setting up|Requirement|Using|Running \S+ \.\.\.$|-- |\[\d+/\d+\]|\d+%)"
 )
 # Lines that end an error block: a new command, prompt or step header.
 BOUNDARY = re.compile(r"^(?:\$ |\+ |> \S+@\S+ |==> |\[Pipeline\]|Running |Step \d+/\d+|#\d+ \[)")
@@ -127,9 +137,7 @@ class LineScorer:
             base, generic = self.signal_score(text)
         if clean.marker is Marker.ERROR:
             base += 1.0
-        score = base
-        if score > 0:
-            score += self.rule_bonus(text)
+        score = base + self.rule_bonus(text)
         if generic:
             score = min(score, 0.5)
         if self.baseline is not None:
@@ -184,11 +192,28 @@ def _ends_block(clean: CleanLine | None) -> bool:
     )
 
 
-def paragraph(anchor: int, view: LogView, limits: tuple[int, int]) -> tuple[int, int]:
-    """The blank-line-delimited run of lines holding `anchor`, within `limits` and size bounds."""
+def paragraph(
+    anchor: int, view: LogView, limits: tuple[int, int], erring: Callable[[int], bool]
+) -> tuple[int, int]:
+    """The run of lines holding `anchor`, up to blank lines, within `limits` and size bounds.
+
+    Above the anchor only lines that lead into the error are taken: error lines, report headers, and
+    stack or source detail; progress chatter ("Compiling x") stops it even when indented.
+    """
     low, high = limits
     top = anchor
-    while anchor - top < MAX_UP and top - 1 >= low and not _ends_block(view.get(top - 1)):
+    while anchor - top < MAX_UP and top - 1 >= low:
+        prev = view.get(top - 1)
+        if prev is None or _ends_block(prev) or PROGRESS.match(prev.text):
+            break
+        current = view.get(top)
+        if not (
+            erring(top - 1)
+            or HEADER.match(prev.text)
+            or CONTINUATION.match(prev.text)
+            or (current is not None and CONTINUATION.match(current.text))
+        ):
+            break
         top -= 1
     bottom = anchor
     while bottom - top + 1 < MAX_EXCERPT and bottom + 1 <= high:
@@ -226,6 +251,10 @@ def localize(
         clean = view.get(n)
         return scorer.score(n, clean) if clean is not None and clean.text.strip() else 0.0
 
+    def erring(n: int) -> bool:
+        clean = view.get(n)
+        return clean is not None and signal_score(clean.text)[0] > 0
+
     def limits(n: int) -> tuple[int, int]:
         region = scorer.region_of(n)
         return (region.begin, region.end - 1) if region is not None else (1, scan.total_lines)
@@ -233,7 +262,7 @@ def localize(
     best: tuple[float, int, int, int] | None = None
     seen: set[tuple[int, int]] = set()
     for _, line in scored[:PARAGRAPHS]:
-        span = paragraph(line, view, limits(line))
+        span = paragraph(line, view, limits(line), erring)
         if span in seen:
             continue
         seen.add(span)
@@ -261,7 +290,7 @@ def localize(
             nxt = view.get(gap)
             if gap == edge + direction or nxt is None or _ends_block(nxt) or not (low <= gap <= high):
                 break
-            span = paragraph(gap, view, (low, high))
+            span = paragraph(gap, view, (low, high), erring)
             if max(line_score(n) for n in range(span[0], span[1] + 1)) < threshold:
                 break
             if direction < 0:
@@ -283,7 +312,7 @@ def _quiet_failure(scan: ScanResult, view: LogView, region: Region, score: float
     end = region.end - 1 if region.exit is not None else scan.total_lines
     picked: list[tuple[int, str]] = []
     line = end
-    while line >= region.begin and len(picked) < QUIET_LINES:
+    while line > region.begin and len(picked) < QUIET_LINES:
         clean = view.get(line)
         if clean is None:
             break

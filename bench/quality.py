@@ -155,8 +155,15 @@ def main(argv: list[str] | None = None) -> int:
                 0.0,
             )
         elapsed = time.perf_counter() - started
+
+        def ours(
+            case: Case, found: dict[str, tuple[list[str], str | None, str | None, float]] = results
+        ) -> tuple[list[str], str | None, str | None]:
+            excerpt, focus, category, _ = found[case.id]
+            return excerpt, focus, category
+
         rows = {
-            "cimedic": score(cases, lambda c, r=results: r[c.id][:3]),
+            "cimedic": score(cases, ours),
             "last-20-lines": score(cases, lambda c: (last20(c.log), None, None)),
             "keyword-lines-±2": score(cases, lambda c: (keyword2(c.log), None, None)),
         }
