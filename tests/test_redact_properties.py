@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import string
 
 from hypothesis import assume, given, settings
@@ -221,3 +222,34 @@ def test_findings_are_ordered_disjoint_and_within_lines(
         assert prev_end <= f.start < f.end <= len(text)
         assert "\n" not in text[f.start : f.end] and "\r" not in text[f.start : f.end]
         prev_end = f.end
+
+
+# Arbitrary text built from the fragments the rules care about, glued in any order: the invariants hold
+# whatever the rules decide about it.
+_FRAGMENTS = st.sampled_from(
+    [
+        *string.printable,
+        *("\x1b", "\x1b[0m", "\x1b[3", "\u200b", "\ufeff", "é", "İ", "[", "]", "@", "://", "eyJ", "AKIA"),
+        *("-----BEGIN PRIVATE KEY-----", "-----END PRIVATE KEY-----", "password=", "token: ", "ghp_"),
+        *("Authorization: Bearer ", "[REDACTED:token]", "<password>", "</password>", "--token "),
+    ]
+)
+arbitrary_text = st.lists(_FRAGMENTS, max_size=80).map("".join)
+_LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+_TOKEN_TEXT = st.text(string.ascii_letters + string.digits + "-_+/=.", min_size=4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(arbitrary_text, st.lists(_TOKEN_TEXT, max_size=2))
+def test_invariants_on_arbitrary_text(text: str, secrets: list[str]) -> None:
+    secrets = [
+        s for s in secrets if _placeholder_safe(s) and s not in "[REDACTED:private-key][REDACTED:token]"
+    ]
+    r = Redactor(secrets)
+    out = r.redact(text)
+    assert r.redact(out) == out
+    assert len(_LINE_RE.findall(out)) == len(_LINE_RE.findall(text))
+    for s in secrets:
+        assert s not in strip_hidden(out)
+    if not secrets:
+        assert "".join(r.redact_lines(_LINE_RE.findall(text))) == out
