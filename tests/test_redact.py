@@ -512,3 +512,12 @@ def test_positions_hold_with_non_ascii_text() -> None:
     # "İ".lower() is two code points; the lowercased copy used for keyword search must keep positions
     line = f"İİ é 日本 password=s3cr3t-v4lue İ {GHP} ✓"
     assert redact(line) == "İİ é 日本 password=[REDACTED:password] İ [REDACTED:github-token] ✓"
+
+
+def test_declared_secret_inside_a_json_string() -> None:
+    secret = 'pa"ss\\wörd-123'
+    r = Redactor([secret])
+    import json
+
+    for dumped in (json.dumps({"v": secret}), json.dumps({"v": secret}, ensure_ascii=False)):
+        assert r.redact(dumped) == '{"v": "[REDACTED:secret]"}'

@@ -16,6 +16,7 @@ URL-safe) are covered.
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
 
@@ -42,7 +43,8 @@ def base64_forms(value: str) -> set[str]:
 
 
 def variants(secret: str) -> set[str]:
-    """Every string whose presence in a log reveals `secret`: itself, its lines, URL and base64 encodings."""
+    """Every string whose presence in a log reveals `secret`: itself, its lines, its JSON-escaped, URL and
+    base64 encodings."""
     value = strip_hidden(secret)
     values = {value}
     # A multi-line secret (a key, a JSON credential file) is printed line by line as often as whole, and a
@@ -53,6 +55,8 @@ def variants(secret: str) -> set[str]:
         if len(v) < MIN_SECRET_LENGTH:
             continue
         out.add(v)
+        out.add(json.dumps(v)[1:-1])  # inside a JSON string (quotes, backslashes, non-ASCII escaped)
+        out.add(json.dumps(v, ensure_ascii=False)[1:-1])
         out.add(quote(v, safe=""))
         out.add(quote(v))  # "/" left as is, as in paths
         out.add(quote_plus(v, safe=""))

@@ -176,9 +176,9 @@ class Redactor:
 
     Known limits: a declared value that is itself part of a placeholder (``REDACTED``, ``secret``) or that
     contains ``[``/``]`` can still be read in, or recombine with, the placeholders; values are matched
-    exactly (no JSON-escaped or otherwise re-encoded forms beyond URL and base64); pattern rules see the view
-    without escapes, so a token whose first character is swallowed by a malformed escape (``ESC [ 3ghp_...``)
-    is missed by the patterns (declared values are also searched in the original).
+    exactly and in JSON-escaped, URL and base64 forms only (not hex, not shell-quoted); pattern rules see
+    the view without escapes, so a token whose first character is swallowed by a malformed escape
+    (``ESC [ 3ghp_...``) is missed by the patterns (declared values are also searched in the original).
     """
 
     __slots__ = ("_declared", "_needles")
