@@ -521,3 +521,26 @@ def test_declared_secret_inside_a_json_string() -> None:
 
     for dumped in (json.dumps({"v": secret}), json.dumps({"v": secret}, ensure_ascii=False)):
         assert r.redact(dumped) == '{"v": "[REDACTED:secret]"}'
+
+
+@pytest.mark.parametrize(
+    "prefix", ["xoxa-", "xoxb-", "xoxp-", "xoxo-", "xoxs-", "xoxr-", "xoxe.xoxp-1-", "xoxe-1-"]
+)
+def test_every_slack_token_type(prefix: str) -> None:
+    token = fake(prefix, 40, _ALNUM + "-")
+    assert redact(f"SLACK_TOKEN={token} done") == "SLACK_TOKEN=[REDACTED:slack-token] done"
+
+
+def test_several_secrets_on_one_line_keep_their_kinds() -> None:
+    npm = fake("npm_", 36)
+    line = f"{GHP} and https://u:pw12345@h/x and {npm} password=abc123"
+    assert redact(line) == (
+        "[REDACTED:github-token] and https://u:[REDACTED:url-password]@h/x and [REDACTED:npm-token]"
+        " password=[REDACTED:password]"
+    )
+    assert [f.kind for f in DEFAULT_REDACTOR.findings(line)] == [
+        "github-token",
+        "url-password",
+        "npm-token",
+        "password",
+    ]
