@@ -56,20 +56,48 @@ def lines_of(texts: list[str]) -> list[LogLine]:
     return out
 
 
-def cases(dataset_dir: Path) -> Iterator[tuple[str, str, str, list[LogLine]]]:
-    """(dataset, case id, labeled category, labeled lines)."""
+def _log_lines(path: Path) -> list[str]:
+    return re.split(r"\r\n|\r|\n", path.read_text(encoding="utf-8", errors="replace"))
+
+
+def _with_context(focus: list[LogLine], log: list[str], first: int, last: int, around: int) -> list[LogLine]:
+    """The log lines within `around` of [first, last] (1-based), minus the focus lines themselves."""
+    taken = {ln.line for ln in focus}
+    lo, hi = max(1, first - around), min(len(log), last + around)
+    shifted = [LogLine(line=ln.line + lo - 1, text=ln.text) for ln in lines_of(log[lo - 1 : hi])]
+    return [ln for ln in shifted if ln.line not in taken]
+
+
+def cases(dataset_dir: Path, around: int = 0) -> Iterator[tuple[str, str, str, list[LogLine], list[LogLine]]]:
+    """(dataset, case id, labeled category, labeled lines, surrounding log lines when `around` > 0)."""
     logchunks = dataset_dir / "logchunks" / "cases.jsonl"
     if logchunks.exists():
         for row in map(json.loads, logchunks.read_text(encoding="utf-8").splitlines()):
             texts = re.split(r"\r\n|\r|\n", row["chunk"])
-            yield "logchunks", row["id"], row["category"], lines_of(texts)
+            focus = lines_of(texts)
+            context: list[LogLine] = []
+            if around and focus:
+                # The chunk is not located by line number in LogChunks: find its first line in the log.
+                log = _log_lines(logchunks.parent / row["log"])
+                cleaned = [clean(t if "\x1b" in t else _LOST_ESC.sub("", t)) for t in log]
+                start = next((i for i, t in enumerate(cleaned) if t.strip() == focus[0].text.strip()), None)
+                if start is not None:
+                    focus = [LogLine(line=start + ln.line, text=ln.text) for ln in focus]
+                    context = _with_context(focus, log, start + 1, start + len(texts), around)
+            yield "logchunks", row["id"], row["category"], focus, context
     cidiff = dataset_dir / "cidiff" / "cases.jsonl"
     if cidiff.exists():
         for row in map(json.loads, cidiff.read_text(encoding="utf-8").splitlines()):
             texts = row["error_text"]
             if isinstance(texts, str):
                 texts = re.split(r"\r\n|\r|\n", texts)
-            yield "cidiff", row["id"], row["category"], lines_of(texts)
+            focus = lines_of(texts)
+            context = []
+            if around and row["error_lines"]:
+                first, last = row["error_lines"][0][0], row["error_lines"][-1][1]
+                focus = [LogLine(line=first - 1 + ln.line, text=ln.text) for ln in focus]
+                context = _with_context(focus, _log_lines(cidiff.parent / row["fail"]), first, last, around)
+            yield "cidiff", row["id"], row["category"], focus, context
 
 
 def describe(result: Classification) -> str:
@@ -83,15 +111,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("dataset_dir", type=Path)
     parser.add_argument("--confusions", type=int, default=15, help="how many confusion pairs to list")
     parser.add_argument("--show-misses", action="store_true", help="list every misclassified case")
+    parser.add_argument(
+        "--around",
+        type=int,
+        default=0,
+        help="also pass N log lines before and after the labeled lines as excerpt (robustness to noise)",
+    )
     args = parser.parse_args(argv)
 
     catalog: Catalog = default_catalog()
     per: dict[str, list[tuple[str, str, str, Classification]]] = collections.defaultdict(list)
     started = time.perf_counter()
     total_lines = 0
-    for dataset, case_id, label, lines in cases(args.dataset_dir):
-        total_lines += len(lines)
-        per[dataset].append((case_id, label, "", catalog.classify(lines, [])))
+    for dataset, case_id, label, lines, context in cases(args.dataset_dir, args.around):
+        total_lines += len(lines) + len(context)
+        per[dataset].append((case_id, label, "", catalog.classify(lines, context)))
     elapsed = time.perf_counter() - started
     if not per:
         print(f"no cases under {args.dataset_dir}", file=sys.stderr)
