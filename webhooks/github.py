@@ -153,12 +153,26 @@ class InstallationChanged(_Event):
     repos_removed: list[str] = Field(default_factory=list)
 
 
+class PublishRequest(_Event):
+    """Internal work item: bring the outputs of one head commit up to date (comment per PR, check run).
+
+    Job results enqueue it instead of writing themselves, so the jobs of a matrix that finish together share
+    one write: a request that is already queued absorbs the next ones (`Store.admit(rearm=True)`).
+    """
+
+    kind: Literal["publish"] = "publish"
+    head_sha: str
+    pull_requests: list[int] = Field(default_factory=list)
+    check_run: bool = True
+
+
 GitHubEvent = Annotated[
-    WorkflowJobCompleted | WorkflowRunCompleted | InstallationChanged, Field(discriminator="kind")
+    WorkflowJobCompleted | WorkflowRunCompleted | InstallationChanged | PublishRequest,
+    Field(discriminator="kind"),
 ]
-EVENT_ADAPTER: TypeAdapter[WorkflowJobCompleted | WorkflowRunCompleted | InstallationChanged] = TypeAdapter(
-    GitHubEvent
-)
+EVENT_ADAPTER: TypeAdapter[
+    WorkflowJobCompleted | WorkflowRunCompleted | InstallationChanged | PublishRequest
+] = TypeAdapter(GitHubEvent)
 
 
 class Ignored(BaseModel):

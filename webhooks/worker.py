@@ -34,6 +34,7 @@ from webhooks.github import (
     EVENT_ADAPTER,
     FAILED_CONCLUSIONS,
     InstallationChanged,
+    PublishRequest,
     WorkflowJobCompleted,
     WorkflowRunCompleted,
 )
@@ -194,7 +195,9 @@ class Worker:
     # --- dispatch -----------------------------------------------------------------------------------
 
     def process(
-        self, event: WorkflowJobCompleted | WorkflowRunCompleted | InstallationChanged, claimed: Claimed
+        self,
+        event: WorkflowJobCompleted | WorkflowRunCompleted | InstallationChanged | PublishRequest,
+        claimed: Claimed,
     ) -> None:
         ids: dict[str, object] = {"delivery": claimed.delivery_id, "repo": event.repo}
         if isinstance(event, WorkflowJobCompleted):
@@ -207,12 +210,19 @@ class Worker:
         elif isinstance(event, WorkflowRunCompleted):
             log.info("workflow_run", extra=ids | {"run": event.run_id})
             self._finished_run(event, claimed)
+        elif isinstance(event, PublishRequest):
+            with self.api.client(event.installation_id) as gh:
+                policy = self._policy(gh, event)
+                for n in event.pull_requests:
+                    self._publish_comment(gh, event.repo, n, event.head_sha, policy, claimed)
+                if event.check_run:
+                    self._publish_check(gh, event.repo, event.head_sha, policy, claimed)
         else:
             log.info("installation %s", event.action, extra=ids)
 
     # --- lookups ------------------------------------------------------------------------------------
 
-    def _policy(self, gh: Client, ev: WorkflowJobCompleted | WorkflowRunCompleted) -> Policy:
+    def _policy(self, gh: Client, ev: WorkflowJobCompleted | WorkflowRunCompleted | PublishRequest) -> Policy:
         cached = self._policies.get(ev.repo)
         if cached is not None:
             return cached  # type: ignore[no-any-return]
@@ -406,9 +416,7 @@ class Worker:
             metrics.VERDICTS.labels(kind=verdict.kind).inc()
             diagnosis = diagnosis.model_copy(update={"verdict": verdict})
             self.store.save_result(self._result(ev, diagnosis, [p.number for p in prs]))
-            for pr in prs:
-                self._publish_comment(gh, ev.repo, pr.number, ev.head_sha, policy, claimed)
-            self._publish_check(gh, ev.repo, ev.head_sha, policy, claimed)
+            self._request_publish(ev, ev.head_sha, [p.number for p in prs], check_run=True)
             if verdict.kind in policy.rerun:
                 self._rerun(gh, ev, policy, claimed)
 
@@ -474,11 +482,7 @@ class Worker:
             verdict = decide(d, Evidence(passed_on_rerun=True, rerun_url=ev.html_url))
             d = d.model_copy(update={"verdict": verdict})
             self.store.set_verdict(ev.repo, r.job_id, "flaky", json.dumps(d.to_json_dict()))
-        with self.api.client(ev.installation_id) as gh:
-            policy = self._policy(gh, ev)
-            for n in prs:
-                self._publish_comment(gh, ev.repo, n, ev.head_sha, policy, claimed)
-            self._publish_check(gh, ev.repo, ev.head_sha, policy, claimed)
+        self._request_publish(ev, ev.head_sha, prs, check_run=True)
 
     def _finished_run(self, ev: WorkflowRunCompleted, claimed: Claimed) -> None:
         """A run finished: when it passed, PRs we commented on learn that their jobs pass again."""
@@ -489,12 +493,32 @@ class Worker:
             for p in ev.pull_requests
             if self.store.published(f"comment:{ev.repo}#{p.number}")[0] is not None
         ]
-        if not targets:
-            return
-        with self.api.client(ev.installation_id) as gh:
-            policy = self._policy(gh, ev)
-            for n in targets:
-                self._publish_comment(gh, ev.repo, n, ev.head_sha, policy, claimed)
+        if targets:
+            self._request_publish(ev, ev.head_sha, targets, check_run=False)
+
+    def _request_publish(
+        self,
+        ev: WorkflowJobCompleted | WorkflowRunCompleted,
+        head_sha: str,
+        prs: list[int],
+        *,
+        check_run: bool,
+    ) -> None:
+        """Queue (or join the queued) update of this commit's outputs."""
+        request = PublishRequest(
+            delivery_id=f"publish:{ev.repo}@{head_sha}:{','.join(map(str, sorted(prs)))}:{int(check_run)}",
+            installation_id=ev.installation_id,
+            repo=ev.repo,
+            default_branch=ev.default_branch,
+            head_sha=head_sha,
+            pull_requests=sorted(prs),
+            check_run=check_run,
+        )
+        if (
+            self.store.admit(request.delivery_id, request.kind, request.model_dump_json(), rearm=True)
+            != "duplicate"
+        ):
+            self.queue.enqueue(request.delivery_id)
 
     # --- outputs ------------------------------------------------------------------------------------
 

@@ -84,6 +84,7 @@ class GitHubSim:
         self.check_runs: dict[int, dict[str, Any]] = {}
         self.annotation_batches: dict[int, list[int]] = {}
         self.reruns: list[int] = []
+        self.comment_log: list[tuple[float, str, int, str]] = []  # (time, repo, issue, body) of every write
         self.tokens: dict[str, int] = {}
         self.calls: list[tuple[str, str, int]] = []
         self.started: list[tuple[str, str]] = []  # requests as they arrive (calls records them when answered)
@@ -644,6 +645,7 @@ class GitHubSim:
             }
             with sim.lock:
                 sim.comments[cid] = comment
+                sim.comment_log.append((time.time(), full, number, body))
             return JSONResponse(public_comment(comment), status_code=201)
 
         @app.patch("/repos/{owner}/{name}/issues/comments/{cid}")
@@ -658,6 +660,7 @@ class GitHubSim:
                 c["body"] = body
                 c["updated_at"] = _now()
                 c["_edits"] += 1
+                sim.comment_log.append((time.time(), c["_repo"], c["_issue"], body))
                 return JSONResponse(public_comment(c))
 
         def add_comment_by_user(full: str, number: int, body: str, login: str = "someone") -> int:
