@@ -121,6 +121,7 @@ def main() -> None:
     redacted = DEFAULT_REDACTOR.redact(log)
     print(f"log: {mb:.1f} MB, {len(lines)} lines, {len(DEFAULT_REDACTOR.findings(log))} findings")
     assert redacted.count("\n") == log.count("\n")
+    assert "ghp_" in log and "ghp_" not in redacted
 
     figures = [
         ("whole text, default redactor", mb, lambda: DEFAULT_REDACTOR.redact(log)),
