@@ -128,7 +128,7 @@ class RuleHit:
 
     rule: Rule
     line: LogLine
-    captures: Mapping[str, str] = field(default_factory=dict)
+    captures: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     @property
     def title(self) -> str:
@@ -186,6 +186,7 @@ ENCLOSING: Mapping[Category, frozenset[Category]] = {
     Category.LINT: frozenset({Category.NETWORK}),
 }
 CONTEXT_MIN = 0.6
+UNCATEGORIZED_CONFIDENCE = 0.1
 
 
 # ------------------------------------------------------------------------------------------ prefilter
@@ -434,9 +435,16 @@ class Catalog:
         ordered += [(ln, EXCERPT_WEIGHT) for ln in excerpt if ln.line not in focus_numbers]
 
         scored: list[tuple[float, int, RuleHit]] = []
+        uncategorized: RuleHit | None = (
+            None  # e.g. "exit code 1": names the failure, says nothing of its kind
+        )
         for position, (log_line, weight) in enumerate(ordered):
             hit = self.match_line(log_line.text, log_line.line)
-            if hit is not None and hit.rule.category is not Category.UNKNOWN:
+            if hit is None:
+                continue
+            if hit.rule.category is Category.UNKNOWN:
+                uncategorized = uncategorized or hit
+            else:
                 scored.append((hit.rule.specificity * weight, position, hit))
 
         if scored:
@@ -448,6 +456,10 @@ class Catalog:
             if best >= self.keywords.threshold:
                 share = best / sum(keyword_scores.values())
                 return Classification(category, round(min(0.5, 0.15 + 0.3 * share), 3), None)
+        if uncategorized is not None:
+            # categories.md: unknown is "the log does not say why it failed (for example only exit code 1)";
+            # the hit is still returned so the caller can title the failure.
+            return Classification(Category.UNKNOWN, UNCATEGORIZED_CONFIDENCE, uncategorized)
         return Classification(Category.UNKNOWN, 0.0, None)
 
     def _decide(self, scored: list[tuple[float, int, RuleHit]]) -> Classification:

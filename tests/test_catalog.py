@@ -257,7 +257,9 @@ def test_exit_status_rule_names_but_does_not_classify() -> None:
         and hit.title == "Command failed with exit code 2"
     )
     result = catalog.classify([ll("Error: Process completed with exit code 2.")], [])
-    assert result.category is Category.UNKNOWN and result.hit is None
+    assert result.category is Category.UNKNOWN
+    assert result.hit is not None and result.hit.rule.id == "generic.exit-status"
+    assert result.confidence < 0.2
 
 
 def test_empty_input_is_unknown() -> None:
