@@ -65,7 +65,13 @@ def _build(settings: Settings, knowledge: bool) -> Any:
 
     try:
         kb_for = knowledge_for_repo(settings) if knowledge else None
-        return build_service(settings, kb_for=kb_for)
+        explainer = None
+        if settings.llm:
+            # Only when CIMEDIC_LLM is set; its cited lines are verified against the log (agent/llm).
+            from agent.llm import make_explainer
+
+            explainer = make_explainer(settings)
+        return build_service(settings, kb_for=kb_for, explainer=explainer)
     except ConfigError as exc:
         typer.echo(f"cimedic: {exc}", err=True)
         raise typer.Exit(2) from None
