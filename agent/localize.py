@@ -18,6 +18,7 @@ from agent.logtext import CleanLine, Marker, mask_volatile
 from agent.scan import ScanResult, StepMark, Window
 
 MAX_EXCERPT = 30
+MAX_NEW_EXCERPT = 200
 MAX_FOCUS = 3
 MAX_UP = 8
 PARAGRAPHS = 8
@@ -297,14 +298,58 @@ def localize(
                 top = max(span[0], bottom - MAX_EXCERPT + 1)
             else:
                 bottom = min(span[1], top + MAX_EXCERPT - 1)
-    excerpt = [(n, clean.text) for n in range(top, bottom + 1) if (clean := view.get(n)) is not None]
+    if baseline is not None:
+        top, bottom = _grow_new(top, bottom, view, scorer, (low, high), erring)
+    excerpt = [(n, clean.display) for n in range(top, bottom + 1) if (clean := view.get(n)) is not None]
     ranked = sorted(
         ((line_score(n), n) for n in range(top, bottom + 1)), key=lambda item: (-item[0], item[1])
     )
     chosen = sorted({anchor, *(n for sc, n in ranked[: MAX_FOCUS - 1] if sc >= threshold)})
-    focus = [(n, clean.text) for n in chosen if (clean := view.get(n)) is not None]
+    focus = [(n, clean.display) for n in chosen if (clean := view.get(n)) is not None]
     region = scorer.region_of(anchor) or regions[-1]
     return Localized(focus, excerpt, anchor_score, region.start, region.exit)
+
+
+def _grow_new(
+    top: int,
+    bottom: int,
+    view: LogView,
+    scorer: LineScorer,
+    limits: tuple[int, int],
+    erring: Callable[[int], bool],
+) -> tuple[int, int]:
+    """With a passing log: widen the block over the adjacent lines the passing run did not print.
+
+    What is new next to the error is its detail (stack frames, the rest of a report), however long;
+    lines the passing run printed too, or a second blank line, end it.
+    """
+    low, high = limits
+
+    def new(n: int) -> bool:
+        clean = view.get(n)
+        if clean is None or not clean.text.strip() or scorer.known(clean.text):
+            return False
+        return erring(n) or bool(CONTINUATION.match(clean.text) or HEADER.match(clean.text))
+
+    def blank(n: int) -> bool:
+        clean = view.get(n)
+        return clean is not None and not clean.text.strip()
+
+    while top - 1 >= low and bottom - top + 1 < MAX_NEW_EXCERPT:
+        if new(top - 1):
+            top -= 1
+        elif blank(top - 1) and top - 2 >= low and new(top - 2):
+            top -= 2
+        else:
+            break
+    while bottom + 1 <= high and bottom - top + 1 < MAX_NEW_EXCERPT:
+        if new(bottom + 1):
+            bottom += 1
+        elif blank(bottom + 1) and bottom + 2 <= high and new(bottom + 2):
+            bottom += 2
+        else:
+            break
+    return top, bottom
 
 
 def _quiet_failure(scan: ScanResult, view: LogView, region: Region, score: float) -> Localized:
@@ -317,7 +362,7 @@ def _quiet_failure(scan: ScanResult, view: LogView, region: Region, score: float
         if clean is None:
             break
         if clean.text.strip() and clean.marker is Marker.NONE:
-            picked.append((line, clean.text))
+            picked.append((line, clean.display))
         elif picked and not clean.text.strip():
             break  # the last paragraph is enough
         line -= 1

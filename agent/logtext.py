@@ -61,6 +61,12 @@ class CleanLine:
     marker: Marker = Marker.NONE
     name: str = ""  # group/section name, or the workflow command's parameters
     system: str = ""  # "github", "gitlab", "travis" when the markup tells
+    prefix: str = ""  # a workflow command (`##[error]`, `::error file=x::`) that stood before the text
+
+    @property
+    def display(self) -> str:
+        """The line as the log shows it to a reader: the text with its error/warning command kept."""
+        return self.prefix + self.text
 
 
 def strip_ansi(text: str) -> str:
@@ -89,9 +95,9 @@ def clean_line(raw: str) -> CleanLine:
             if kind == "endgroup":
                 return CleanLine("", Marker.GROUP_END, "", "github")
             if kind == "error":
-                return CleanLine(rest, Marker.ERROR, "", "github")
+                return CleanLine(rest, Marker.ERROR, "", "github", m.group(0))
             if kind == "warning":
-                return CleanLine(rest, Marker.WARNING, "", "github")
+                return CleanLine(rest, Marker.WARNING, "", "github", m.group(0))
             return CleanLine(rest, Marker.NONE, "", "github")
     elif text.startswith("::"):
         m = GITHUB_COMMAND.match(text)
@@ -100,9 +106,9 @@ def clean_line(raw: str) -> CleanLine:
             kind = m.group(1)
             params = m.group(2) or ""
             if kind == "error":
-                return CleanLine(rest, Marker.ERROR, params, "github")
+                return CleanLine(rest, Marker.ERROR, params, "github", m.group(0))
             if kind == "warning":
-                return CleanLine(rest, Marker.WARNING, params, "github")
+                return CleanLine(rest, Marker.WARNING, params, "github", m.group(0))
             if kind == "group":
                 return CleanLine(rest, Marker.GROUP_START, rest, "github")
             if kind == "endgroup":

@@ -24,6 +24,7 @@ MAX_LINE = 4096  # characters of one line kept for analysis; longer lines are cu
 WINDOW_BEFORE = 30
 WINDOW_AFTER = 40
 KEEP = 300
+KEEP_EVERY_LINE = 3000
 TAIL = 80
 MAX_STEPS = 2000
 BYTE_BREAK = re.compile(rb"\r\n|\r|\n")
@@ -122,6 +123,7 @@ class Scanner:
         # With a baseline every line may be new, so every line is a candidate (logs with a baseline are
         # the size of one job's output, where this costs little).
         self.every_line = every_line
+        self.keep = KEEP_EVERY_LINE if every_line else KEEP
         self._buf = b""
         self._buf_line = 1  # line number of the first line in _buf (which starts at a line start)
         self._done = 0  # offset in _buf up to which lines were examined
@@ -234,10 +236,10 @@ class Scanner:
         if score <= 0 and not self.every_line:
             return
         key = (score, line)
-        if len(self._heap) >= KEEP and key <= self._heap[0][:2]:
+        if len(self._heap) >= self.keep and key <= self._heap[0][:2]:
             return
         cand = Candidate(line, clean, score, generic, self._window(start, end, line))
-        if len(self._heap) >= KEEP:
+        if len(self._heap) >= self.keep:
             heapq.heapreplace(self._heap, (score, line, cand))
         else:
             heapq.heappush(self._heap, (score, line, cand))
