@@ -46,6 +46,11 @@ def open_knowledge_base(
         sql,
         vectors,
         embedder
-        or make_embedder(kb_settings.model, device=kb_settings.device, batch_size=kb_settings.batch_size),
+        or make_embedder(
+            kb_settings.model,
+            device=kb_settings.device,
+            batch_size=kb_settings.batch_size,
+            threads=kb_settings.threads,
+        ),
         kb_settings,
     )

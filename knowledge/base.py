@@ -456,6 +456,17 @@ class KnowledgeBase:
                 .limit(top)
             ).all()
             fixes = self._resolutions(conn, [r[0] for r in recurring], None)
+            branches: dict[str, list[str]] = {}
+            for fp, branch in conn.execute(
+                select(occurrences.c.fingerprint, occurrences.c.branch)
+                .where(
+                    occurrences.c.fingerprint.in_([r[0] for r in recurring]),
+                    occurrences.c.branch.is_not(None),
+                )
+                .distinct()
+                .order_by(occurrences.c.branch)
+            ):
+                branches.setdefault(fp, []).append(branch)
         return {
             "failures": int(n_failures),
             "occurrences": int(n_occurrences),
@@ -471,6 +482,7 @@ class KnowledgeBase:
                     "occurrences": int(n),
                     "repos": int(repos),
                     "last_seen": iso(last),
+                    "branches": branches.get(fp, []),
                     "resolution": fixes.get(fp),
                 }
                 for fp, title, cat, n, repos, last in recurring

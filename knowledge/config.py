@@ -29,6 +29,9 @@ class KnowledgeSettings(BaseSettings):
         ),
     )
     device: str = Field(default="cpu", description="torch device for the embedding model")
+    threads: int | None = Field(
+        default=1, ge=1, description="torch CPU threads (process-wide); unset/None keeps torch's default"
+    )
     scope: Scope = Field(default="repo", description="which past failures `similar` considers")
     threshold: float = Field(
         default=0.55, ge=0.0, le=1.0, description="lowest cosine similarity a neighbour must reach"

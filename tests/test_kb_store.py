@@ -68,10 +68,10 @@ def test_redelivery_does_not_double_count(kb: KnowledgeBase) -> None:
     kb.record_many([(d, job(job_id=7, run_attempt=1))] * 5)
     assert kb.stats()["occurrences"] == 1
     kb.record(d, job(job_id=7, run_attempt=2))  # a re-run is a new occurrence
-    kb.record(d, job(job_id=8, run_attempt=1))
+    kb.record(d, job(job_id=8, run_attempt=1, branch="main"))
     stats = kb.stats()
     assert stats["occurrences"] == 3 and stats["failures"] == 1
-    assert stats["top"][0]["occurrences"] == 3
+    assert stats["top"][0]["occurrences"] == 3 and stats["top"][0]["branches"] == ["main"]
 
 
 def test_neighbours_rank_the_related_failure_first_and_respect_the_threshold(kb: KnowledgeBase) -> None:

@@ -1,0 +1,83 @@
+"""`cimedic kb ...` end to end on the real engine and real stores (SQLite + Chroma PersistentClient).
+
+The hashing embedder (CIMEDIC_KB_MODEL=hashing) keeps this test free of the model load.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.cli import app
+from agent.cli.kb_cmd import parse_age
+from agent.config import load_settings
+
+EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.log"))
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("CIMEDIC_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CIMEDIC_KB_MODEL", "hashing")
+    monkeypatch.delenv("CIMEDIC_DATABASE_URL", raising=False)
+    monkeypatch.delenv("CIMEDIC_CHROMA_URL", raising=False)
+    load_settings.cache_clear()  # settings are read once per process
+    yield tmp_path / "home"
+    load_settings.cache_clear()
+
+
+def run(*args: str) -> str:
+    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_kb_commands_round_trip(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert len(EXAMPLES) >= 3
+    logs = [str(p) for p in EXAMPLES]
+    assert "recorded" in run("kb", "add", *logs, "--repo", "demo/app")
+    assert f"0 new occurrences, {len(logs)} already known" in run("kb", "add", *logs, "--repo", "demo/app")
+
+    stats = json.loads(run("kb", "stats", "--format", "json"))
+    assert stats["occurrences"] == len(logs) and stats["repos"] == 1
+
+    top = stats["top"][0]["fingerprint"]
+    assert "recorded fix abc1234" in run("kb", "resolve", top[:8], "--fix", "abc1234", "--repo", "demo/app")
+    assert "already had" in run("kb", "resolve", top, "--fix", "abc1234", "--repo", "demo/app")
+    unknown = CliRunner().invoke(app, ["kb", "resolve", "zzzz-no-such", "--fix", "abc1234"])
+    assert unknown.exit_code == 1
+
+    dump = tmp_path / "kb.jsonl"
+    run("kb", "export", str(dump))
+    records = [json.loads(line) for line in dump.read_text().splitlines()]
+    [focus] = [r["focus_text"] for r in records if r.get("fingerprint") == top and r["type"] == "failure"]
+
+    found = json.loads(run("kb", "search", focus, "--format", "json", "-k", "3"))
+    assert found and found[0]["fingerprint"] == top and found[0]["resolution"] == "abc1234"
+    assert isinstance(json.loads(run("kb", "search", "--log", logs[0], "--format", "json")), list)
+    monkeypatch.setenv("CIMEDIC_HOME", str(tmp_path / "elsewhere"))
+    load_settings.cache_clear()
+    assert f"imported {len(logs)} failures ({len(logs)} new occurrences)" in run("kb", "import", str(dump))
+    assert "(0 new occurrences), 0 new resolutions" in run("kb", "import", str(dump))
+    copied = json.loads(run("kb", "stats", "--format", "json"))
+    for key in ("failures", "occurrences", "repos", "categories"):
+        assert copied[key] == stats[key]
+    assert copied["resolutions"] == 1 and copied["top"][0]["resolution"] == "abc1234"
+
+    assert f"forgot {len(logs)} occurrences, {len(logs)} failures, 1 resolutions" in run(
+        "kb", "forget", "--repo", "demo/app"
+    )
+    assert json.loads(run("kb", "stats", "--format", "json"))["failures"] == 0
+    assert "removed 0 orphan vectors, re-embedded 0" in run("kb", "repair")
+
+
+def test_parse_age() -> None:
+    assert parse_age("90d") == timedelta(days=90)
+    assert parse_age("12h") == timedelta(hours=12)
+    assert parse_age("4w") == timedelta(weeks=4)
+    with pytest.raises(Exception, match="unit"):
+        parse_age("90 days")
