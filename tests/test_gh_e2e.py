@@ -57,11 +57,32 @@ def sim() -> Iterator[GitHubSim]:
     s.stop()
 
 
-@pytest.fixture
-def service(sim: GitHubSim, tmp_path: Path) -> Iterator[Service]:
-    svc = Service(service_env(sim, tmp_path))
-    yield svc
-    svc.close()
+@pytest.fixture(params=["embedded", pytest.param("postgres+redis", marks=pytest.mark.slow)])
+def service(request: pytest.FixtureRequest, sim: GitHubSim, tmp_path: Path) -> Iterator[Service]:
+    """The embedded default (SQLite, worker threads in the intake's process), or PostgreSQL + Redis with the
+    intake alone and two `cimedic worker` processes."""
+    if request.param == "embedded":
+        svc = Service(service_env(sim, tmp_path))
+        yield svc
+        svc.close()
+        return
+    from test_gh_workers import _redis_up, start_worker
+    from test_kb_support import postgres_database
+
+    if not _redis_up():
+        pytest.skip("Redis is not listening on 127.0.0.1:6379")
+    with postgres_database() as url:
+        env = service_env(sim, tmp_path, database_url=url, redis_url="redis://127.0.0.1:6379/0")
+        svc = Service(env, run_worker=False)
+        workers = [start_worker(env), start_worker(env)]
+        try:
+            yield svc
+        finally:
+            for w in workers:
+                w.terminate()
+            for w in workers:
+                w.wait(20)
+            svc.close()
 
 
 def green_base(sim: GitHubSim, job_names: list[str]) -> None:
@@ -213,6 +234,17 @@ def test_github_502_then_200_is_retried(sim: GitHubSim, service: Service) -> Non
     assert len(sticky(sim)) == 1
     statuses = [s for m, p, s in sim.calls if p.endswith("/issues/12/comments") and m == "POST"]
     assert statuses == [502, 201]
+
+
+def test_github_timeout_then_success(sim: GitHubSim, service: Service) -> None:
+    green_base(sim, ["test"])
+    job = sim.add_job(pr_run(sim), "test", log=PYTEST_FAIL)
+    # The client timeout is 2 s in these tests: the first answer comes too late, the retry succeeds.
+    sim.fail("GET", rf"/actions/runs/{job['run_id']}$", status=None, delay_s=3, times=1)
+    send_job(service, sim, job)
+    assert wait_until(lambda: sticky(sim), timeout=30)
+    wait_until(lambda: settled(service))
+    assert len(sticky(sim)) == 1
 
 
 def test_secondary_rate_limit_is_honoured(sim: GitHubSim, service: Service) -> None:

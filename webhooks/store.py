@@ -235,10 +235,19 @@ class Store:
                 retry = True
             if not retry:
                 return "duplicate"
+            values: dict[str, Any] = {
+                "status": "queued",
+                "payload": payload,
+                "updated_at": now,
+                "error": None,
+                "not_before": 0.0,
+            }
+            if rearm:
+                values["received_at"] = now  # an internal request's age counts from its latest trigger
             changed = conn.execute(
                 sa.update(deliveries)
                 .where(deliveries.c.delivery_id == delivery_id, deliveries.c.status == status)
-                .values(status="queued", payload=payload, updated_at=now, error=None, not_before=0.0)
+                .values(**values)
             ).rowcount
             return "retry" if changed == 1 else "duplicate"
 
