@@ -19,6 +19,7 @@ from agent.scan import ScanResult, StepMark, Window
 
 MAX_EXCERPT = 30
 MAX_NEW_EXCERPT = 200
+CHAIN_GAP = 25
 MAX_FOCUS = 3
 MAX_UP = 8
 PARAGRAPHS = 8
@@ -180,6 +181,9 @@ class LogView:
         return found
 
 
+EMPTY = CleanLine("")
+
+
 def _is_blank(clean: CleanLine | None) -> bool:
     return clean is None or not clean.text.strip()
 
@@ -299,7 +303,19 @@ def localize(
             else:
                 bottom = min(span[1], top + MAX_EXCERPT - 1)
     if baseline is not None:
-        top, bottom = _grow_new(top, bottom, view, scorer, (low, high), erring)
+        # A passing log tells which error lines are new: the chunk spans all of them near the anchor.
+        strong_new = sorted(
+            n
+            for s, n in scored
+            if s >= threshold and low <= n <= high and not scorer.known((view.get(n) or EMPTY).text)
+        )
+        while True:
+            top, bottom = _grow_new(top, bottom, view, scorer, (low, high), erring)
+            near = [n for n in strong_new if top - CHAIN_GAP <= n < top or bottom < n <= bottom + CHAIN_GAP]
+            fits = [n for n in near if max(bottom, n) - min(top, n) < MAX_NEW_EXCERPT]
+            if not fits:
+                break
+            top, bottom = min(top, *fits), max(bottom, *fits)
     excerpt = [(n, clean.display) for n in range(top, bottom + 1) if (clean := view.get(n)) is not None]
     ranked = sorted(
         ((line_score(n), n) for n in range(top, bottom + 1)), key=lambda item: (-item[0], item[1])
