@@ -1,0 +1,234 @@
+"""Views of a Diagnosis: the terminal (`text`), a PR/MR comment body (`markdown`), and JSON.
+
+Text that came from a log is untrusted: in Markdown it goes inside code spans or fenced blocks whose fence is
+longer than any backtick run in it, and `@` is defused so a log cannot mention people (GitHub notifies on
+`@user` anywhere outside code).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.text import Text
+
+from agent.models import Diagnosis, LogLine
+
+MARKDOWN_LIMIT = 65_000  # GitHub rejects comment bodies over 65,536 characters
+_BACKTICKS = re.compile(r"`+")
+_MENTION = re.compile(r"@(?=[A-Za-z0-9])")
+_CATEGORY_STYLE = {
+    "test": "yellow",
+    "build": "red",
+    "lint": "magenta",
+    "dependency": "cyan",
+    "network": "blue",
+    "infrastructure": "bright_red",
+    "configuration": "bright_yellow",
+    "deployment": "bright_magenta",
+    "unknown": "white",
+}
+
+
+def to_json(diagnoses: Sequence[Diagnosis], *, lines: bool) -> str:
+    """`lines=True`: one object per line (jsonl); else one object, or an array for several logs."""
+    if lines:
+        return "".join(json.dumps(d.to_json_dict(), ensure_ascii=False) + "\n" for d in diagnoses)
+    if len(diagnoses) == 1:
+        return json.dumps(diagnoses[0].to_json_dict(), ensure_ascii=False, indent=2) + "\n"
+    return json.dumps([d.to_json_dict() for d in diagnoses], ensure_ascii=False, indent=2) + "\n"
+
+
+# -- terminal ----------------------------------------------------------------------------------------
+
+
+def render_text(diagnosis: Diagnosis, console: Console) -> None:
+    d = diagnosis
+    style = _CATEGORY_STYLE.get(d.category.value, "white")
+    console.print(Text(d.source, style="bold underline"))
+    header = Text()
+    header.append(f" {d.category.value} ", style=f"bold reverse {style}")
+    header.append(" ")
+    header.append(d.title, style="bold")
+    console.print(header)
+    meta = f"confidence {d.confidence:.2f}   rule {d.rule or '-'}   fingerprint {d.fingerprint}"
+    console.print(Text(meta, style="dim"))
+    facts = d.facts
+    bits = []
+    if facts.step:
+        bits.append(f"step: {facts.step}")
+    if facts.command and facts.command != facts.step:
+        bits.append(f"command: {facts.command}")
+    if facts.exit_code is not None:
+        bits.append(f"exit code: {facts.exit_code}")
+    if bits:
+        console.print(Text("   ".join(bits), style="dim"))
+    if facts.failed_tests:
+        console.print(Text("failed tests: " + ", ".join(facts.failed_tests[:10]), style="yellow"))
+    if facts.locations:
+        where = ", ".join(f"{loc.path}:{loc.line}" if loc.line else loc.path for loc in facts.locations[:5])
+        console.print(Text("at: " + where, style="cyan"))
+    if d.excerpt:
+        focus = {f.line for f in d.focus}
+        width = len(str(d.excerpt[-1].line))
+        console.print()
+        for item in d.excerpt:
+            mark = "›" if item.line in focus else " "
+            row = Text(f"{mark}{item.line:>{width}} │ ", style="bold red" if item.line in focus else "dim")
+            row.append(item.text, style="bold" if item.line in focus else "")
+            console.print(row, soft_wrap=True)
+    rem = d.remediation
+    if rem.explanation or rem.steps or rem.commands:
+        console.print()
+        console.print(Text("What to do", style="bold green"))
+        if rem.explanation:
+            console.print(Text(rem.explanation))
+        for step in rem.steps:
+            console.print(Text(f"  • {step}"))
+        for command in rem.commands:
+            console.print(Text(f"  $ {command}", style="green"))
+        for link in rem.docs:
+            console.print(Text(f"  ↗ {link}", style="blue"))
+    if d.similar:
+        console.print()
+        console.print(Text("Seen before", style="bold cyan"))
+        for s in d.similar:
+            kind = "same failure" if s.exact else f"similar ({s.similarity:.2f})"
+            where = s.source or s.repo or "?"
+            line = f"  • {kind}: {s.title} — {s.occurrences}× , last {s.last_seen or '?'} ({where})"
+            console.print(Text(line))
+            if s.resolution:
+                console.print(Text(f"    fixed by: {s.resolution}", style="green"))
+    if d.llm is not None:
+        console.print()
+        tag = "" if d.llm.verified else " (unverified)"
+        console.print(Text(f"Root cause by {d.llm.model}{tag}", style="bold magenta"))
+        console.print(Text(f"  {d.llm.summary}"))
+        console.print(Text(f"  {d.llm.root_cause}", style="dim"))
+        if d.llm.fix:
+            console.print(Text(f"  fix: {d.llm.fix}", style="green"))
+    console.print()
+
+
+# -- markdown ----------------------------------------------------------------------------------------
+
+
+def _defuse(text: str) -> str:
+    return _MENTION.sub("@\u200b", text)
+
+
+def code_span(text: str) -> str:
+    """Inline code that no backtick run in `text` can close early (CommonMark 6.1)."""
+    longest = max((len(m.group(0)) for m in _BACKTICKS.finditer(text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def code_block(lines: Sequence[str], info: str = "text") -> str:
+    body = "\n".join(lines)
+    longest = max((len(m.group(0)) for m in _BACKTICKS.finditer(body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{body}\n{fence}"
+
+
+def _line_ref(line: int, log_url: str | None) -> str:
+    return f"[line {line}]({log_url}#L{line})" if log_url else f"line {line}"
+
+
+def _numbered(items: Sequence[LogLine], focus: set[int]) -> list[str]:
+    width = len(str(items[-1].line)) if items else 1
+    return [f"{'>' if i.line in focus else ' '}{i.line:>{width}} | {i.text}" for i in items]
+
+
+def render_markdown(diagnosis: Diagnosis, *, log_url: str | None = None, heading: str = "###") -> str:
+    """The body of a PR/MR comment for one diagnosis, under MARKDOWN_LIMIT characters."""
+    d = diagnosis
+    out = [f"{heading} ❌ {code_span(d.title)}", ""]
+    meta = [f"**Category:** `{d.category.value}`", f"**Confidence:** {d.confidence:.2f}"]
+    if d.rule:
+        meta.append(f"**Rule:** `{d.rule}`")
+    meta.append(f"**Fingerprint:** `{d.fingerprint}`")
+    if d.verdict is not None:
+        meta.insert(0, f"**Verdict:** `{d.verdict.kind}`")
+    out += [" · ".join(meta), ""]
+    facts = []
+    if d.facts.step:
+        facts.append(f"- Failing step: {code_span(d.facts.step)}")
+    if d.facts.command and d.facts.command != d.facts.step:
+        facts.append(f"- Command: {code_span(d.facts.command)}")
+    if d.facts.exit_code is not None:
+        facts.append(f"- Exit code: `{d.facts.exit_code}`")
+    if d.facts.failed_tests:
+        facts.append("- Failed tests: " + ", ".join(code_span(t) for t in d.facts.failed_tests[:10]))
+    if facts:
+        out += [*facts, ""]
+    for item in d.focus:
+        out.append(f"> {_line_ref(item.line, log_url)}: {code_span(item.text.strip()[:300])}")
+    if d.focus:
+        out.append("")
+    if d.excerpt:
+        first, last = d.excerpt[0].line, d.excerpt[-1].line
+        out += [
+            f"<details><summary>Log excerpt, lines {first}–{last}</summary>",
+            "",
+            code_block(_numbered(d.excerpt, {f.line for f in d.focus})),
+            "",
+            "</details>",
+            "",
+        ]
+    rem = d.remediation
+    if rem.explanation or rem.steps or rem.commands:
+        out.append("**What to do**")
+        out.append("")
+        if rem.explanation:
+            out += [_defuse(rem.explanation), ""]
+        out += [f"- {_defuse(step)}" for step in rem.steps]
+        if rem.commands:
+            out += ["", code_block(rem.commands, "sh")]
+        if rem.docs:
+            out += ["", "Docs: " + ", ".join(f"<{link}>" for link in rem.docs)]
+        out.append("")
+    if d.similar:
+        out += ["**Seen before**", ""]
+        for s in d.similar:
+            kind = "same failure" if s.exact else f"similar ({s.similarity:.2f})"
+            fix = f" — fixed by {code_span(s.resolution)}" if s.resolution else ""
+            where = f" in `{s.repo}`" if s.repo else ""
+            out.append(
+                f"- {kind}{where}: {code_span(s.title)}, {s.occurrences}×, last {s.last_seen or '?'}{fix}"
+            )
+        out.append("")
+    if d.llm is not None:
+        tag = "" if d.llm.verified else " (unverified: evidence did not check out)"
+        out += [
+            f"**Root cause** ({d.llm.model}{tag})",
+            "",
+            _defuse(d.llm.summary),
+            "",
+            _defuse(d.llm.root_cause),
+            "",
+        ]
+        if d.llm.fix:
+            out += [f"**Fix:** {_defuse(d.llm.fix)}", ""]
+    body = "\n".join(out).rstrip() + "\n"
+    if len(body) > MARKDOWN_LIMIT and len(d.excerpt) > 10:
+        # Keep the focus and the lines around it; say what was cut.
+        keep = {f.line for f in d.focus}
+        trimmed = [x for x in d.excerpt if any(abs(x.line - k) <= 5 for k in keep)] or d.excerpt[:10]
+        shorter = d.model_copy(update={"excerpt": [LogLine(line=x.line, text=x.text[:500]) for x in trimmed]})
+        return render_markdown(shorter, log_url=log_url, heading=heading)
+    if len(body) > MARKDOWN_LIMIT:
+        body = body[: MARKDOWN_LIMIT - 40] + "\n\n… (cut to fit a comment)\n"
+    return body
+
+
+def render_text_to_string(diagnosis: Diagnosis, *, color: bool = False, width: int = 120) -> str:
+    console = Console(
+        record=True, width=width, color_system="standard" if color else None, file=io.StringIO()
+    )
+    render_text(diagnosis, console)
+    return console.export_text(styles=color)
