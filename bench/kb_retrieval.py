@@ -6,13 +6,14 @@ Both systems see the same analysed logs (the CI Medic engine), rank past failure
 are scored by the fingerprints they return: hit@1, hit@3 and MRR (over the top 10).
 
     .venv/bin/python bench/kb_retrieval.py /work/shared/datasets/logchunks \\
-        [--cache bench/out/logchunks_diagnoses.jsonl] [--threshold 0.55] [--out bench/out/kb_retrieval.json]
+        [--cache bench/out/logchunks_diagnoses.jsonl] [--out bench/out/kb_retrieval.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import re
 import sys
 import tempfile
@@ -69,7 +70,6 @@ def main() -> None:
     )
     parser.add_argument("dataset", type=Path)
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--threshold", type=float, default=None, help="also score with this threshold")
     parser.add_argument("--cache", type=Path, default=None, help="JSONL of engine diagnoses to reuse/write")
     args = parser.parse_args()
 
@@ -99,59 +99,83 @@ def main() -> None:
     for c in cases:
         by_repo[c.repo].append(c)
 
-    queries = []
-    for q in cases:
-        good = {o.diagnosis.fingerprint for o in by_repo[q.repo] if o is not q and relevant(q, o)}
-        if good:
-            queries.append((q, good))
+    # Two definitions of "the same failure": the issue's (same normalized first focus line, or same rule and
+    # category) and a strict one (same first focus line only); rule+category alone is loose in repositories
+    # whose logs all fail the same way.
+    definitions = {
+        "issue": relevant,
+        "strict": lambda q, o: first_focus_key(q.diagnosis) == first_focus_key(o.diagnosis),
+    }
+    good: dict[str, list[set[str]]] = {
+        name: [{o.diagnosis.fingerprint for o in by_repo[q.repo] if o is not q and rel(q, o)} for q in cases]
+        for name, rel in definitions.items()
+    }
 
-    results: dict[str, dict[str, float]] = {}
+    systems: dict[str, list[list[str]]] = defaultdict(list)
+    kb_scored: list[list[tuple[str, float]]] = []
     with tempfile.TemporaryDirectory() as home:
         kb = open_knowledge_base(Settings(home=Path(home)), KnowledgeSettings(threshold=0.0, scope="repo"))
         t0 = time.perf_counter()
         kb.record_many([(c.diagnosis, JobContext(ci_system="travis", repo=c.repo)) for c in cases])
         t_record = time.perf_counter() - t0
-
-        systems: dict[str, list[list[str]]] = defaultdict(list)
         t0 = time.perf_counter()
-        for q, _ in queries:
-            systems["knowledge base (exact + MiniLM neighbours)"].append(
-                [s.fingerprint for s in kb.similar(q.diagnosis, 10, repo=q.repo)]
-            )
+        for q in cases:
+            found = kb.similar(q.diagnosis, 10, repo=q.repo)
+            kb_scored.append([(s.fingerprint, s.similarity) for s in found])
+            systems["knowledge base (exact + MiniLM neighbours)"].append([s.fingerprint for s in found])
         t_query = time.perf_counter() - t0
-        if args.threshold is not None:
-            for q, _ in queries:
-                hits = kb.similar(q.diagnosis, 10, repo=q.repo)
-                systems[f"knowledge base, threshold {args.threshold}"].append(
-                    [s.fingerprint for s in hits if s.similarity >= args.threshold]
-                )
         kb.close()
 
+    index = {id(c): i for i, c in enumerate(cases)}
     for field, texts in (
         ("excerpt", [lines_text(c.diagnosis.excerpt) for c in cases]),
         ("focus", [lines_text(c.diagnosis.focus) or c.diagnosis.title for c in cases]),
     ):
         bm25 = BM25Okapi([TOKEN.findall(t.lower()) or ["_"] for t in texts])
-        index = {id(c): i for i, c in enumerate(cases)}
-        for q, _ in queries:
+        for q in cases:
             scores = bm25.get_scores(TOKEN.findall(texts[index[id(q)]].lower()))
             others = [o for o in by_repo[q.repo] if o is not q]
             others.sort(key=lambda o: -scores[index[id(o)]])
             # one answer per fingerprint, like the knowledge base; the query's own log is never a candidate
             systems[f"BM25 over {field} text"].append(dedupe([o.diagnosis.fingerprint for o in others]))
+    rng = random.Random(0)
+    for q in cases:  # how easy the task is: other logs of the same repository in random order
+        others = [o.diagnosis.fingerprint for o in by_repo[q.repo] if o is not q]
+        rng.shuffle(others)
+        systems["random other log of the repo (no text)"].append(dedupe(others))
 
-    for name, rankings in systems.items():
-        sums = [0.0, 0.0, 0.0]
-        for ranked, (_, good) in zip(rankings, queries, strict=True):
-            for i, value in enumerate(score(ranked, good)):
-                sums[i] += value
-        n = len(queries)
-        results[name] = {"hit@1": sums[0] / n, "hit@3": sums[1] / n, "mrr": sums[2] / n}
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    for definition, wanted in good.items():
+        queried = [i for i, g in enumerate(wanted) if g]
+        results[definition] = {"queries": {"n": len(queried)}}
+        for name, rankings in systems.items():
+            sums = [0.0, 0.0, 0.0]
+            for i in queried:
+                for m, value in enumerate(score(rankings[i], wanted[i])):
+                    sums[m] += value
+            n = len(queried)
+            results[definition][name] = {"hit@1": sums[0] / n, "hit@3": sums[1] / n, "mrr": sums[2] / n}
+
+    # What the threshold trades: hit@3 over logs that have a match, precision of what is shown (top 3 above
+    # the threshold), and how often a log without any match still gets a "seen before" answer.
+    thresholds = {}
+    wanted = good["issue"]
+    for t in (0.0, 0.4, 0.5, 0.55, 0.6, 0.7, 0.8):
+        shown = [[fp for fp, sim in found if sim >= t][:3] for found in kb_scored]
+        with_match = [i for i, g in enumerate(wanted) if g]
+        without = [i for i, g in enumerate(wanted) if not g]
+        n_shown = sum(len(s) for s in shown)
+        thresholds[str(t)] = {
+            "hit@3": sum(any(fp in wanted[i] for fp in shown[i]) for i in with_match) / len(with_match),
+            "precision_shown": sum(fp in wanted[i] for i, s in enumerate(shown) for fp in s)
+            / max(n_shown, 1),
+            "false_seen_before": sum(bool(shown[i]) for i in without) / max(len(without), 1),
+        }
+    results["thresholds (issue definition)"] = thresholds  # type: ignore[assignment]
 
     report = {
         "logs": len(cases),
         "repos": len(by_repo),
-        "queries": len(queries),
         "seconds": {
             "analyze_all": round(t_analyze, 1),
             "record_all": round(t_record, 1),
@@ -160,9 +184,15 @@ def main() -> None:
         "results": results,
     }
     print(json.dumps(report, indent=2))
-    print("\n| system | hit@1 | hit@3 | MRR |\n|---|---|---|---|")
-    for name, m in results.items():
-        print(f"| {name} | {m['hit@1']:.3f} | {m['hit@3']:.3f} | {m['mrr']:.3f} |")
+    for definition in good:
+        print(f"\n{definition}: {results[definition]['queries']['n']} queries")
+        print("| system | hit@1 | hit@3 | MRR |\n|---|---|---|---|")
+        for name, m in results[definition].items():
+            if name != "queries":
+                print(f"| {name} | {m['hit@1']:.3f} | {m['hit@3']:.3f} | {m['mrr']:.3f} |")
+    print("\n| threshold | hit@3 | precision of shown | no-match logs shown something |\n|---|---|---|---|")
+    for t, m in thresholds.items():
+        print(f"| {t} | {m['hit@3']:.3f} | {m['precision_shown']:.3f} | {m['false_seen_before']:.3f} |")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=2))

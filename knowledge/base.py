@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,6 +27,7 @@ from knowledge.text import embed_text, iso, lines_text, normalize, org_of, parse
 from knowledge.vectors import VectorStore
 
 EXPORT_SCHEMA = "cimedic.kb-export/v1"
+_log = logging.getLogger("cimedic.knowledge")
 Progress = Callable[[int], None]
 
 
@@ -115,9 +117,9 @@ class KnowledgeBase:
     def close(self) -> None:
         self.sql.close()
 
-    def scoped(self, repo: str | None) -> ScopedKnowledgeBase:
+    def scoped(self, repo: str | None, *, strict: bool = False) -> ScopedKnowledgeBase:
         """A `KnowledgeLookup` whose `similar` is scoped to `repo` (`record` takes the repo from the job)."""
-        return ScopedKnowledgeBase(self, repo)
+        return ScopedKnowledgeBase(self, repo, strict=strict)
 
     # -- recording ----------------------------------------------------------------------------------------
 
@@ -663,16 +665,32 @@ def _jsonable(value: Any) -> Any:
 
 
 class ScopedKnowledgeBase:
-    """`KnowledgeLookup` for one repository: what the pipeline is handed."""
+    """`KnowledgeLookup` for one repository: what the pipeline is handed.
 
-    def __init__(self, kb: KnowledgeBase, repo: str | None) -> None:
+    Not strict (the CLI's choice): if a store fails mid-run (a Chroma server gone, a locked database), the
+    analysis still prints, with a warning on the log, instead of dying on its optional part.
+    """
+
+    def __init__(self, kb: KnowledgeBase, repo: str | None, *, strict: bool = False) -> None:
         self.kb = kb
         self.repo = repo
+        self.strict = strict
 
     def similar(self, diagnosis: Diagnosis, k: int = 3) -> list[SimilarFailure]:
-        return self.kb.similar(diagnosis, k, repo=self.repo)
+        try:
+            return self.kb.similar(diagnosis, k, repo=self.repo)
+        except Exception as exc:
+            if self.strict:
+                raise
+            _log.warning("knowledge base lookup failed, continuing without it: %s", exc)
+            return []
 
     def record(self, diagnosis: Diagnosis, job: JobContext) -> None:
         if job.repo is None and self.repo is not None:
             job = job.model_copy(update={"repo": self.repo})
-        self.kb.record(diagnosis, job)
+        try:
+            self.kb.record(diagnosis, job)
+        except Exception as exc:
+            if self.strict:
+                raise
+            _log.warning("knowledge base could not record %s: %s", diagnosis.fingerprint, exc)

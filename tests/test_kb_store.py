@@ -198,3 +198,20 @@ def test_scoped_lookup_satisfies_the_pipeline_port(kb: KnowledgeBase) -> None:
     third = enrich(diag("fp-1", FLAKY, source="1.log"), job=job(job_id=1), kb=lookup)
     assert [s.source for s in third.similar] == ["2.log"]
     assert kb.stats()["occurrences"] == 2
+
+
+def test_a_store_failure_does_not_break_the_analysis(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on: the Chroma server is "down"
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    kb = open_kb(f"sqlite:///{tmp_path / 'kb.db'}", chroma_url=f"http://127.0.0.1:{port}")
+    d = diag("fp-1", IMPORT, source="1.log")
+    assert kb.scoped("acme/app").similar(d) == []
+    kb.scoped("acme/app").record(d, job())
+    assert "knowledge base" in caplog.text
+    with pytest.raises(Exception):  # noqa: B017 - whatever the client raises, strict mode lets it through
+        kb.scoped("acme/app", strict=True).similar(d)
