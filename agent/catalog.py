@@ -383,6 +383,10 @@ class Catalog:
                         self._index.setdefault(word, []).append(position)
 
         self._by_substring = tuple((sub, tuple(ps)) for sub, ps in by_substring.items())
+        self._keys = frozenset(self._index)
+        # One search tells whether any substring key occurs at all (most lines carry none of them).
+        alternation = "|".join(re.escape(sub) for sub in sorted(by_substring, key=len, reverse=True))
+        self._substring_gate = re.compile(alternation or r"(?!)")
 
     @property
     def unindexed_patterns(self) -> list[str]:
@@ -402,16 +406,17 @@ class Catalog:
         A line costs one `findall` over its words plus dictionary lookups; only patterns filed under one
         of its words (and the few unindexed ones) are searched, in catalog order.
         """
-        candidates = set(self._always)
         lowered = text.lower()
+        candidates = set(self._always)
         index = self._index
-        for word in set(_WORD.findall(lowered)):
-            found = index.get(word)
-            if found is not None:
-                candidates.update(found)
-        for sub, positions in self._by_substring:
-            if sub in lowered:
+        # set.intersection runs in C over the line's words; only the few keys present are looked up.
+        for word in self._keys.intersection(_WORD.findall(lowered)):
+            candidates.update(index[word])
+        if self._substring_gate.search(lowered):
+            for positions in [ps for sub, ps in self._by_substring if sub in lowered]:
                 candidates.update(positions)
+        if not candidates:
+            return None
         for position in sorted(candidates):
             pattern, rule = self._patterns[position]
             m = pattern.search(text)
