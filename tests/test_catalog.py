@@ -127,7 +127,9 @@ def test_match_line_is_fast_on_lines_that_match_nothing() -> None:
     ]
     started = time.perf_counter()
     assert all(catalog.match_line(line) is None for line in lines)
-    assert time.perf_counter() - started < 2.0
+    # ~10-70 us per line on a shared CI box; the bound catches pathological patterns (a combined
+    # alternation of all rules took ~45 ms per line), not small regressions.
+    assert time.perf_counter() - started < 5.0
 
 
 # --------------------------------------------------------------------------------- titles, remediation
