@@ -358,6 +358,7 @@ class Catalog:
         self.rules: tuple[Rule, ...] = tuple(rules)
         self.keywords = keywords or KeywordSet(weights={})
         self._by_id = {r.id: r for r in self.rules}
+        self._rank = {r.id: i for i, r in enumerate(self.rules)}
         # Prefilter index: every pattern is filed under a word that must appear as a whole token in any
         # line it matches (see `required_words`); patterns without such a word are always tried.
         self._patterns: list[tuple[re.Pattern[str], Rule]] = []
@@ -469,7 +470,7 @@ class Catalog:
 
     def _decide(self, scored: list[tuple[float, int, RuleHit]]) -> Classification:
         # Best = highest weighted specificity; ties go to the earlier line, then the earlier rule.
-        rank = {rule.id: i for i, rule in enumerate(self.rules)}
+        rank = self._rank
         _, position, hit = min(scored, key=lambda s: (-round(s[0], 6), s[1], rank[s[2].rule.id]))
         category = hit.rule.category
         if hit.rule.specificity < 0.95:

@@ -44,7 +44,9 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=4, ge=1, description="attempts before a delivery is marked failed")
     github_retry_base_seconds: float = Field(default=1.0, ge=0, description="backoff base for GitHub 5xx")
     github_timeout_seconds: float = Field(default=30.0, gt=0)
-    queue_name: str = Field(default="cimedic", description="queue (and Redis key prefix) shared by the workers")
+    queue_name: str = Field(
+        default="cimedic", description="queue (and Redis key prefix) shared by the workers"
+    )
     redeliver_every_seconds: float = Field(default=600.0, ge=0, description="0 turns periodic redelivery off")
 
     @property

@@ -59,6 +59,16 @@ def baseline_set(chunks: Iterable[bytes]) -> frozenset[str]:
 
 
 @functools.cache
+def _rule_of_for(catalog: Catalog) -> functools._lru_cache_wrapper[str | None]:
+    @functools.lru_cache(maxsize=4096)
+    def rule_of(text: str) -> str | None:
+        hit = catalog.match_line(text)
+        return None if hit is None else hit.rule.id
+
+    return rule_of
+
+
+@functools.cache
 def _rule_bonus_for(catalog: Catalog) -> functools._lru_cache_wrapper[float]:
     @functools.lru_cache(maxsize=4096)
     def bonus(text: str) -> float:
@@ -90,7 +100,8 @@ def analyze_stream(
     del context  # the engine's result does not depend on where the log came from
     catalog = catalog or default_catalog()
     known = baseline_set(baseline) if baseline is not None else None
-    scanner = Scanner(every_line=known is not None)
+    bonus = _rule_bonus_for(catalog)
+    scanner = Scanner(every_line=known is not None, rule_bonus=bonus)
     for chunk in chunks:
         scanner.feed(chunk)
     result = scanner.finish()
@@ -100,7 +111,9 @@ def analyze_stream(
     if result.total_lines == 0:
         return _unknown(source, "empty log", redactor)
     signals = default_signals()
-    found = localize(result, signal_score=signals.score, rule_bonus=_rule_bonus_for(catalog), baseline=known)
+    found = localize(
+        result, signal_score=signals.score, rule_bonus=bonus, rule_of=_rule_of_for(catalog), baseline=known
+    )
     return _diagnose(source, result, found, catalog, redactor)
 
 

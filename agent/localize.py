@@ -22,6 +22,7 @@ MAX_NEW_EXCERPT = 200
 CHAIN_GAP = 25
 MAX_FOCUS = 3
 MAX_UP = 8
+MAX_DETAIL_UP = 30
 PARAGRAPHS = 8
 POSITION_WEIGHT = 2.0
 OUTSIDE_PENALTY = 3.0
@@ -140,8 +141,6 @@ class LineScorer:
         if clean.marker is Marker.ERROR:
             base += 1.0
         score = base + self.rule_bonus(text)
-        if generic:
-            score = min(score, 0.5)
         if self.baseline is not None:
             score += -3.0 if self.known(text) else 1.5
         region = self.region_of(line)
@@ -152,6 +151,9 @@ class LineScorer:
             score += 1.0 + POSITION_WEIGHT * ((line - region.begin) / span) ** 2
             if region is self.regions[0] and len(self.regions) > 1:
                 score += FIRST_FAILURE_BONUS
+        if generic:
+            # "exit code 1" and its kin: never the answer when the log says more, wherever they stand.
+            score = min(score, 0.5)
         self._cache[line] = score
         return score
 
@@ -207,18 +209,16 @@ def paragraph(
     """
     low, high = limits
     top = anchor
-    while anchor - top < MAX_UP and top - 1 >= low:
+    plain = 0  # lines taken that are neither stack/source detail nor a report header
+    while plain < MAX_UP and anchor - top < MAX_DETAIL_UP and top - 1 >= low:
         prev = view.get(top - 1)
         if prev is None or _ends_block(prev) or PROGRESS.match(prev.text):
             break
         current = view.get(top)
-        if not (
-            erring(top - 1)
-            or HEADER.match(prev.text)
-            or CONTINUATION.match(prev.text)
-            or (current is not None and CONTINUATION.match(current.text))
-        ):
+        detail = bool(HEADER.match(prev.text) or CONTINUATION.match(prev.text))
+        if not (detail or erring(top - 1) or (current is not None and CONTINUATION.match(current.text))):
             break
+        plain += not detail
         top -= 1
     bottom = anchor
     while bottom - top + 1 < MAX_EXCERPT and bottom + 1 <= high:
@@ -236,6 +236,7 @@ def localize(
     *,
     signal_score: Callable[[str], tuple[float, bool]],
     rule_bonus: Callable[[str], float],
+    rule_of: Callable[[str], str | None] = lambda _: None,
     baseline: Collection[str] | None = None,
 ) -> Localized:
     regions = failing_regions(scan.steps, scan.total_lines)
@@ -277,6 +278,12 @@ def localize(
             best = (value, line, *span)
     assert best is not None
     _, anchor, top, bottom = best
+    # The same message repeated (a compiler's second identical error, a retried step): the first one is
+    # the cause, the later ones only won on position.
+    first = _first_of_kind(anchor, view, scored, scorer, rule_of)
+    if first != anchor:
+        anchor = first
+        top, bottom = paragraph(anchor, view, limits(anchor), erring)
     anchor_score = line_score(anchor)
     threshold = max(1.5, anchor_score * 0.6)
     # Neighbouring paragraphs that state errors too (a list of failures) belong to the same chunk.
@@ -324,6 +331,42 @@ def localize(
     focus = [(n, clean.display) for n in chosen if (clean := view.get(n)) is not None]
     region = scorer.region_of(anchor) or regions[-1]
     return Localized(focus, excerpt, anchor_score, region.start, region.exit)
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+def _shape(text: str) -> str:
+    return _DIGITS.sub("#", text.strip())[:80]
+
+
+def _first_of_kind(
+    anchor: int,
+    view: LogView,
+    scored: list[tuple[float, int]],
+    scorer: LineScorer,
+    kind_of: Callable[[str], str | None],
+) -> int:
+    """The first line of the anchor's kind (same catalog rule, else same words) in its step.
+
+    Only lines that lost to the anchor on position alone qualify: a tool's first error is its cause.
+    """
+    clean = view.get(anchor)
+    region = scorer.region_of(anchor)
+    if clean is None:
+        return anchor
+    kind = kind_of(clean.text) or _shape(clean.text)
+    floor = scorer.score(anchor, clean) - POSITION_WEIGHT - 0.5
+    earlier = [
+        n
+        for s, n in scored
+        if n < anchor
+        and s >= floor
+        and scorer.region_of(n) is region
+        and (other := view.get(n)) is not None
+        and (kind_of(other.text) or _shape(other.text)) == kind
+    ]
+    return min(earlier, default=anchor)
 
 
 def _grow_new(

@@ -12,7 +12,7 @@ import codecs
 import heapq
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from agent.logtext import LINE_BREAK, CleanLine, Marker, clean_line
@@ -118,8 +118,16 @@ def _count_breaks(buf: bytes, start: int, end: int) -> int:
 class Scanner:
     """Feed bytes with `feed`, then `finish` for the result. Use `scan` for the whole loop."""
 
-    def __init__(self, signals: SignalSet | None = None, *, every_line: bool = False) -> None:
+    def __init__(
+        self,
+        signals: SignalSet | None = None,
+        *,
+        every_line: bool = False,
+        rule_bonus: Callable[[str], float] | None = None,
+    ) -> None:
         self.signals = signals or default_signals()
+        # Catalog rules know messages that carry no error word ("F401 `os` imported but unused").
+        self.rule_bonus = rule_bonus
         # With a baseline every line may be new, so every line is a candidate (logs with a baseline are
         # the size of one job's output, where this costs little).
         self.every_line = every_line
@@ -233,6 +241,8 @@ class Scanner:
         score, generic = self.signals.score(clean.text)
         if clean.marker is Marker.ERROR:
             score += 1.0
+        if self.rule_bonus is not None:
+            score += self.rule_bonus(clean.text)
         if score <= 0 and not self.every_line:
             return
         key = (score, line)
@@ -306,8 +316,10 @@ class Scanner:
         self._done = min(pos, len(buf))
 
 
-def scan(chunks: Iterable[bytes], *, every_line: bool = False) -> ScanResult:
-    scanner = Scanner(every_line=every_line)
+def scan(
+    chunks: Iterable[bytes], *, every_line: bool = False, rule_bonus: Callable[[str], float] | None = None
+) -> ScanResult:
+    scanner = Scanner(every_line=every_line, rule_bonus=rule_bonus)
     for chunk in chunks:
         scanner.feed(chunk)
     return scanner.finish()

@@ -44,7 +44,8 @@ def default_signals() -> SignalSet:
         Signal(re.compile(item["pattern"]), float(item["weight"]), bool(item.get("generic", False)))
         for item in raw["signals"]
     )
-    return SignalSet(re.compile(trie_pattern(literals)), signals)
+    patterns = [str(p).encode("latin-1") for p in raw.get("prefilter_patterns", [])]
+    return SignalSet(re.compile(b"|".join([trie_pattern(literals), *patterns])), signals)
 
 
 def trie_pattern(literals: list[bytes]) -> bytes:
