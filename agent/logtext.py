@@ -24,7 +24,8 @@ ANSI = re.compile(
     r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"
     r"|\x1b[@-Z\\-_]"
     r"|\^\[\[[0-9;]*[A-Za-z]"
-    r"|(?<![\w\]])\[(?:[0-9]{1,3}(?:;[0-9]{1,3})*)?[mK]"
+    r"|\[[0-9]{1,3}(?:;[0-9]{1,3})*m"
+    r"|(?<![\w\]])\[[mK]"
 )
 # Everything below U+0020 except TAB, plus DEL and the C1 range.
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -166,6 +167,7 @@ _VOLATILE: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     (re.compile(r"\b\d+(?:\.\d+)?\s?(?:ms|msec|s|sec|secs|seconds?|m|min|mins|minutes?|h)\b"), "<dur>"),
     (re.compile(r"(?<=[\w\]]):\d{2,5}\b(?!:\d)"), ":<port>"),
+    (re.compile(r"\bport \d{2,5}\b"), "port <port>"),
     (re.compile(r"\b(?:pid|PID|process|thread)[ =:#]*\d+"), "<pid>"),
     (re.compile(r"\b\d{10,}\b"), "<n>"),
 )

@@ -27,6 +27,9 @@ KEEP = 300
 KEEP_EVERY_LINE = 3000
 TAIL = 80
 MAX_STEPS = 2000
+SNIFF = 8192  # bytes looked at to tell a binary file from a log
+# Bytes a text log is made of: printable ASCII, UTF-8 lead and continuation bytes, TAB, LF, VT, FF, CR, ESC.
+TEXT_BYTES = bytes(range(0x20, 0x100)) + b"\t\n\x0b\x0c\r\x1b"
 BYTE_BREAK = re.compile(rb"\r\n|\r|\n")
 
 # Travis CI's closing line of a command, e.g. `The command "npm test" exited with 1.`
@@ -144,9 +147,10 @@ class Scanner:
         self._open_command = ""
 
     def feed(self, data: bytes) -> None:
-        if self._seen < 8192:
-            self._nul += data[: 8192 - self._seen].count(b"\x00")
-            self._seen += min(len(data), 8192 - self._seen)
+        if self._seen < SNIFF:
+            sample = data[: SNIFF - self._seen]
+            self._nul += len(sample.translate(None, TEXT_BYTES))
+            self._seen += len(sample)
         self._buf += data
         if len(self._buf) - self._done >= BLOCK + CONTEXT:
             self._process(final=False)
@@ -159,7 +163,7 @@ class Scanner:
             total += 1
         tail_lines = self._lines_before(len(buf), TAIL, end_line=total)
         candidates = sorted((c for _, _, c in self._heap), key=lambda c: c.line)
-        binary = self._seen > 0 and self._nul > self._seen // 10
+        binary = self._seen > 0 and self._nul > self._seen // 10  # like file(1): mostly non-text bytes
         return ScanResult(total, candidates, tail_lines, self._steps, self._systems, binary)
 
     # -- internals ---------------------------------------------------------------------------------
@@ -265,7 +269,7 @@ class Scanner:
             self._examine_matches(limit)
         if final:
             return
-        # Keep CONTEXT bytes before the examined region for the windows of the next block.
+        # Keep CONTEXT bytes before the examined region for the windows of the next block...
         keep_from = (
             max(
                 buf.rfind(b"\n", 0, max(self._done - CONTEXT, 0)),
@@ -275,6 +279,8 @@ class Scanner:
         )
         if keep_from > 0 and buf[keep_from - 1] == 13 and keep_from < len(buf) and buf[keep_from] == 10:
             keep_from += 1
+        # ...and at least the lines the tail and the windows need, however long they are.
+        keep_from = min(keep_from, self._back(self._done, max(TAIL, WINDOW_BEFORE))[0])
         if keep_from > 0:
             self._buf_line += _count_breaks(buf, 0, keep_from)
             self._buf = buf[keep_from:]
@@ -300,7 +306,8 @@ class Scanner:
         done = limit if limit >= len(buf) else max(buf.rfind(b"\n", 0, limit), buf.rfind(b"\r", 0, limit)) + 1
         if limit < len(buf) and done > 0 and buf[done - 1] == 13 and buf[done : done + 1] == b"\n":
             done += 1
-        self._done = max(done, pos if pos <= limit else self._done)
+        # A line that began before `limit` was examined whole: the next search starts after it.
+        self._done = max(done, min(pos, len(buf)))
 
     def _examine_all(self, limit: int) -> None:
         buf = self._buf

@@ -1,0 +1,106 @@
+"""The engine end to end on small real-shaped logs: localization, baseline, fingerprints, bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agent.engine import InputError, analyze, analyze_file
+from agent.models import Category
+
+PYTEST_LOG = """\
+============================= test session starts ==============================
+collected 3 items
+
+tests/test_cart.py ..F                                                   [100%]
+
+=================================== FAILURES ===================================
+_______________________________ test_total _____________________________________
+
+    def test_total():
+>       assert total([1, 2]) == 4
+E       assert 3 == 4
+E        +  where 3 = total([1, 2])
+
+tests/test_cart.py:12: AssertionError
+=========================== short test summary info ============================
+FAILED tests/test_cart.py::test_total - assert 3 == 4
+========================= 1 failed, 2 passed in {t}s ==========================
+"""
+
+
+def _run(stamp: str, tmp: str, t: str) -> str:
+    header = f"{stamp} Running in {tmp}/work pid 4{t[-1]}21\n"
+    return header + PYTEST_LOG.format(t=t)
+
+
+def test_pytest_failure_is_found_and_classified() -> None:
+    d = analyze(PYTEST_LOG.format(t="0.12"), source="build.log")
+    assert d.source == "build.log"
+    assert d.category is Category.TEST
+    focus_texts = [f.text for f in d.focus]
+    assert any("assert 3 == 4" in t for t in focus_texts)
+    assert d.facts.failed_tests == ["tests/test_cart.py::test_total"]
+    assert any(loc.path == "tests/test_cart.py" and loc.line == 12 for loc in d.facts.locations)
+    lines = PYTEST_LOG.format(t="0.12").split("\n")
+    for item in [*d.focus, *d.excerpt]:  # every cited line really is that line of the log
+        assert lines[item.line - 1].strip() == item.text.strip()
+
+
+def test_final_generic_exit_line_is_never_the_answer() -> None:
+    log = "building\nsrc/a.c:3:5: error: 'x' undeclared\nmake: *** [all] Error 1\nProcess completed with exit code 2.\n"
+    d = analyze(log)
+    assert d.focus[0].text == "src/a.c:3:5: error: 'x' undeclared"
+    assert all("exit code" not in f.text for f in d.focus)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.sampled_from(["2026-01-01T00:00:00Z", "2027-05-06T11:22:33.123Z"]),
+    st.sampled_from(["/tmp/tmpa1b2c3", "/tmp/pytest-of-ci/pytest-7"]),
+    st.sampled_from(["0.12", "3.40", "11.07"]),
+)
+def test_fingerprint_is_stable_across_reruns(stamp: str, tmp: str, t: str) -> None:
+    reference = analyze(_run("2025-12-31T23:59:59Z", "/tmp/x", "0.50")).fingerprint
+    assert analyze(_run(stamp, tmp, t)).fingerprint == reference
+
+
+def test_fingerprint_differs_for_a_different_failure() -> None:
+    a = analyze(PYTEST_LOG.format(t="1"))
+    b = analyze(PYTEST_LOG.format(t="1").replace("assert 3 == 4", "assert 5 == 4"))
+    c = analyze("ModuleNotFoundError: No module named 'yaml'\n")
+    assert len({a.fingerprint, b.fingerprint, c.fingerprint}) == 3
+
+
+def test_baseline_demotes_lines_the_passing_run_also_printed() -> None:
+    noise = "WARNING: error_reporting is deprecated, errors may be hidden\n"
+    failing = noise + "step 2\nERROR: database migration 0042 failed: column exists\n"
+    passing = noise.replace("deprecated", "deprecated") + "step 2\nall migrations applied\n"
+    plain = analyze(failing)
+    with_base = analyze(failing, baseline=passing)
+    assert with_base.focus[0].text.startswith("ERROR: database migration")
+    assert plain.focus  # and without a baseline it still finds something
+
+
+def test_empty_binary_and_missing_inputs(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.log"
+    empty.write_bytes(b"")
+    assert analyze_file(empty).category is Category.UNKNOWN
+    binary = tmp_path / "core.bin"
+    binary.write_bytes(bytes(range(256)) * 64)
+    d = analyze_file(binary)
+    assert d.category is Category.UNKNOWN and "binary" in d.title
+    latin1 = tmp_path / "latin1.log"
+    latin1.write_bytes(b"caf\xe9\nerror: build broke \xff\xfe\n")
+    assert analyze_file(latin1).focus[0].line == 2
+    with pytest.raises(InputError, match="no such file"):
+        analyze_file(tmp_path / "missing.log")
+
+
+def test_declared_secrets_never_reach_the_output() -> None:
+    token = "s3cr3t-Value-That-Is-Long"
+    d = analyze(f"deploying with {token}\nerror: push failed for {token}\n", secrets=[token])
+    assert token not in d.model_dump_json()

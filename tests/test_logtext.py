@@ -1,0 +1,72 @@
+"""Line splitting and cleaning: the contract's line numbers and what a reader sees."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agent.logtext import Marker, clean_line, count_breaks, mask_volatile, split_lines
+from agent.scan import iter_text_lines
+
+TEXT = st.text(alphabet=st.sampled_from(list("ab \t\r\n\x1b[0m;:#é✓")), max_size=200)
+
+
+@given(TEXT)
+def test_split_lines_counts_crlf_cr_and_lf_as_one_break_each(text: str) -> None:
+    lines = split_lines(text)
+    assert len(lines) == count_breaks(text) + (0 if text == "" or text[-1] in "\r\n" else 1)
+    assert all("\r" not in line and "\n" not in line for line in lines)
+
+
+@given(TEXT, st.lists(st.integers(min_value=0, max_value=200), max_size=6))
+def test_streamed_lines_equal_split_lines_whatever_the_chunking(text: str, cuts: list[int]) -> None:
+    data = text.encode("utf-8")
+    points = sorted({min(c, len(data)) for c in cuts})
+    chunks = [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
+    assert list(iter_text_lines(chunks)) == split_lines(text)
+
+
+@given(st.text(max_size=200))
+def test_clean_line_leaves_no_escape_or_control_characters(raw: str) -> None:
+    cleaned = clean_line(raw).text
+    assert "\x1b" not in cleaned
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", cleaned)
+
+
+def test_github_timestamp_and_workflow_commands() -> None:
+    line = clean_line("2026-11-24T08:15:02.1234567Z ##[error]Process completed with exit code 1.")
+    assert line.text == "Process completed with exit code 1."
+    assert line.marker is Marker.ERROR
+    assert line.display == "##[error]Process completed with exit code 1."
+    group = clean_line("2026-11-24T08:15:02.1234567Z ##[group]Run pytest -q")
+    assert (group.marker, group.name) == (Marker.GROUP_START, "Run pytest -q")
+    annotation = clean_line("::error file=src/a.py,line=3::boom")
+    assert (annotation.text, annotation.name) == ("boom", "file=src/a.py,line=3")
+
+
+def test_gitlab_sections_and_ansi() -> None:
+    start = clean_line("section_start:1700000000:step_script[collapsed=true]")
+    assert (start.marker, start.name, start.system) == (Marker.GROUP_START, "step_script", "gitlab")
+    assert clean_line("\x1b[0K\x1b[32;1m$ make test\x1b[0;m").text == "$ make test"
+    assert (
+        clean_line("\x1b[31;1mERROR: Job failed: exit code 2\x1b[0m").text == "ERROR: Job failed: exit code 2"
+    )
+
+
+def test_travis_markers_and_esc_less_colour_codes() -> None:
+    assert clean_line("travis_fold:start:install").marker is Marker.GROUP_START
+    assert clean_line("travis_time:end:0a1b:start=1,finish=2,duration=1").text == ""
+    assert clean_line("[1m[31mFAILED[0m tests/x.py").text == "FAILED tests/x.py"
+
+
+def test_mask_volatile_keeps_counts_and_masks_what_reruns_change() -> None:
+    a = mask_volatile(
+        "2026-11-24T08:15:02Z took 1.25s pid 4242 at /tmp/pytest-of-ci/x1/f.txt port 8080 on localhost:8080 id 9f1c2ab7"
+    )
+    b = mask_volatile(
+        "2026-11-25T09:00:00Z took 3.5s pid 17 at /tmp/pytest-of-ci/x9/f.txt port 9090 on localhost:9090 id 0e7d3c55"
+    )
+    assert a == b
+    assert mask_volatile("3 failed, 10 passed") != mask_volatile("2 failed, 10 passed")

@@ -1,0 +1,63 @@
+"""The streaming scanner: the same answer whatever the block size, bounded state whatever the log size."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agent import scan as scan_module
+from agent.scan import Scanner, scan
+
+NOISE = ["collecting deps", "ok 1 - fine", "Downloading x 12%", "", "compiling a.c"]
+ERRORS = ["ERROR: boom happened", "error: cannot find symbol", "FAILED tests/t.py::test_x - assert 1 == 2"]
+
+
+@st.composite
+def logs(draw: st.DrawFn) -> bytes:
+    lines = draw(st.lists(st.sampled_from(NOISE + ERRORS), min_size=1, max_size=120))
+    breaks = draw(st.lists(st.sampled_from(["\n", "\r\n", "\r"]), min_size=len(lines), max_size=len(lines)))
+    return "".join(line + br for line, br in zip(lines, breaks, strict=True)).encode()
+
+
+def _summary(data: bytes, block: int) -> tuple[int, list[tuple[int, str]], list[str]]:
+    scanner = Scanner()
+    for i in range(0, len(data), block):
+        scanner.feed(data[i : i + block])
+    result = scanner.finish()
+    return (
+        result.total_lines,
+        [(c.line, c.clean.text) for c in result.candidates],
+        [line.text for line in result.tail.lines],
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(logs(), st.integers(min_value=1, max_value=64))
+def test_block_boundaries_do_not_change_the_result(data: bytes, block: int) -> None:
+    old = (scan_module.BLOCK, scan_module.CONTEXT)
+    scan_module.BLOCK, scan_module.CONTEXT = 16, 64  # force many small blocks through the buffer logic
+    try:
+        assert _summary(data, block) == _summary(data, len(data) or 1)
+    finally:
+        scan_module.BLOCK, scan_module.CONTEXT = old
+
+
+def test_line_numbers_and_windows_follow_the_contract() -> None:
+    result = scan([b"a\r\nb\rc\nERROR: here\nd\r\ne"])
+    assert result.total_lines == 6
+    (cand,) = result.candidates
+    assert cand.line == 4
+    assert [line.text for line in cand.window.lines] == ["a", "b", "c", "ERROR: here", "d", "e"]
+    assert cand.window.first == 1
+
+
+def test_candidates_stay_bounded_on_a_noisy_log() -> None:
+    data = b"".join(b"error: noise %d\n" % i for i in range(5000))
+    result = scan([data])
+    assert len(result.candidates) <= scan_module.KEEP
+    assert result.total_lines == 5000
+    assert result.tail.lines[-1].text == "error: noise 4999"
+
+
+def test_binary_input_is_flagged() -> None:
+    assert scan([bytes(range(256)) * 40]).binary
