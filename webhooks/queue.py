@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from huey import RedisHuey, SqliteHuey
+from huey import PriorityRedisHuey, RedisHuey, SqliteHuey
 from huey.storage import SqliteStorage
 
 log = logging.getLogger("cimedic.queue")
@@ -60,7 +60,7 @@ class Queue:
 
     @classmethod
     def redis(cls, url: str, name: str = "cimedic") -> Queue:
-        return cls(RedisHuey(name, url=url, results=False, blocking=True, read_timeout=1))
+        return cls(PriorityRedisHuey(name, url=url, results=False, blocking=True, read_timeout=1))
 
     @property
     def backend(self) -> str:
@@ -71,9 +71,16 @@ class Queue:
             raise RuntimeError("no handler set on this queue")
         self._handler(delivery_id)
 
-    def enqueue(self, delivery_id: str) -> None:
-        """Persist one message; raises if the storage is unreachable (the intake answers 503)."""
-        self._task(delivery_id)
+    def enqueue(self, delivery_id: str, *, priority: int = 0) -> None:
+        """Persist one message; raises if the storage is unreachable (the intake answers 503).
+
+        Higher `priority` is taken first (huey's SQLite and Redis storages both order by it): output updates
+        go ahead of analyses, so a comment does not wait behind a backlog of other PRs' jobs.
+        """
+        if priority:
+            self._task(delivery_id, priority=priority)
+        else:
+            self._task(delivery_id)
 
     def depth(self) -> int:
         return int(self.huey.pending_count())

@@ -44,6 +44,7 @@ from webhooks.store import Claimed, JobResult, Store
 log = logging.getLogger("cimedic.worker")
 
 Analyzer = Callable[..., Diagnosis]
+PUBLISH_PRIORITY = 10
 
 
 def default_analyzer(text: bytes, **kwargs: Any) -> Diagnosis:
@@ -148,7 +149,9 @@ class Worker:
         due = self.store.due()
         for delivery_id in due:
             self.store.mark_requeued(delivery_id)
-            self.queue.enqueue(delivery_id)
+            self.queue.enqueue(
+                delivery_id, priority=PUBLISH_PRIORITY if delivery_id.startswith("publish:") else 0
+            )
             log.info("requeued", extra={"delivery": delivery_id})
         return len(due)
 
@@ -518,7 +521,7 @@ class Worker:
             self.store.admit(request.delivery_id, request.kind, request.model_dump_json(), rearm=True)
             != "duplicate"
         ):
-            self.queue.enqueue(request.delivery_id)
+            self.queue.enqueue(request.delivery_id, priority=PUBLISH_PRIORITY)
 
     # --- outputs ------------------------------------------------------------------------------------
 

@@ -99,7 +99,7 @@ def delivery(
     return headers, body
 
 
-def wait_until(cond: Callable[[], Any], timeout: float = 20.0, every: float = 0.05) -> Any:
+def wait_until(cond: Callable[[], Any], timeout: float = 60.0, every: float = 0.05) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = cond()
