@@ -9,6 +9,7 @@ matter. Memory stays bounded whatever the log's size: blocks of `BLOCK` bytes, a
 from __future__ import annotations
 
 import codecs
+import functools
 import heapq
 import re
 from collections import Counter
@@ -24,6 +25,7 @@ MAX_LINE = 4096  # characters of one line kept for analysis; longer lines are cu
 WINDOW_BEFORE = 30
 WINDOW_AFTER = 40
 KEEP = 300
+SCORE_CACHE = 1 << 16
 KEEP_EVERY_LINE = 3000
 TAIL = 80
 MAX_STEPS = 2000
@@ -97,14 +99,18 @@ def _decode(raw: bytes) -> str:
 
 
 def _line_bounds(buf: bytes, pos: int) -> tuple[int, int]:
-    start = max(buf.rfind(b"\n", 0, pos), buf.rfind(b"\r", 0, pos)) + 1
+    start = _line_start(buf, pos)
     nl = buf.find(b"\n", pos)
-    cr = buf.find(b"\r", pos)
     if nl < 0:
         nl = len(buf)
-    if cr < 0:
-        cr = len(buf)
-    return start, min(nl, cr)
+    cr = buf.find(b"\r", pos, nl)  # bounded by the LF: a log without CRs is not scanned to its end
+    return start, nl if cr < 0 else cr
+
+
+def _line_start(buf: bytes, pos: int) -> int:
+    """Start of the line holding `pos`; each search stops at the nearest LF, never the buffer's start."""
+    nl = buf.rfind(b"\n", 0, pos)
+    return max(nl, buf.rfind(b"\r", nl + 1, pos)) + 1
 
 
 def _next_line_start(buf: bytes, end: int) -> int:
@@ -131,6 +137,8 @@ class Scanner:
         self.signals = signals or default_signals()
         # Catalog rules know messages that carry no error word ("F401 `os` imported but unused").
         self.rule_bonus = rule_bonus
+        # CI logs repeat themselves (progress, retries, test names): score each distinct text once.
+        self._line_score = functools.lru_cache(maxsize=SCORE_CACHE)(self._score_text)
         # With a baseline every line may be new, so every line is a candidate (logs with a baseline are
         # the size of one job's output, where this costs little).
         self.every_line = every_line
@@ -180,11 +188,11 @@ class Scanner:
     def _back(self, start: int, count: int) -> tuple[int, int]:
         """Start of the line `count` lines before the line starting at (or holding) `start`."""
         buf = self._buf
-        pos = max(buf.rfind(b"\n", 0, start), buf.rfind(b"\r", 0, start)) + 1
+        pos = _line_start(buf, start)
         walked = 0
         while walked < count and pos > 0:
             prev_end = pos - 2 if pos > 1 and buf[pos - 2 : pos] == b"\r\n" else pos - 1
-            pos = max(buf.rfind(b"\n", 0, prev_end), buf.rfind(b"\r", 0, prev_end)) + 1
+            pos = _line_start(buf, prev_end)
             walked += 1
         return pos, walked
 
@@ -198,6 +206,12 @@ class Scanner:
                 break
             stop = _line_bounds(buf, nxt)[1]
         return Window(line - walked, buf[first:stop])
+
+    def _score_text(self, text: str) -> tuple[float, bool]:
+        score, generic = self.signals.score(text)
+        if self.rule_bonus is not None:
+            score += self.rule_bonus(text)
+        return score, generic
 
     def _note_step(self, line: int, clean: CleanLine) -> None:
         text = clean.text
@@ -242,11 +256,9 @@ class Scanner:
         self._note_step(line, clean)
         if not clean.text:
             return
-        score, generic = self.signals.score(clean.text)
+        score, generic = self._line_score(clean.text)
         if clean.marker is Marker.ERROR:
             score += 1.0
-        if self.rule_bonus is not None:
-            score += self.rule_bonus(clean.text)
         if score <= 0 and not self.every_line:
             return
         key = (score, line)
@@ -270,13 +282,7 @@ class Scanner:
         if final:
             return
         # Keep CONTEXT bytes before the examined region for the windows of the next block...
-        keep_from = (
-            max(
-                buf.rfind(b"\n", 0, max(self._done - CONTEXT, 0)),
-                buf.rfind(b"\r", 0, max(self._done - CONTEXT, 0)),
-            )
-            + 1
-        )
+        keep_from = _line_start(buf, max(self._done - CONTEXT, 0))
         if keep_from > 0 and buf[keep_from - 1] == 13 and keep_from < len(buf) and buf[keep_from] == 10:
             keep_from += 1
         # ...and at least the lines the tail and the windows need, however long they are.
@@ -303,7 +309,7 @@ class Scanner:
             self._examine(start, end, line_at)
             pos = _next_line_start(buf, end)
         # Everything before `limit` is examined; advance to the start of the line holding `limit`.
-        done = limit if limit >= len(buf) else max(buf.rfind(b"\n", 0, limit), buf.rfind(b"\r", 0, limit)) + 1
+        done = limit if limit >= len(buf) else _line_start(buf, limit)
         if limit < len(buf) and done > 0 and buf[done - 1] == 13 and buf[done : done + 1] == b"\n":
             done += 1
         # A line that began before `limit` was examined whole: the next search starts after it.
