@@ -31,7 +31,7 @@ CHATTER = [
     "   Compiling serde_json v1.0.117",
     "gcc -O2 -Wall -c src/util.c -o build/util.o",
     "npm WARN deprecated inflight@1.0.6: This module is not supported, and leaks memory.",
-    "WARNING: Retrying (Retry(total=4, connect=None, read=None)) after connection broken by 'ReadTimeoutError'",
+    "WARNING: Retrying (Retry(total=4, connect=None, read=None)) after connection broken by 'ReadTimeout'",
     "ok  \tgithub.com/acme/app/internal/store\t0.412s",
     "error_reporting = E_ALL (from php.ini)",
 ]
@@ -110,8 +110,8 @@ def main() -> int:
             subprocess.run(["grep", "-ciE", "error|fail", str(path)], capture_output=True, check=False)
             grep.append(time.perf_counter() - started)
         med, gmed = statistics.median(ours), statistics.median(grep)
-        row = f"| {actual:.0f} MB | {med:.2f} | {actual / med:.1f} | {rss:.0f} | {gmed:.2f} | {med / gmed:.1f}x "
-        print(row + f"| {found[:60]} |")
+        ratio = med / gmed
+        print(f"| {actual:.0f} MB | {med:.2f} | {actual / med:.1f} | {rss:.0f} | {gmed:.2f} | {ratio:.1f}x | {found[:60]} |")
         sys.stdout.flush()
     print(f"\nmachine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
     return 0
