@@ -111,7 +111,9 @@ def main() -> int:
             grep.append(time.perf_counter() - started)
         med, gmed = statistics.median(ours), statistics.median(grep)
         ratio = med / gmed
-        print(f"| {actual:.0f} MB | {med:.2f} | {actual / med:.1f} | {rss:.0f} | {gmed:.2f} | {ratio:.1f}x | {found[:60]} |")
+        cells = [f"{actual:.0f} MB", f"{med:.2f}", f"{actual / med:.1f}", f"{rss:.0f}"]
+        cells += [f"{gmed:.2f}", f"{ratio:.1f}x"]
+        print("| " + " | ".join([*cells, found[:60]]) + " |")
         sys.stdout.flush()
     print(f"\nmachine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
     return 0
