@@ -125,6 +125,12 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=0, help="extra `cimedic worker` processes")
     ap.add_argument("--threads", type=int, default=4, help="worker threads per process")
     ap.add_argument(
+        "--workers-after",
+        action="store_true",
+        help="start the worker processes only after every delivery was acknowledged (the intake alone, "
+        "measured like the bare endpoint)",
+    )
+    ap.add_argument(
         "--no-embedded",
         action="store_true",
         help="`serve --no-worker`: the intake process runs no jobs (use with --workers >= 1)",
@@ -206,14 +212,19 @@ def main() -> None:
         if args.no_embedded:
             serve.append("--no-worker")
         procs.append(start(serve, env, url))
-        for _ in range(args.workers):
-            procs.append(
-                subprocess.Popen(
-                    [*cli, "worker", "--no-knowledge", "--log-level", "warning"],
-                    env={**os.environ, **env},
-                    stdout=subprocess.DEVNULL,
+
+        def start_workers() -> None:
+            for _ in range(args.workers):
+                procs.append(
+                    subprocess.Popen(
+                        [*cli, "worker", "--no-knowledge", "--log-level", "warning"],
+                        env={**os.environ, **env},
+                        stdout=subprocess.DEVNULL,
+                    )
                 )
-            )
+
+        if not args.workers_after:
+            start_workers()
         sent_at: dict[int, float] = {}
 
         def on_sent(i: int, t: float) -> None:
@@ -222,6 +233,8 @@ def main() -> None:
         t_start = time.time()
         lat, codes, wall = fire(url, requests, args.concurrency, on_sent)
         accepted = sum(1 for c in codes if c == 202)
+        if args.workers_after:
+            start_workers()
 
         from webhooks.store import Store
 
@@ -265,7 +278,7 @@ def main() -> None:
         print(
             f"backend={args.backend} deliveries={len(requests)} prs={args.prs} jobs/pr={per_pr} "
             f"concurrency={args.concurrency} extra_workers={args.workers} threads={args.threads} "
-            f"embedded_worker={not args.no_embedded}"
+            f"embedded_worker={not args.no_embedded} workers_after={args.workers_after}"
         )
         print(
             f"bare FastAPI 202: p50={pct(bare_lat, 50) * 1000:.1f} ms p99={pct(bare_lat, 99) * 1000:.1f} ms "

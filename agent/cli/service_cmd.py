@@ -81,6 +81,13 @@ def serve_command(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8080,
     worker: Annotated[bool, typer.Option(help="also run workers in this process (embedded mode)")] = True,
+    worker_processes: Annotated[
+        int,
+        typer.Option(
+            help="run workers as this many child processes instead of threads of the intake "
+            "(keeps the CPU-bound analysis away from the acknowledgement latency)"
+        ),
+    ] = 0,
     knowledge: Annotated[bool, typer.Option(help="look up and record failures in the knowledge base")] = True,
     log_level: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
 ) -> None:
@@ -91,11 +98,25 @@ def serve_command(
     settings = _settings()
     service = _build(settings, knowledge)
     try:
-        app = service.app(run_worker=worker)
+        app = service.app(run_worker=worker and worker_processes == 0)
     except ConfigError as exc:
         typer.echo(f"cimedic: {exc}", err=True)
         raise typer.Exit(2) from None
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    children = []
+    if worker and worker_processes > 0:
+        import subprocess
+
+        cmd = [sys.executable, "-c", "from agent.cli import main; main()", "worker", "--log-level", log_level]
+        if not knowledge:
+            cmd.append("--no-knowledge")
+        children = [subprocess.Popen(cmd) for _ in range(worker_processes)]
+    try:
+        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    finally:
+        for child in children:
+            child.terminate()  # SIGTERM: the worker finishes or hands back its jobs (leases)
+        for child in children:
+            child.wait(30)
 
 
 def worker_command(
@@ -176,7 +197,6 @@ def redeliver_command(
 ) -> None:
     """Ask GitHub to redeliver the App's failed webhook deliveries (each GUID once, if none succeeded)."""
     from webhooks.redeliver import redeliver_failed
-
     from webhooks.service import make_api
 
     settings = _settings()
