@@ -87,6 +87,18 @@ class VectorStore:
         distances = result["distances"][0] if result.get("distances") else []
         return [(str(i), float(d)) for i, d in zip(ids, distances, strict=True)]
 
+    def query_meta(self, vector: npt.NDArray[np.float32], n: int) -> list[tuple[str, float, dict[str, Any]]]:
+        """Unfiltered: (id, cosine distance, metadata) of the `n` nearest vectors, nearest first."""
+        if n <= 0:
+            return []
+        result = self._collection.query(
+            query_embeddings=vector.reshape(1, -1), n_results=n, include=["distances", "metadatas"]
+        )
+        ids = result["ids"][0] if result["ids"] else []
+        distances = result["distances"][0] if result.get("distances") else []
+        metas = result["metadatas"][0] if result.get("metadatas") else []
+        return [(str(i), float(d), dict(m or {})) for i, d, m in zip(ids, distances, metas, strict=True)]
+
     def delete(self, ids: Sequence[str]) -> None:
         for start in range(0, len(ids), self._max_batch):
             self._collection.delete(ids=list(ids[start : start + self._max_batch]))

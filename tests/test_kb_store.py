@@ -215,3 +215,18 @@ def test_a_store_failure_does_not_break_the_analysis(
     assert "knowledge base" in caplog.text
     with pytest.raises(Exception):  # noqa: B017 - whatever the client raises, strict mode lets it through
         kb.scoped("acme/app", strict=True).similar(d)
+
+
+def test_scoped_query_falls_back_to_the_filtered_search_when_other_repos_crowd_the_net(
+    tmp_path: Path,
+) -> None:
+    kb = open_kb(f"sqlite:///{tmp_path / 'kb.db'}", chroma_path=tmp_path / "chroma", threshold=0.0)
+    crowd = [
+        (diag(f"fp-o{i}", f"{IMPORT} variant v{i}", source=f"o{i}.log"), job("other/x")) for i in range(150)
+    ]
+    kb.record_many(
+        [*crowd, (diag("fp-mine", "No module named requests here", source="m.log"), job("acme/app"))]
+    )
+    [hit] = kb.similar(diag("fp-q", IMPORT, source="q.log"), 1, repo="acme/app")
+    assert hit.fingerprint == "fp-mine"
+    kb.close()
