@@ -77,10 +77,11 @@ def strip_ansi(text: str) -> str:
 def clean_line(raw: str) -> CleanLine:
     """Remove CI markup, ANSI codes and control characters from one raw line."""
     text = strip_ansi(raw) if ("\x1b" in raw or "[" in raw) else raw
-    if "\x00" in text or CONTROL.search(text):
-        text = CONTROL.sub("", text)
-    if max(text, default=" ") >= "\u200b" and ZERO_WIDTH.search(text):
-        text = ZERO_WIDTH.sub("", text)
+    if text.isascii():  # the common case: no zero-width characters, and a cheap test for control ones
+        if not text.isprintable():
+            text = CONTROL.sub("", text)
+    else:
+        text = ZERO_WIDTH.sub("", CONTROL.sub("", text))
     stamp = GITHUB_TIMESTAMP.match(text)
     system = ""
     if stamp:

@@ -14,7 +14,7 @@ import heapq
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from agent.logtext import LINE_BREAK, CleanLine, Marker, clean_line
 from agent.signals import SignalSet, default_signals
@@ -22,10 +22,11 @@ from agent.signals import SignalSet, default_signals
 BLOCK = 1 << 22  # bytes read at a time
 CONTEXT = 1 << 16  # bytes kept on each side of the block being searched, for windows
 MAX_LINE = 4096  # characters of one line kept for analysis; longer lines are cut
-WINDOW_BEFORE = 30
-WINDOW_AFTER = 40
+WINDOW_BEFORE = 30  # lines kept before a block boundary, for the windows of the next block
+WINDOW_BYTES = 4096
 KEEP = 300
 SCORE_CACHE = 1 << 16
+STAMP = len(b"2026-11-24T08:15:02.1234567Z ")  # GitHub Actions' line prefix
 KEEP_EVERY_LINE = 3000
 TAIL = 80
 MAX_STEPS = 2000
@@ -137,8 +138,7 @@ class Scanner:
         self.signals = signals or default_signals()
         # Catalog rules know messages that carry no error word ("F401 `os` imported but unused").
         self.rule_bonus = rule_bonus
-        # CI logs repeat themselves (progress, retries, test names): score each distinct text once.
-        self._line_score = functools.lru_cache(maxsize=SCORE_CACHE)(self._score_text)
+        self._read = functools.lru_cache(maxsize=SCORE_CACHE)(self._read_line)
         # With a baseline every line may be new, so every line is a candidate (logs with a baseline are
         # the size of one job's output, where this costs little).
         self.every_line = every_line
@@ -197,21 +197,25 @@ class Scanner:
         return pos, walked
 
     def _window(self, start: int, end: int, line: int) -> Window:
+        """WINDOW_BYTES on each side of the line, cut at line boundaries: a slice and one count in C,
+        which matters because windows are taken for every line that enters the candidate heap."""
         buf = self._buf
-        first, walked = self._back(start, WINDOW_BEFORE)
-        stop = end
-        for _ in range(WINDOW_AFTER):
-            nxt = _next_line_start(buf, stop)
-            if nxt >= len(buf):
-                break
-            stop = _line_bounds(buf, nxt)[1]
-        return Window(line - walked, buf[first:stop])
+        lo = _line_start(buf, max(0, start - WINDOW_BYTES))
+        hi = min(len(buf), end + WINDOW_BYTES)
+        if hi < len(buf):
+            hi = _line_bounds(buf, hi)[1]
+        return Window(line - _count_breaks(buf, lo, start), buf[lo:hi])
 
-    def _score_text(self, text: str) -> tuple[float, bool]:
-        score, generic = self.signals.score(text)
+    def _read_line(self, raw: bytes, system: str) -> tuple[CleanLine, float, bool]:
+        clean = clean_line(_decode(raw))
+        if system and not clean.system:
+            clean = replace(clean, system=system)
+        score, generic = self.signals.score(clean.text)
         if self.rule_bonus is not None:
-            score += self.rule_bonus(text)
-        return score, generic
+            score += self.rule_bonus(clean.text)
+        if clean.marker is Marker.ERROR:
+            score += 1.0
+        return clean, score, generic
 
     def _note_step(self, line: int, clean: CleanLine) -> None:
         text = clean.text
@@ -249,16 +253,22 @@ class Scanner:
                 del self._steps[: MAX_STEPS // 2]
 
     def _examine(self, start: int, end: int, line: int) -> None:
-        raw = self._buf[start:end]
-        clean = clean_line(_decode(raw))
+        buf = self._buf
+        # Lines repeat once their timestamp is gone: clean and score each distinct one once.
+        if (
+            end - start > STAMP
+            and buf[start + 4] == 45
+            and buf[start + 10] == 84
+            and buf[start + STAMP - 2] == 90
+        ):
+            clean, score, generic = self._read(buf[start + STAMP : end], "github")
+        else:
+            clean, score, generic = self._read(buf[start:end], "")
         if clean.system:
             self._systems[clean.system] += 1
         self._note_step(line, clean)
         if not clean.text:
             return
-        score, generic = self._line_score(clean.text)
-        if clean.marker is Marker.ERROR:
-            score += 1.0
         if score <= 0 and not self.every_line:
             return
         key = (score, line)
@@ -295,6 +305,7 @@ class Scanner:
     def _examine_matches(self, limit: int) -> None:
         buf = self._buf
         lower = buf.lower()
+        has_cr = b"\r" in buf  # LF-only logs need one count per match, not three
         prefilter = self.signals.prefilter
         pos = self._done
         counted_to = 0
@@ -304,7 +315,9 @@ class Scanner:
             if m is None or m.start() >= limit:
                 break
             start, end = _line_bounds(buf, m.start())
-            line_at += _count_breaks(buf, counted_to, start)
+            line_at += (
+                _count_breaks(buf, counted_to, start) if has_cr else buf.count(b"\n", counted_to, start)
+            )
             counted_to = start
             self._examine(start, end, line_at)
             pos = _next_line_start(buf, end)

@@ -2,8 +2,10 @@
 
     python bench/speed.py [--sizes 10,100,1000] [--dir /tmp/cimedic-speed]
 
-The logs are built from real-shaped content: a GitHub Actions job (timestamps, groups, pip/pytest/compiler
-chatter with occasional warnings and retried downloads), one real failure near the end. Each size is analyzed
+The logs are built from real-shaped content: a GitHub Actions job (timestamps, pip/pytest/compiler chatter,
+with about 7% of lines holding words like error, fail, warning, the share measured on the LogChunks logs),
+one real failure at the end. `--from DIR` builds them instead by concatenating the real logs under DIR (for
+example ../shared/datasets/logchunks/logs) until the size is reached, the real failure still at the end. Each size is analyzed
 in a fresh process (`cimedic analyze --no-kb --no-llm -f json`) so that peak RSS is that run's own; the same
 file is counted by `grep -ciE 'error|fail'` in the same run as the baseline. Medians of `--repeat` runs.
 """
@@ -21,18 +23,26 @@ import sys
 import time
 from pathlib import Path
 
-CHATTER = [
+NEUTRAL = [
     "Collecting requests>=2.31 (from -r requirements.txt (line 4))",
     "  Downloading requests-2.32.3-py3-none-any.whl.metadata (4.6 kB)",
-    "Requirement already satisfied: idna<4,>=2.5 in /opt/hostedtoolcache/Python/3.11.9/x64/lib/python3.11",
-    "tests/test_api.py::test_list_users PASSED                                 [ 12%]",
-    "tests/test_api.py::test_create_user PASSED                                [ 13%]",
     "[INFO] Compiling 214 source files to /home/runner/work/app/app/target/classes",
     "   Compiling serde_json v1.0.117",
     "gcc -O2 -Wall -c src/util.c -o build/util.o",
+    "ok  \tgithub.com/acme/app/internal/store\t0.412s",
+    "Receiving objects:  47% (1203/2559), 1.21 MiB | 2.40 MiB/s",
+    "[INFO] --- maven-resources-plugin:3.3.1:resources (default-resources) @ app ---",
+    "added 1289 packages, and audited 1290 packages in 21s",
+    "Get:12 http://archive.ubuntu.com/ubuntu jammy/main amd64 libssl3 amd64 3.0.2-0ubuntu1.15 [1903 kB]",
+    "tests/test_api.py::test_list_users                                        [ 12%]",
+    "Successfully installed certifi-2024.2.2 charset-normalizer-3.3.2 idna-3.7",
+    "   Checking tokio v1.37.0",
+    "Run npx jest --ci --reporters=default",
+]
+KEYWORDED = [
+    "tests/test_api.py::test_create_user PASSED                                [ 13%]",
     "npm WARN deprecated inflight@1.0.6: This module is not supported, and leaks memory.",
     "WARNING: Retrying (Retry(total=4, connect=None, read=None)) after connection broken by 'ReadTimeout'",
-    "ok  \tgithub.com/acme/app/internal/store\t0.412s",
     "error_reporting = E_ALL (from php.ini)",
 ]
 FAILURE = [
@@ -57,10 +67,27 @@ def generate(path: Path, size: int, seed: int = 7) -> None:
             second += 1
             clock = f"{8 + second // 3600 % 10:02d}:{second // 60 % 60:02d}:{second % 60:02d}"
             stamp = f"2026-11-24T{clock}.{rng.randrange(10**7):07d}Z "
-            block = "".join(stamp + rng.choice(CHATTER) + "\n" for _ in range(200))
+            block = "".join(
+                stamp + (rng.choice(KEYWORDED) if rng.random() < 0.07 else rng.choice(NEUTRAL)) + "\n"
+                for _ in range(200)
+            )
             out.write(block)
             written += len(block)
         out.write("".join(f"2026-11-24T18:00:00.0000000Z {line}\n" for line in FAILURE))
+
+
+def concatenate(path: Path, size: int, source: Path) -> None:
+    logs = sorted(p for p in source.rglob("*.log") if p.is_file())
+    written = 0
+    with path.open("wb") as out:
+        while written < size:
+            for log in logs:
+                data = log.read_bytes()
+                out.write(data if data.endswith(b"\n") else data + b"\n")
+                written += len(data)
+                if written >= size:
+                    break
+        out.write("".join(f"{line}\n" for line in FAILURE).encode())
 
 
 def peak_rss_mb_of(cmd: list[str]) -> tuple[float, float, str]:
@@ -76,6 +103,9 @@ def main() -> int:
     ap.add_argument("--sizes", default="10,100,1000", help="sizes in MB")
     ap.add_argument("--dir", type=Path, default=Path("/tmp/cimedic-speed"))
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument(
+        "--from", dest="source", type=Path, help="build the logs from the real logs under this folder"
+    )
     args = ap.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
     print(
@@ -83,9 +113,13 @@ def main() -> int:
     )
     print("|---|---|---|---|---|---|---|")
     for size_mb in (int(s) for s in args.sizes.split(",")):
-        path = args.dir / f"log-{size_mb}mb.log"
+        kind = "real" if args.source else "gen"
+        path = args.dir / f"log-{kind}-{size_mb}mb.log"
         if not path.exists() or path.stat().st_size < size_mb * 1_000_000:
-            generate(path, size_mb * 1_000_000)
+            if args.source:
+                concatenate(path, size_mb * 1_000_000, args.source)
+            else:
+                generate(path, size_mb * 1_000_000)
         actual = path.stat().st_size / 1e6
         ours, grep, rss, found = [], [], 0.0, ""
         for _ in range(args.repeat):

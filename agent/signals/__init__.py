@@ -6,8 +6,9 @@ import functools
 import re
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, Protocol
 
+import re2
 import yaml
 
 
@@ -18,9 +19,15 @@ class Signal:
     generic: bool
 
 
+class Prefilter(Protocol):
+    """What the scanner needs of the compiled prefilter (an RE2 regexp)."""
+
+    def search(self, text: bytes, pos: int = ..., endpos: int = ...) -> re.Match[bytes] | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class SignalSet:
-    prefilter: re.Pattern[bytes]
+    prefilter: Prefilter
     signals: tuple[Signal, ...]
 
     def score(self, text: str) -> tuple[float, bool]:
@@ -45,7 +52,18 @@ def default_signals() -> SignalSet:
         for item in raw["signals"]
     )
     patterns = [str(p).encode("latin-1") for p in raw.get("prefilter_patterns", [])]
-    return SignalSet(re.compile(b"|".join([trie_pattern(literals), *patterns])), signals)
+    return SignalSet(compile_prefilter(b"|".join([trie_pattern(literals), *patterns])), signals)
+
+
+def compile_prefilter(pattern: bytes) -> Prefilter:
+    """RE2, not `re`: its automaton scans a log at hundreds of MB/s whatever the number of literals, where
+    `re` tries the alternatives one by one at every byte (about 5 MB/s here). Latin-1 mode makes it match
+    raw bytes, so logs with invalid UTF-8 need no decoding first (https://github.com/google/re2/wiki/Syntax)."""
+    options = re2.Options()
+    options.encoding = re2.Options.Encoding.LATIN1
+    options.max_mem = 64 << 20
+    compiled: Prefilter = re2.compile(pattern, options)
+    return compiled
 
 
 def trie_pattern(literals: list[bytes]) -> bytes:
