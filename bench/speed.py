@@ -5,7 +5,8 @@
 The logs are built from real-shaped content: a GitHub Actions job (timestamps, pip/pytest/compiler chatter,
 with about 7% of lines holding words like error, fail, warning, the share measured on the LogChunks logs),
 one real failure at the end. `--from DIR` builds them instead by concatenating the real logs under DIR (for
-example ../shared/datasets/logchunks/logs) until the size is reached, the real failure still at the end. Each size is analyzed
+example ../shared/datasets/logchunks/logs) until the size is reached, the real failure still at the end.
+Each size is analyzed
 in a fresh process (`cimedic analyze --no-kb --no-llm -f json`) so that peak RSS is that run's own; the same
 file is counted by `grep -ciE 'error|fail'` in the same run as the baseline. Medians of `--repeat` runs.
 """
