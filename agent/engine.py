@@ -129,7 +129,7 @@ def _diagnose(
         remediation = hit.remediation()
         rule = hit.rule.id
     else:
-        title = focus[0].text.strip() if focus else "no failure found in the log"
+        title = _strip_command(focus[0].text).strip() if focus else "no failure found in the log"
         remediation = Remediation()
         rule = None
     title = title[:MAX_TITLE]
@@ -164,6 +164,11 @@ def _diagnose(
         rule=rule,
         remediation=remediation,
     )
+
+
+def _strip_command(text: str) -> str:
+    """A title names the error, not the workflow command that carried it (`##[error]`)."""
+    return text.split("]", 1)[1] if text.startswith("##[") and "]" in text else text
 
 
 def _unknown(source: str, title: str, redactor: Redactor) -> Diagnosis:
