@@ -48,6 +48,7 @@ class Settings(BaseSettings):
         default="cimedic", description="queue (and Redis key prefix) shared by the workers"
     )
     redeliver_every_seconds: float = Field(default=600.0, ge=0, description="0 turns periodic redelivery off")
+    publish_delay_seconds: float = Field(default=2.0, ge=0, description="merge output updates within this")
 
     @property
     def sqlite_url(self) -> str:

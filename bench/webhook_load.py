@@ -233,6 +233,22 @@ def main() -> None:
         t_start = time.time()
         lat, codes, wall = fire(url, requests, args.concurrency, on_sent)
         accepted = sum(1 for c in codes if c == 202)
+        print(
+            f"backend={args.backend} deliveries={len(requests)} prs={args.prs} jobs/pr={per_pr} "
+            f"concurrency={args.concurrency} extra_workers={args.workers} threads={args.threads} "
+            f"embedded_worker={not args.no_embedded} workers_after={args.workers_after}",
+            flush=True,
+        )
+        print(
+            f"bare FastAPI 202: p50={pct(bare_lat, 50) * 1000:.1f} ms p99={pct(bare_lat, 99) * 1000:.1f} ms "
+            f"rate={len(requests) / bare_wall:.0f}/s codes_ok={bare_codes.count(202)}",
+            flush=True,
+        )
+        print(
+            f"cimedic intake:   p50={pct(lat, 50) * 1000:.1f} ms p99={pct(lat, 99) * 1000:.1f} ms "
+            f"rate={len(requests) / wall:.0f}/s accepted={accepted}",
+            flush=True,
+        )
         if args.workers_after:
             start_workers()
 
@@ -276,23 +292,14 @@ def main() -> None:
             by_route[key] = by_route.get(key, 0) + 1
 
         print(
-            f"backend={args.backend} deliveries={len(requests)} prs={args.prs} jobs/pr={per_pr} "
-            f"concurrency={args.concurrency} extra_workers={args.workers} threads={args.threads} "
-            f"embedded_worker={not args.no_embedded} workers_after={args.workers_after}"
-        )
-        print(
-            f"bare FastAPI 202: p50={pct(bare_lat, 50) * 1000:.1f} ms p99={pct(bare_lat, 99) * 1000:.1f} ms "
-            f"rate={len(requests) / bare_wall:.0f}/s codes_ok={bare_codes.count(202)}"
-        )
-        print(
-            f"cimedic intake:   p50={pct(lat, 50) * 1000:.1f} ms p99={pct(lat, 99) * 1000:.1f} ms "
-            f"rate={len(requests) / wall:.0f}/s accepted={accepted}"
-        )
-        print(
             f"delivery→comment: p50={pct(to_comment, 50):.2f} s p99={pct(to_comment, 99):.2f} s "
             f"(all done {t_done - t_start:.1f} s after the first delivery)"
         )
-        print(f"GitHub API calls per failed job: {len(calls) / len(requests):.2f} ({len(calls)} calls)")
+        writes = sum(1 for m, _p, _s in calls if m in ("POST", "PATCH", "PUT", "DELETE"))
+        print(
+            f"GitHub API calls per failed job: {len(calls) / len(requests):.2f} "
+            f"({len(calls)} calls, {writes} writes)"
+        )
         for route, n in sorted(by_route.items(), key=lambda kv: -kv[1]):
             print(f"    {n:6d}  {route}")
         print(

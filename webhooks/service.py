@@ -122,6 +122,7 @@ def build_service(
             lease_s=settings.lease_seconds,
             max_attempts=settings.max_attempts,
             retry_base_s=settings.retry_base_seconds,
+            publish_delay_s=settings.publish_delay_seconds,
         ),
     )
     return Service(settings, store, queue, api, audit, worker)

@@ -201,11 +201,14 @@ class Store:
 
     # --- deliveries ---------------------------------------------------------------------------------
 
-    def admit(self, delivery_id: str, event: str, payload: str, *, rearm: bool = False) -> Admission:
+    def admit(
+        self, delivery_id: str, event: str, payload: str, *, rearm: bool = False, not_before: float = 0.0
+    ) -> Admission:
         """Record a delivery as queued. `new`/`retry` mean: enqueue it now; `duplicate`: acknowledge, drop.
 
         `rearm=True` (internal coalescing jobs such as "publish this PR's comment") re-queues a finished or
-        running entry instead of dropping it, but still drops one that is already queued.
+        running entry instead of dropping it, but still drops one that is already queued. With `not_before`
+        the entry is not claimable before that time and the reaper enqueues it when it is due.
         """
         now = time.time()
         with self._tx() as conn:
@@ -217,7 +220,7 @@ class Store:
                 "attempts": 0,
                 "received_at": now,
                 "updated_at": now,
-                "not_before": 0.0,
+                "not_before": not_before,
             }
             if self._inserted(conn, deliveries, row):
                 return "new"
@@ -240,7 +243,7 @@ class Store:
                 "payload": payload,
                 "updated_at": now,
                 "error": None,
-                "not_before": 0.0,
+                "not_before": not_before,
             }
             if rearm:
                 values["received_at"] = now  # an internal request's age counts from its latest trigger

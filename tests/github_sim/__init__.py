@@ -136,6 +136,7 @@ def service_env(
         "CIMEDIC_GITHUB_RETRY_BASE_SECONDS": "0.05",
         "CIMEDIC_GITHUB_TIMEOUT_SECONDS": "2",
         "CIMEDIC_WORKER_THREADS": "4",
+        "CIMEDIC_PUBLISH_DELAY_SECONDS": "0.3",
         "CIMEDIC_QUEUE_NAME": queue_name or f"t{uuid.uuid4().hex[:8]}",
     }
     if database_url:
