@@ -5,8 +5,8 @@ Usage:
 
 For each log (LogChunks and the failing CiDiff logs) the engine's diagnosis is turned into the prompt the
 explainer would send (redacted, trimmed to the budget) and its size is estimated (characters / 3.5). With
-`--tokenize http://127.0.0.1:PORT` (a running llama.cpp server) each prompt is also counted by the model's
-own tokenizer (`POST /tokenize`, https://github.com/ggml-org/llama.cpp/blob/master/tools/server/README.md),
+`--tokenize http://127.0.0.1:PORT` (a running llama.cpp server; `--tokenize auto` starts one with
+tests/llm_server.py) each prompt is also counted by the model's own tokenizer (`POST /tokenize`, https://github.com/ggml-org/llama.cpp/blob/master/tools/server/README.md),
 to check the estimate. Prints median, p95 and max, and how often a section had to be trimmed.
 """
 
@@ -62,12 +62,22 @@ def main() -> int:
     parser.add_argument("datasets", type=Path)
     parser.add_argument("--max-tokens", type=int, default=6000)
     parser.add_argument("--limit", type=int, default=0)
-    parser.add_argument("--tokenize", metavar="URL", help="llama.cpp server base URL (without /v1)")
+    parser.add_argument("--tokenize", metavar="URL", help="llama.cpp server base URL (without /v1), or auto")
     args = parser.parse_args()
+    if args.tokenize == "auto":
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+        from llm_server import llama_server
 
+        with llama_server() as url:
+            args.tokenize = url.removesuffix("/v1")
+            return measure(args)
+    return measure(args)
+
+
+def measure(args: argparse.Namespace) -> int:
     paths = cases(args.datasets)
-    if args.limit:
-        paths = paths[: args.limit]
+    if args.limit:  # spread over both datasets and all languages
+        paths = paths[:: max(1, len(paths) // args.limit)][: args.limit]
     redactor = Redactor()
     estimated: list[float] = []
     counted: list[float] = []

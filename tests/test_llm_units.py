@@ -4,6 +4,7 @@ ledger and cache, prices, prompt trimming, output sanitizing, and `cimedic llm c
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import httpx2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from llm_support import LOG, answer, completion, diagnosis
 from pydantic_ai.exceptions import ModelHTTPError
 from pydantic_ai.models import Model
@@ -325,3 +328,20 @@ def test_cli_llm_check_without_setting(tmp_path: Path, monkeypatch: pytest.Monke
     finally:
         load_settings.cache_clear()
     assert result.exit_code == 2
+
+
+# ---------------------------------------------------------------------------------------------- properties
+_PIECES = st.sampled_from(
+    ["<", ">", "<img", "<!--", "-->", "@", "@bob", "[", "](", ")", "!", "https://", "evil.example", "www.",
+     "docs.python.org", "/", " ", "\n", "\x1b[31m", "\u200b", "javascript:", "a", "`"]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES, max_size=40).map("".join))
+def test_clean_markdown_never_lets_html_mentions_or_foreign_links_through(text: str) -> None:
+    out, _ = _md(text)
+    assert not re.search(r"<[A-Za-z!/?@#]", out)
+    assert not re.search(r"(?<![\w@/.+-])@[A-Za-z0-9_]", out)
+    assert "evil.example" not in out or not re.search(r"(https?://|www\.)[^\s]*evil\.example", out)
+    assert "\x1b" not in out and "\u200b" not in out
