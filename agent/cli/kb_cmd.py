@@ -6,7 +6,7 @@ import contextlib
 import json
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -51,12 +51,12 @@ def _kb() -> KnowledgeBase:
 
 
 @contextlib.contextmanager
-def _interruptible(what: str) -> Iterator[None]:
+def _interruptible(what: Callable[[], str]) -> Iterator[None]:
     """Ctrl-C ends the command cleanly: each batch is written whole or not at all (see knowledge/base.py)."""
     try:
         yield
     except KeyboardInterrupt:
-        typer.echo(f"\ninterrupted: {what}; the knowledge base is consistent", err=True)
+        typer.echo(f"\ninterrupted: {what()}; the knowledge base is consistent", err=True)
         raise typer.Exit(130) from None
 
 
@@ -107,7 +107,7 @@ def add_command(
     failed: list[str] = []
     analyzed = 0
 
-    with _interruptible(f"{analyzed} logs analyzed"), _progress(len(logs), "recording") as progress:
+    with _interruptible(lambda: f"{analyzed} logs analyzed"), _progress(len(logs), "recording") as progress:
         task = progress.add_task("recording", total=len(logs))
 
         def items() -> Iterator[tuple[Diagnosis, JobContext]]:
@@ -207,7 +207,10 @@ def import_command(
     handle = sys.stdin if input == "-" else open(input, encoding="utf-8")  # noqa: SIM115
     try:
         total = None if input == "-" else sum(1 for _ in open(input, encoding="utf-8"))  # noqa: SIM115
-        with _interruptible("import stopped between batches"), _progress(total, "importing") as progress:
+        with (
+            _interruptible(lambda: "import stopped between batches"),
+            _progress(total, "importing") as progress,
+        ):
             task = progress.add_task("importing", total=total)
             result = kb.import_(handle, progress=lambda n: progress.advance(task, n))
     finally:
@@ -254,7 +257,7 @@ def forget_command(
     age = parse_age(older_than) if older_than else None
     if repo is None and age is None and fingerprint is None:
         raise typer.BadParameter("give --repo, --older-than or --fingerprint")
-    with _interruptible("nothing was deleted unless reported"):
+    with _interruptible(lambda: "forget stopped; deletions are committed whole or not at all"):
         result = _kb().forget(repo=repo, older_than=age, fingerprint=fingerprint)
     typer.echo(
         f"forgot {result.occurrences} occurrences, {result.failures} failures, "

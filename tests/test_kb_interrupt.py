@@ -1,0 +1,79 @@
+"""Ctrl-C during a long `cimedic kb import` leaves the two stores consistent."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from agent.config import Settings
+from knowledge import open_knowledge_base
+from knowledge.config import KnowledgeSettings
+from knowledge.schema import failures, occurrences
+
+pytestmark = pytest.mark.slow
+
+
+def test_ctrl_c_during_import_leaves_the_stores_consistent(tmp_path: Path) -> None:
+    dump = tmp_path / "big.jsonl"
+    with dump.open("w") as out:
+        out.write(json.dumps({"type": "header", "schema": "cimedic.kb-export/v1"}) + "\n")
+        for i in range(20000):
+            seen = "2026-01-01T00:00:00Z"
+            text = f"error {i} in m{i}"
+            occ = {"key": f"k{i}", "fingerprint": f"fp{i}", "repo": "acme/app", "source": f"{i}.log"}
+            occ |= {"category": "test", "confidence": 0.5, "seen_at": seen}
+            record = {"type": "failure", "fingerprint": f"fp{i}", "repo": "acme/app", "org": "acme"}
+            record |= {
+                "category": "test",
+                "title": text,
+                "focus_text": text,
+                "excerpt_text": "",
+                "embed_text": text,
+            }
+            record |= {"first_seen": seen, "last_seen": seen, "occurrences": [occ]}
+            out.write(json.dumps(record) + "\n")
+    env = {**os.environ, "CIMEDIC_HOME": str(tmp_path / "home"), "CIMEDIC_KB_MODEL": "hashing"}
+    env.pop("CIMEDIC_DATABASE_URL", None)
+    env.pop("CIMEDIC_CHROMA_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from agent.cli import main; main()", "kb", "import", str(dump)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    db = tmp_path / "home" / "cimedic.db"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # wait until some batches are in, then press Ctrl-C
+        time.sleep(0.5)
+        if db.exists() and proc.poll() is None:
+            kb = open_knowledge_base(Settings(home=tmp_path / "home"), KnowledgeSettings(model="hashing"))
+            with kb.sql.read() as conn:
+                done = conn.execute(select(func.count()).select_from(failures)).scalar_one()
+            kb.close()
+            if done >= 1000:
+                break
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "consistent" in err
+
+    kb = open_knowledge_base(Settings(home=tmp_path / "home"), KnowledgeSettings(model="hashing"))
+    with kb.sql.read() as conn:
+        n_failures = conn.execute(select(func.count()).select_from(failures)).scalar_one()
+        n_occ = conn.execute(select(func.count()).select_from(occurrences)).scalar_one()
+        counted = conn.execute(select(func.sum(failures.c.occurrences))).scalar_one()
+    assert 0 < n_failures < 20000 and n_occ == n_failures == counted
+    orphans, missing = kb.repair()
+    assert missing == 0  # every recorded failure has its vector: writes go vector first
+    assert kb.vectors.count() == n_failures  # after removing the orphans (if the interrupt left any)
+    assert orphans >= 0
+    kb.close()
