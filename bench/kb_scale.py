@@ -93,8 +93,9 @@ def run_system(system: str, args: argparse.Namespace) -> dict[str, Any]:
     data = make_texts(args.dataset, sizes[-1], seed=1)
     queries = make_texts(args.dataset, args.queries, seed=2)
     n0 = min(args.embedded, sizes[0])
-    report: dict[str, Any] = {"system": system, "sizes": {}}
     home = Path(tempfile.mkdtemp(prefix=f"kb-scale-{system}-"))
+    # kept after the run (hundreds of MB at 100,000) so bench/kb_query_latency.py can re-measure it; delete it
+    report: dict[str, Any] = {"system": system, "home": str(home), "sizes": {}}
 
     from knowledge.embedding import SentenceTransformerEmbedder, _load_sentence_transformer
 
