@@ -34,8 +34,21 @@ from webhooks.store import Store
 
 def _job_payload() -> dict[str, Any]:
     p = fixture("workflow_job.completed.json")
-    p["installation"] = {"id": 7}
+    p["installation"] = {"id": 7, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uNw=="}
     return p
+
+
+def test_githubkit_model_reads_the_real_example_and_lenient_path_agrees() -> None:
+    from webhooks.github import _typed
+
+    payload = _job_payload()
+    assert _typed("workflow_job", payload) is not None  # githubkit's model accepts the real example
+    headers, body = delivery("workflow_job", payload, delivery_id="d-2")
+    typed = parse_github_delivery(headers, body, SECRET)
+    del payload["installation"]["node_id"]  # githubkit's model now refuses it: the fallback must agree
+    assert _typed("workflow_job", payload) is None
+    headers, body = delivery("workflow_job", payload, delivery_id="d-2")
+    assert parse_github_delivery(headers, body, SECRET) == typed
 
 
 def test_valid_delivery_parses_real_workflow_job_example() -> None:

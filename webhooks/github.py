@@ -195,11 +195,22 @@ def _typed(event: str, payload: dict[str, Any]) -> Any | None:
     Real deliveries (and GitHub Enterprise Server versions) omit fields the OpenAPI schema marks required,
     e.g. the `workflow_run` example in @octokit/webhooks-examples lacks `actor` and `path`; we then fall
     back to the few fields we need, read leniently.
-    """
-    from githubkit.webhooks import parse_obj
 
+    We validate against the one model of the completed action directly: `githubkit.webhooks.parse_obj`
+    builds a TypeAdapter over the union of every action on each call (~1.3 ms against ~0.1 ms), and the
+    intake answers GitHub within milliseconds.
+    """
+    from githubkit_schemas.latest.models import WebhookWorkflowJobCompleted, WebhookWorkflowRunCompleted
+
+    models: dict[str, Any] = {
+        "workflow_job": WebhookWorkflowJobCompleted,
+        "workflow_run": WebhookWorkflowRunCompleted,
+    }
+    model = models.get(event)
+    if model is None:
+        return None
     try:
-        return parse_obj(event, payload)
+        return model.model_validate(payload)
     except (ValidationError, KeyError, ValueError):
         return None
 

@@ -11,6 +11,7 @@ handlers and so must own the main thread; `cimedic serve` runs intake and worker
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -52,6 +53,9 @@ class Queue:
         self._task = huey.task(name=TASK_NAME)(self._run)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        # SQLite takes one writer at a time and a blocked writer sleeps in SQLite's busy handler (up to 100 ms
+        # per wait): the threads of this process queue on a lock instead, which costs microseconds.
+        self._sqlite_lock = threading.Lock() if isinstance(huey, SqliteHuey) else None
 
     @classmethod
     def sqlite(cls, path: Path, name: str = "cimedic") -> Queue:
@@ -77,10 +81,14 @@ class Queue:
         Higher `priority` is taken first (huey's SQLite and Redis storages both order by it): output updates
         go ahead of analyses, so a comment does not wait behind a backlog of other PRs' jobs.
         """
-        if priority:
-            self._task(delivery_id, priority=priority)
-        else:
-            self._task(delivery_id)
+        with self._serialized():
+            if priority:
+                self._task(delivery_id, priority=priority)
+            else:
+                self._task(delivery_id)
+
+    def _serialized(self) -> Any:
+        return self._sqlite_lock if self._sqlite_lock is not None else contextlib.nullcontext()
 
     def depth(self) -> int:
         return int(self.huey.pending_count())
@@ -90,7 +98,8 @@ class Queue:
 
     def run_once(self) -> bool:
         """Take and run one message; False when the queue was empty."""
-        task = self.huey.dequeue()
+        with self._serialized():
+            task = self.huey.dequeue()
         if task is None:
             return False
         # huey.execute logs and swallows task exceptions; our handler records failures itself.
