@@ -115,6 +115,10 @@ def test_two_workers_share_a_matrix_without_double_writes(backend: dict[str, str
             headers, body = delivery("workflow_job", job_payload(sim, job))
             assert intake.post(headers, body).status_code == 202
         wait_until(lambda: sticky(sim) and "8 failed jobs" in sticky(sim)[0]["body"], timeout=60)
+        # the check run is written right after the comment, by the same publish request
+        wait_until(lambda: sim.checks_on(REPO, SHA), timeout=30)
+        counts = intake.svc.store.counts
+        wait_until(lambda: counts().get("queued", 0) == 0 and counts().get("running", 0) == 0, timeout=60)
         assert len(sticky(sim)) == 1
         assert len(sim.checks_on(REPO, SHA)) == 1
         assert GREEN  # baseline logs were served from the simulator
