@@ -36,7 +36,7 @@ _TAG_START = re.compile(r"<(?=[A-Za-z!?/@#])")
 _MD_IMAGE = re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)|!\[[^\]\n]*\]\[[^\]\n]*\]")
 _MD_LINK = re.compile(r"\[([^\]\n]*)\]\(\s*<?([^)\s>]*)>?(?:\s+\"[^\"\n]*\")?\s*\)")
 _MD_REF_DEF = re.compile(r"^\s{0,3}\[[^\]\n]+\]:\s*\S+.*$", re.M)
-_URL = re.compile(r"\b(?:[a-z][a-z0-9+.-]*://|www\.)[^\s<>\"'`)\]]+", re.I)
+_URL = re.compile(r"(?:[a-z][a-z0-9+.-]*://|www\.)[^\s<>\"'`)\]]+", re.I)
 _MENTION = re.compile(r"(?<![\w@/.+-])@(?=[A-Za-z0-9_])")
 _FENCE = re.compile(r"^\s*(```|~~~)", re.M)
 
