@@ -7,6 +7,7 @@ model is configured, so callers need no LLM-specific logic. See docs/llm.md.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import httpx2
 from pydantic_ai.models import Model
@@ -71,7 +72,7 @@ def current_repo() -> str | None:
 
 
 def make_explainer(
-    settings: Settings, *, secrets: tuple[str, ...] = (), options: LlmOptions | None = None
+    settings: Settings, *, secrets: Sequence[str] = (), options: LlmOptions | None = None
 ) -> Explainer | None:
     """The configured explainer, or None when `CIMEDIC_LLM` is unset. Raises ConfigError on a bad setting."""
     if not settings.llm or not settings.llm.strip():
