@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from agent.logtext import CleanLine, Marker, mask_volatile
 from agent.scan import ScanResult, StepMark, Window
 
-MAX_EXCERPT = 30
+MAX_EXCERPT = 40
 MAX_NEW_EXCERPT = 200
 CHAIN_GAP = 25
 MAX_FOCUS = 3
+SAME_RULE_SLACK = 3.0
+FOCUS_SHARE = 0.45  # a line joins the focus when it scores at least this share of the anchor
 MAX_UP = 8
 MAX_DETAIL_UP = 30
 PARAGRAPHS = 8
@@ -37,6 +39,7 @@ CONTINUATION = re.compile(
     r"|[\-+]{3} |[\-+@] "  # diff lines
     r"|E\s"  # pytest detail
     r"|\d+\s*\|"  # source excerpt with line number gutter
+    r"|\d+ {2,}\S|\s*[~^]{2,}\s*$"  # tsc --pretty code frame and its underline
     r"|\|"  # rustc/tsc gutter
     r"|Caused by:|Suppressed:|\.\.\. \d+ more"
     r")"
@@ -95,7 +98,20 @@ def failing_regions(steps: list[StepMark], total: int) -> list[Region]:
             ]
             start_mark = runs[-1] if runs else (starts[0] if starts else None)
         begin = start_mark.line if start_mark else previous_exit + 1
-        regions.append(Region(begin, exit_mark.line, start_mark, exit_mark))
+        end = exit_mark.line
+        if start_mark is not None and not start_mark.name.startswith("Run "):
+            # A GitLab section closes before the runner's after_script and clean-up sections, which are
+            # not the job's own output; a GitHub `Run` group only wraps the step's header, so it is not used.
+            closing = next(
+                (
+                    s.line
+                    for s in steps
+                    if s.kind == "end" and s.name == start_mark.name and begin < s.line < end
+                ),
+                None,
+            )
+            end = closing if closing is not None else end
+        regions.append(Region(begin, end, start_mark, exit_mark))
         previous_exit = exit_mark.line
     return regions or [Region(1, total, None, None)]
 
@@ -136,11 +152,10 @@ class LineScorer:
         if cached is not None:
             return cached
         text = clean.text
-        if base is None or generic is None:
+        if base is None or generic is None:  # a scanner candidate arrives with this part done
             base, generic = self.signal_score(text)
-        if clean.marker is Marker.ERROR:
-            base += 1.0
-        score = base + self.rule_bonus(text)
+            base += self.rule_bonus(text) + (1.0 if clean.marker is Marker.ERROR else 0.0)
+        score = base
         if self.baseline is not None:
             score += -3.0 if self.known(text) else 1.5
         region = self.region_of(line)
@@ -220,6 +235,11 @@ def paragraph(
             break
         plain += not detail
         top -= 1
+    if top == anchor and top - 1 >= low:
+        # A one-line error reads better with the line that led to it ("Deploying x" / "... unbound variable").
+        prev = view.get(top - 1)
+        if prev is not None and not _ends_block(prev) and not PROGRESS.match(prev.text):
+            top -= 1
     bottom = anchor
     while bottom - top + 1 < MAX_EXCERPT and bottom + 1 <= high:
         nxt = view.get(bottom + 1)
@@ -267,13 +287,16 @@ def localize(
 
     best: tuple[float, int, int, int] | None = None
     seen: set[tuple[int, int]] = set()
-    for _, line in scored[:PARAGRAPHS]:
-        span = paragraph(line, view, limits(line), erring)
+    for seed_score, seed in scored[:PARAGRAPHS]:
+        if seed_score <= 0.5:
+            break  # generic exits and noise do not seed a chunk
+        span = paragraph(seed, view, limits(seed), erring)
         if span in seen:
             continue
         seen.add(span)
-        scores = sorted((line_score(n) for n in range(span[0], span[1] + 1)), reverse=True)
-        value = scores[0] + 0.4 * sum(x for x in scores[1:8] if x > 0)
+        ranked_in = sorted(((line_score(n), -n) for n in range(span[0], span[1] + 1)), reverse=True)
+        value = ranked_in[0][0] + 0.4 * sum(x for x, _ in ranked_in[1:8] if x > 0)
+        line = -ranked_in[0][1]  # the paragraph's best line anchors it (earliest on ties)
         if best is None or (value, line) > (best[0], best[1]):
             best = (value, line, *span)
     assert best is not None
@@ -303,7 +326,9 @@ def localize(
             if gap == edge + direction or nxt is None or _ends_block(nxt) or not (low <= gap <= high):
                 break
             span = paragraph(gap, view, (low, high), erring)
-            if max(line_score(n) for n in range(span[0], span[1] + 1)) < threshold:
+            strong = max(line_score(n) for n in range(span[0], span[1] + 1)) >= threshold
+            # Below an error, a paragraph of pure detail (a code frame, related locations) belongs to it.
+            if not strong and not (direction > 0 and _all_detail(span, view)):
                 break
             if direction < 0:
                 top = max(span[0], bottom - MAX_EXCERPT + 1)
@@ -324,13 +349,22 @@ def localize(
                 break
             top, bottom = min(top, *fits), max(bottom, *fits)
     excerpt = [(n, clean.display) for n in range(top, bottom + 1) if (clean := view.get(n)) is not None]
+    # The anchor's own detail right after it says more than a summary further down: nearness counts.
+    focus_floor = max(1.5, anchor_score * FOCUS_SHARE)
     ranked = sorted(
-        ((line_score(n), n) for n in range(top, bottom + 1)), key=lambda item: (-item[0], item[1])
+        (line_score(n) - 0.1 * abs(n - anchor), n)
+        for n in range(top, bottom + 1)
+        if n != anchor and line_score(n) >= focus_floor
     )
-    chosen = sorted({anchor, *(n for sc, n in ranked[: MAX_FOCUS - 1] if sc >= threshold)})
+    chosen = sorted({anchor, *(n for _, n in ranked[::-1][: MAX_FOCUS - 1])})
     focus = [(n, clean.display) for n in chosen if (clean := view.get(n)) is not None]
     region = scorer.region_of(anchor) or regions[-1]
     return Localized(focus, excerpt, anchor_score, region.start, region.exit)
+
+
+def _all_detail(span: tuple[int, int], view: LogView) -> bool:
+    lines = [view.get(n) for n in range(span[0], span[1] + 1)]
+    return all(c is not None and CONTINUATION.match(c.text) for c in lines)
 
 
 _DIGITS = re.compile(r"\d+")
@@ -355,8 +389,10 @@ def _first_of_kind(
     region = scorer.region_of(anchor)
     if clean is None:
         return anchor
-    kind = kind_of(clean.text) or _shape(clean.text)
-    floor = scorer.score(anchor, clean) - POSITION_WEIGHT - 0.5
+    rule = kind_of(clean.text)
+    kind = rule or _shape(clean.text)
+    # Same rule: the wording may differ by a keyword or two ("does not exist"), the kind does not.
+    floor = scorer.score(anchor, clean) - POSITION_WEIGHT - (SAME_RULE_SLACK if rule else 0.5)
     earlier = [
         n
         for s, n in scored
