@@ -51,7 +51,10 @@ def test_pytest_failure_is_found_and_classified() -> None:
 
 
 def test_final_generic_exit_line_is_never_the_answer() -> None:
-    log = "building\nsrc/a.c:3:5: error: 'x' undeclared\nmake: *** [all] Error 1\nProcess completed with exit code 2.\n"
+    log = (
+        "building\nsrc/a.c:3:5: error: 'x' undeclared\nmake: *** [all] Error 1\n"
+        "Process completed with exit code 2.\n"
+    )
     d = analyze(log)
     assert d.focus[0].text == "src/a.c:3:5: error: 'x' undeclared"
     assert all("exit code" not in f.text for f in d.focus)

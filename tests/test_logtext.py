@@ -63,10 +63,12 @@ def test_travis_markers_and_esc_less_colour_codes() -> None:
 
 def test_mask_volatile_keeps_counts_and_masks_what_reruns_change() -> None:
     a = mask_volatile(
-        "2026-11-24T08:15:02Z took 1.25s pid 4242 at /tmp/pytest-of-ci/x1/f.txt port 8080 on localhost:8080 id 9f1c2ab7"
+        "2026-11-24T08:15:02Z took 1.25s pid 4242 at /tmp/pytest-of-ci/x1/f.txt "
+        "port 8080 on localhost:8080 id 9f1c2ab7"
     )
     b = mask_volatile(
-        "2026-11-25T09:00:00Z took 3.5s pid 17 at /tmp/pytest-of-ci/x9/f.txt port 9090 on localhost:9090 id 0e7d3c55"
+        "2026-11-25T09:00:00Z took 3.5s pid 17 at /tmp/pytest-of-ci/x9/f.txt "
+        "port 9090 on localhost:9090 id 0e7d3c55"
     )
     assert a == b
     assert mask_volatile("3 failed, 10 passed") != mask_volatile("2 failed, 10 passed")
