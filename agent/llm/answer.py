@@ -10,7 +10,9 @@ Lengths are bounded in the JSON schema only (`maxLength`, `maxItems`), not valid
 the schema into a grammar (llama.cpp's json-schema-to-grammar, vLLM, Ollama) then cannot ramble past them,
 which small models otherwise do until the token limit cuts the JSON short; others treat them as hints
 (pydantic-ai moves keywords OpenAI's strict mode rejects into the description). Over-long text from a model
-that ignores them is cut by `agent.llm.sanitize`, not rejected.
+that ignores them is cut by `agent.llm.sanitize`, not rejected. All bounds together (~4,800 characters,
+about 1,300 tokens) fit the default `CIMEDIC_LLM_MAX_OUTPUT_TOKENS` of 1500, so a model that fills every
+field to its limit still returns complete JSON.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ Confidence = Literal["low", "medium", "high"]
 Blame = Literal["yes", "no", "unknown"]
 
 
-Command = Annotated[str, Field(json_schema_extra={"maxLength": 160})]
+Command = Annotated[str, Field(json_schema_extra={"maxLength": 120})]
 
 
 class Citation(BaseModel):
@@ -36,7 +38,7 @@ class Citation(BaseModel):
     line: int = Field(ge=1, description="line number as shown before the '|' in the log block")
     quote: str = Field(
         description="a short fragment copied verbatim from that line, or empty",
-        json_schema_extra={"maxLength": 160},
+        json_schema_extra={"maxLength": 120},
     )
 
 
@@ -46,10 +48,10 @@ class LlmAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     summary: str = Field(
-        description="one sentence: what failed and why", json_schema_extra={"maxLength": 300}
+        description="one sentence: what failed and why", json_schema_extra={"maxLength": 200}
     )
     root_cause: str = Field(
-        description="the underlying cause, a few sentences", json_schema_extra={"maxLength": 800}
+        description="the underlying cause, a few sentences", json_schema_extra={"maxLength": 600}
     )
     category: Category
     confidence: Confidence
@@ -57,9 +59,9 @@ class LlmAnswer(BaseModel):
         description="1 to 5 log lines that show the error", json_schema_extra={"maxItems": 5}
     )
     caused_by_change: Blame = Field(description="did the change under test cause it")
-    caused_by_change_reason: str = Field(description="why, or empty", json_schema_extra={"maxLength": 300})
-    fix: str = Field(description="what to change, in words", json_schema_extra={"maxLength": 800})
-    patch: str = Field(description="optional unified diff, or empty", json_schema_extra={"maxLength": 3000})
+    caused_by_change_reason: str = Field(description="why, or empty", json_schema_extra={"maxLength": 200})
+    fix: str = Field(description="what to change, in words", json_schema_extra={"maxLength": 600})
+    patch: str = Field(description="optional unified diff, or empty", json_schema_extra={"maxLength": 1500})
     commands: list[Command] = Field(
         description="commands to reproduce or verify, possibly empty", json_schema_extra={"maxItems": 5}
     )

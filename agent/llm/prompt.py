@@ -24,7 +24,7 @@ from agent.models import Diagnosis
 from agent.ports import ChangeContext
 from agent.redact import Redactor
 
-PROMPT_VERSION = "cimedic-llm/2"
+PROMPT_VERSION = "cimedic-llm/3"
 
 CHARS_PER_TOKEN = 3.5
 MAX_LINE_CHARS = 400
