@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -21,6 +21,9 @@ from agent.pipeline import enrich
 from agent.ports import Explainer, KnowledgeLookup
 from agent.render import render_markdown, render_text, to_json
 from agent.scan import iter_text_lines
+
+if TYPE_CHECKING:
+    from agent.llm.explainer import LlmExplainer
 
 MAX_LLM_LINES = 200_000  # lines handed to the explainer for evidence checks; beyond that only the excerpt
 
@@ -95,7 +98,7 @@ def analyze_command(
             kb = make_knowledge_base(settings, repo=repo)
         except Exception as exc:  # the diagnosis still stands without its memory; say so
             _fail(f"warning: knowledge base unavailable ({exc}); continuing without it (--no-kb to silence)")
-    explainer: Explainer | None = None
+    explainer: LlmExplainer | None = None
     if not no_llm:
         try:
             from agent.llm import make_explainer
@@ -104,6 +107,25 @@ def analyze_command(
         except ConfigError as exc:
             _fail(str(exc))
             raise typer.Exit(2) from None
+    if explainer is not None:
+        explainer = explainer.bind(repo)  # the per-repository daily budget is charged
+    try:
+        _analyze_all(logs, output_format, baseline, secrets, log_url, repo, kb, explainer)
+    finally:
+        if explainer is not None:
+            explainer.close()
+
+
+def _analyze_all(
+    logs: list[str],
+    output_format: Format,
+    baseline: Path | None,
+    secrets: tuple[str, ...],
+    log_url: str | None,
+    repo: str | None,
+    kb: KnowledgeLookup | None,
+    explainer: Explainer | None,
+) -> None:
     console = Console(highlight=False, soft_wrap=True)
     results: list[Diagnosis] = []
     failed = False

@@ -21,7 +21,6 @@ from agent.llm.options import LlmOptions, ModelSpec, load_options, parse_chain
 from agent.llm.prompt import PROMPT_VERSION
 from agent.llm.registry import ProviderPlugin, register
 from agent.llm.store import LlmStore
-from agent.ports import Explainer
 from agent.redact import Redactor
 
 __all__ = [
@@ -73,7 +72,7 @@ def current_repo() -> str | None:
 
 def make_explainer(
     settings: Settings, *, secrets: Sequence[str] = (), options: LlmOptions | None = None
-) -> Explainer | None:
+) -> LlmExplainer | None:
     """The configured explainer, or None when `CIMEDIC_LLM` is unset. Raises ConfigError on a bad setting."""
     if not settings.llm or not settings.llm.strip():
         return None
