@@ -23,6 +23,8 @@ from agent.signals import default_signals
 READ_SIZE = 1 << 20
 MAX_BASELINE_LINES = 2_000_000
 MAX_TITLE = 200
+RULE_BASE = 2.0  # a catalog rule names a known error: worth as much as a strong keyword
+RULE_SPECIFICITY = 4.0
 
 
 class InputError(Exception):
@@ -73,7 +75,7 @@ def _rule_bonus_for(catalog: Catalog) -> functools._lru_cache_wrapper[float]:
     @functools.lru_cache(maxsize=4096)
     def bonus(text: str) -> float:
         hit = catalog.match_line(text)
-        return 0.0 if hit is None else 1.0 + 2.0 * hit.rule.specificity
+        return 0.0 if hit is None else RULE_BASE + RULE_SPECIFICITY * hit.rule.specificity
 
     return bonus
 

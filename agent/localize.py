@@ -22,6 +22,7 @@ MAX_NEW_EXCERPT = 200
 CHAIN_GAP = 25
 MAX_FOCUS = 3
 SAME_RULE_SLACK = 3.0
+DETAIL_REACH = 3  # lines right after the anchor that state an error are its detail, in focus too
 FOCUS_SHARE = 0.45  # a line joins the focus when it scores at least this share of the anchor
 MAX_UP = 8
 MAX_DETAIL_UP = 30
@@ -354,7 +355,11 @@ def localize(
     ranked = sorted(
         (line_score(n) - 0.1 * abs(n - anchor), n)
         for n in range(top, bottom + 1)
-        if n != anchor and line_score(n) >= focus_floor
+        if n != anchor
+        and (
+            line_score(n) >= focus_floor
+            or (0 < n - anchor <= DETAIL_REACH and erring(n) and line_score(n) >= 1.5)
+        )
     )
     chosen = sorted({anchor, *(n for _, n in ranked[::-1][: MAX_FOCUS - 1])})
     focus = [(n, clean.display) for n in chosen if (clean := view.get(n)) is not None]
