@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from agent.logtext import CleanLine, Marker, mask_volatile
-from agent.scan import ScanResult, StepMark, Window
+from agent.scan import ERROR_MARK, ScanResult, StepMark, Window
 
 MAX_EXCERPT = 40
 MAX_NEW_EXCERPT = 200
@@ -155,7 +155,7 @@ class LineScorer:
         text = clean.text
         if base is None or generic is None:  # a scanner candidate arrives with this part done
             base, generic = self.signal_score(text)
-            base += self.rule_bonus(text) + (1.0 if clean.marker is Marker.ERROR else 0.0)
+            base += self.rule_bonus(text) + (ERROR_MARK if clean.marker is Marker.ERROR else 0.0)
         score = base
         if self.baseline is not None:
             score += -3.0 if self.known(text) else 1.5

@@ -25,6 +25,8 @@ MAX_LINE = 4096  # characters of one line kept for analysis; longer lines are cu
 WINDOW_BEFORE = 30  # lines kept before a block boundary, for the windows of the next block
 WINDOW_BYTES = 4096
 KEEP = 300
+# A line the CI system itself flags as an error (`##[error]`, `::error`) is strong evidence by itself.
+ERROR_MARK = 2.5
 SCORE_CACHE = 1 << 16
 STAMP = len(b"2026-11-24T08:15:02.1234567Z ")  # GitHub Actions' line prefix
 KEEP_EVERY_LINE = 3000
@@ -214,7 +216,7 @@ class Scanner:
         if self.rule_bonus is not None:
             score += self.rule_bonus(clean.text)
         if clean.marker is Marker.ERROR:
-            score += 1.0
+            score += ERROR_MARK
         return clean, score, generic
 
     def _note_step(self, line: int, clean: CleanLine) -> None:
