@@ -311,7 +311,7 @@ def test_cli_llm_check(chat_server: str, tmp_path: Path, monkeypatch: pytest.Mon
     finally:
         load_settings.cache_clear()
     assert result.exit_code == 0, result.output
-    rows = json.loads(result.output)
+    rows = json.loads(result.stdout)  # stderr may carry log lines; the JSON is on stdout
     assert [r["ok"] for r in rows] == [True, False]
     assert "OK" in rows[0]["detail"] and "reachable" in rows[1]["detail"]
 

@@ -42,13 +42,24 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
+class _StderrHandler(logging.Handler):
+    """Writes to the `sys.stderr` of the moment, not the one at set-up: a caller that swaps it (a test
+    runner, an embedding program) and closes the old one must not get logging errors afterwards."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:
+            self.handleError(record)
+
+
 def _setup_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("httpx", "huey", "uvicorn.access"):
+    for noisy in ("httpx", "httpx2", "huey", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
