@@ -173,9 +173,10 @@ class SqlStore:
         for draft in drafts:
             first = min((o["seen_at"] for o in draft.occurrences), default=draft.values["first_seen"])
             rows.append({**_FAILURE_DEFAULTS, **draft.values, "first_seen": first, "occurrences": 0})
-        conn.execute(
-            _insert(conn, failures).on_conflict_do_nothing(index_elements=["fingerprint", "repo"]), rows
-        )
+        # No conflict target: with two writers, PostgreSQL's ON CONFLICT (fingerprint, repo) still raises
+        # when the concurrent row trips the other unique index (vector_id) first; both mean "already there".
+        # https://www.postgresql.org/docs/current/sql-insert.html#SQL-ON-CONFLICT
+        conn.execute(_insert(conn, failures).on_conflict_do_nothing(), rows)
         ids = self._failure_ids(conn, [d.key for d in drafts])
         occ_rows = []
         seen_keys: set[str] = set()

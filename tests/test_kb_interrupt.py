@@ -19,7 +19,7 @@ from knowledge.config import KnowledgeSettings
 from knowledge.schema import failures, occurrences
 
 pytestmark = pytest.mark.slow
-RECORDS = 60_000
+RECORDS = 200_000
 
 
 def _written(db: Path) -> int:
@@ -70,8 +70,17 @@ def test_ctrl_c_during_import_leaves_the_stores_consistent(tmp_path: Path) -> No
         if start is not None and size - start >= 300_000:
             break
     assert proc.poll() is None, "the import finished before it could be interrupted: make RECORDS larger"
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    # A SIGINT that lands while Chroma's native code runs is sometimes lost (open bug, see the issue note),
+    # so press Ctrl-C again, as a user would, until the import stops; the store must stay consistent.
+    for _ in range(20):
+        proc.send_signal(signal.SIGINT)
+        try:
+            _, err = proc.communicate(timeout=1)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    else:
+        _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-2000:]
     assert "consistent" in err
 
