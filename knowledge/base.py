@@ -68,6 +68,10 @@ def _category(value: str) -> Category:
         return Category.UNKNOWN
 
 
+# Up to this many vectors, a scoped query is answered exactly instead of by Chroma's filtered search.
+EXACT_SCOPE = 5000
+
+
 @dataclass
 class ForgetResult:
     occurrences: int = 0
@@ -355,6 +359,12 @@ class KnowledgeBase:
         complete = len(wide) < wide_n or 1.0 - wide[-1][1] < self.settings.threshold
         if len(in_scope) >= n or complete:
             return in_scope[:n]
+        column = failures.c.repo if key == "repo" else failures.c.org
+        with self.sql.read() as conn:
+            query = select(failures.c.vector_id).where(column == value).limit(EXACT_SCOPE + 1)
+            scoped = [row[0] for row in conn.execute(query)]
+        if len(scoped) <= EXACT_SCOPE:
+            return self.vectors.nearest_among(vector, scoped, n)
         return self.vectors.query(vector, n, where)
 
     def _resolutions(self, conn: Connection, fingerprints: list[str], repo: str | None) -> dict[str, str]:

@@ -87,6 +87,29 @@ class VectorStore:
         distances = result["distances"][0] if result.get("distances") else []
         return [(str(i), float(d)) for i, d in zip(ids, distances, strict=True)]
 
+    def nearest_among(
+        self, vector: npt.NDArray[np.float32], ids: Sequence[str], n: int
+    ) -> list[tuple[str, float]]:
+        """Exact (id, cosine distance) over the given vectors, nearest first.
+
+        For small scopes: Chroma's metadata-filtered HNSW search can return fewer results than the scope
+        holds (seen here: none of a repository's one vector among 150 others), an exact pass cannot."""
+        got_ids: list[str] = []
+        rows: list[Any] = []
+        for start in range(0, len(ids), self._max_batch):
+            got = self._collection.get(ids=list(ids[start : start + self._max_batch]), include=["embeddings"])
+            got_ids.extend(str(i) for i in got["ids"])
+            rows.extend(got["embeddings"] if got.get("embeddings") is not None else [])
+        if not got_ids or n <= 0:
+            return []
+        matrix = np.asarray(rows, dtype=np.float32)
+        norms = np.linalg.norm(matrix, axis=1)
+        norms[norms == 0] = 1.0
+        query = vector / (float(np.linalg.norm(vector)) or 1.0)
+        sims = (matrix @ query) / norms
+        order = np.argsort(-sims)[:n]
+        return [(got_ids[i], float(1.0 - sims[i])) for i in order]
+
     def query_meta(self, vector: npt.NDArray[np.float32], n: int) -> list[tuple[str, float, dict[str, Any]]]:
         """Unfiltered: (id, cosine distance, metadata) of the `n` nearest vectors, nearest first."""
         if n <= 0:
