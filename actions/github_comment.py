@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from actions.github_api import Client, GitHubError
 from agent.models import Diagnosis
+from agent.render import LineUrl, excerpt_block
 
 MARKER = "<!-- cimedic:sticky-comment v1 -->"
 MAX_BODY = 65_536
@@ -56,6 +57,23 @@ def _fence(lines: Sequence[str]) -> str:
     return "`" * max(3, longest + 1)
 
 
+def job_line_url(job_url: str) -> LineUrl:
+    """Where line `n` of a job's downloaded log links: the job's page, the same for every line.
+
+    GitHub anchors a line of a job page as `#step:S:L` (step number, line within that step), but nothing
+    we hold maps a line of the downloaded log to a step reliably: GET .../actions/jobs/{id}/logs returns
+    every step's output as one file with no step boundaries in it (docs.github.com/en/rest/actions/
+    workflow-jobs, "Download job logs for a workflow run"); the job's `steps` give `started_at` and
+    `completed_at` to the second only, while short steps start and end within the same second
+    (github.com/orgs/community/discussions/41351 asks for finer times); step numbers are not always
+    consecutive (github/vscode-github-actions#181); and our capped download replaces the middle of a long
+    log with one marker line, so later line numbers are not the log's own. A guessed `#step:S:L` would point
+    at the wrong line exactly when it matters (GitHub's own annotation links have named the wrong step:
+    actions/toolkit#1506), so every line links to the job page.
+    """
+    return lambda _n: job_url
+
+
 def group_by_fingerprint(jobs: Sequence[FailedJob]) -> list[list[FailedJob]]:
     """Jobs with the same failure together; groups newest first (by their newest job)."""
     groups: dict[str, list[FailedJob]] = {}
@@ -88,17 +106,17 @@ def _render_group(group: list[FailedJob], *, detailed: bool) -> str:
     if d.facts.step:
         out.append(f"Failed step: `{_inline(d.facts.step, 120)}`")
     if detailed and d.excerpt:
-        lines = [f"{ln.line:>6} | {ln.text}" for ln in d.excerpt[:80]]
-        fence = _fence(lines)
-        span = f"lines {d.excerpt[0].line}–{d.excerpt[-1].line}"
+        shown = d.excerpt[:80]
+        span = f"lines {shown[0].line}–{shown[-1].line}"
         link = f" of [the log]({first.url})" if first.url else ""
+        block = excerpt_block(
+            shown, {f.line for f in d.focus}, job_line_url(first.url) if first.url else None
+        )
         out += [
             "",
             f"<details><summary>Log excerpt ({span}{link})</summary>",
             "",
-            fence + "text",
-            *lines,
-            fence,
+            block,
             "",
             "</details>",
         ]

@@ -7,10 +7,11 @@ longer than any backtick run in it, and `@` is defused so a log cannot mention p
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rich.console import Console
 from rich.text import Text
@@ -18,6 +19,8 @@ from rich.text import Text
 from agent.models import Diagnosis, LogLine
 
 MARKDOWN_LIMIT = 65_000  # GitHub rejects comment bodies over 65,536 characters
+LineUrl = Callable[[int], str]
+"""Where line `n` of the log is on the web (CI systems anchor lines differently)."""
 _BACKTICKS = re.compile(r"`+")
 _MENTION = re.compile(r"@(?=[A-Za-z0-9])")
 _CATEGORY_STYLE = {
@@ -135,8 +138,13 @@ def code_block(lines: Sequence[str], info: str = "text") -> str:
     return f"{fence}{info}\n{body}\n{fence}"
 
 
-def _line_ref(line: int, log_url: str | None) -> str:
-    return f"[line {line}]({log_url}#L{line})" if log_url else f"line {line}"
+def anchor_lines(log_url: str) -> LineUrl:
+    """`#L<n>` line anchors on `log_url` (GitLab job pages and most log viewers)."""
+    return lambda n: f"{log_url}#L{n}"
+
+
+def _line_ref(line: int, line_url: LineUrl | None) -> str:
+    return f"[line {line}]({line_url(line)})" if line_url else f"line {line}"
 
 
 def _numbered(items: Sequence[LogLine], focus: set[int]) -> list[str]:
@@ -144,9 +152,40 @@ def _numbered(items: Sequence[LogLine], focus: set[int]) -> list[str]:
     return [f"{'>' if i.line in focus else ' '}{i.line:>{width}} | {i.text}" for i in items]
 
 
-def render_markdown(diagnosis: Diagnosis, *, log_url: str | None = None, heading: str = "###") -> str:
-    """The body of a PR/MR comment for one diagnosis, under MARKDOWN_LIMIT characters."""
+def excerpt_block(items: Sequence[LogLine], focus: set[int], line_url: LineUrl | None = None) -> str:
+    """Numbered log lines, focus lines marked `>`; with `line_url`, each line number links to the log.
+
+    A fenced code block cannot hold links, so the linked form is an HTML `<pre>` block: CommonMark reads it
+    as raw HTML up to the line holding `</pre>`, blank lines included, and never as Markdown (spec 0.31,
+    4.6 "HTML blocks", start condition 1), and GitHub keeps `<pre>` and `<a href>` through its sanitizer.
+    The log text is HTML-escaped, so it can neither close the block nor add tags, and `@` is defused.
+    """
+    if line_url is None:
+        return code_block(_numbered(items, focus))
+    width = len(str(items[-1].line)) if items else 1
+    rows = [
+        f"{'&gt;' if i.line in focus else ' '}"
+        f'<a href="{html.escape(line_url(i.line))}">{i.line:>{width}}</a> | '
+        + html.escape(_defuse(i.text), quote=False)
+        for i in items
+    ]
+    return "<pre>" + "\n".join(rows) + "</pre>"
+
+
+def render_markdown(
+    diagnosis: Diagnosis,
+    *,
+    log_url: str | None = None,
+    line_url: LineUrl | None = None,
+    heading: str = "###",
+) -> str:
+    """The body of a PR/MR comment for one diagnosis, under MARKDOWN_LIMIT characters.
+
+    Line numbers link to `line_url(n)`, or to `log_url#L<n>` when only `log_url` is given.
+    """
     d = diagnosis
+    if line_url is None and log_url:
+        line_url = anchor_lines(log_url)
     out = [f"{heading} ❌ {code_span(d.title)}", ""]
     meta = [f"**Category:** `{d.category.value}`", f"**Confidence:** {d.confidence:.2f}"]
     if d.rule:
@@ -167,7 +206,7 @@ def render_markdown(diagnosis: Diagnosis, *, log_url: str | None = None, heading
     if facts:
         out += [*facts, ""]
     for item in d.focus:
-        out.append(f"> {_line_ref(item.line, log_url)}: {code_span(item.text.strip()[:300])}")
+        out.append(f"> {_line_ref(item.line, line_url)}: {code_span(item.text.strip()[:300])}")
     if d.focus:
         out.append("")
     if d.excerpt:
@@ -175,7 +214,7 @@ def render_markdown(diagnosis: Diagnosis, *, log_url: str | None = None, heading
         out += [
             f"<details><summary>Log excerpt, lines {first}–{last}</summary>",
             "",
-            code_block(_numbered(d.excerpt, {f.line for f in d.focus})),
+            excerpt_block(d.excerpt, {f.line for f in d.focus}, line_url),
             "",
             "</details>",
             "",
@@ -220,7 +259,7 @@ def render_markdown(diagnosis: Diagnosis, *, log_url: str | None = None, heading
         keep = {f.line for f in d.focus}
         trimmed = [x for x in d.excerpt if any(abs(x.line - k) <= 5 for k in keep)] or d.excerpt[:10]
         shorter = d.model_copy(update={"excerpt": [LogLine(line=x.line, text=x.text[:500]) for x in trimmed]})
-        return render_markdown(shorter, log_url=log_url, heading=heading)
+        return render_markdown(shorter, line_url=line_url, heading=heading)
     if len(body) > MARKDOWN_LIMIT:
         body = body[: MARKDOWN_LIMIT - 40] + "\n\n… (cut to fit a comment)\n"
     return body

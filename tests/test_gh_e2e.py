@@ -130,6 +130,7 @@ def test_new_failure_gets_one_comment_and_a_check_run(sim: GitHubSim, service: S
     assert comments[0]["user"]["login"] == "cimedic-test[bot]"
     assert "New failure" in body and "tests/test\\_math.py::test\\_add" in body
     assert "E       assert 3 == 4" in body  # excerpt in the collapsible block
+    assert f'<a href="{job["html_url"]}">' in body  # its line numbers link to the job log
     assert "<details>" in body and "pytest -x tests/test_math.py::test_add" in body
     wait_until(lambda: settled(service))
     checks = sim.checks_on(REPO, SHA)

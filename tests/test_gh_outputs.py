@@ -113,6 +113,24 @@ def test_untrusted_text_cannot_mention_or_inject_html() -> None:
     assert "````text" in body  # the excerpt contains ``` so the fence is longer
 
 
+def test_excerpt_line_numbers_link_to_the_job_log() -> None:
+    from markdown_it import MarkdownIt
+
+    url = f"https://github.com/{REPO}/actions/runs/1/job/7"
+    d = diag(7, lines=12)
+    hostile = LogLine(line=14, text="</pre><script>x</script> cc @octocat & <a href=x>")
+    d = d.model_copy(update={"excerpt": [*d.excerpt, LogLine(line=13, text=""), hostile]})
+    body = render_comment([FailedJob("test", url, d)], head_sha="f" * 40)
+    # CommonMark reads the excerpt as one raw HTML block (blank line included), so its links survive.
+    blocks = [t.content for t in MarkdownIt("commonmark").parse(body) if t.type == "html_block"]
+    pre = next(b for b in blocks if b.startswith("<pre>"))
+    assert pre.rstrip().endswith("</pre>") and pre.count("</pre>") == 1
+    assert pre.count(f'<a href="{url}">') == 14  # every line number, one per excerpt line
+    assert f'&gt;<a href="{url}">10</a> | line 10 ``` of' in pre  # the focus line is marked
+    assert "&lt;/pre&gt;&lt;script&gt;x&lt;/script&gt;" in pre and "&amp; &lt;a href=x&gt;" in pre
+    assert "@octocat" not in body and "<script>" not in body
+
+
 def test_matrix_jobs_with_one_fingerprint_form_one_group() -> None:
     d = diag(1)
     jobs = [FailedJob(f"test ({n})", None, d) for n in range(12)]
