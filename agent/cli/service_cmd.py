@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import signal
 import sys
@@ -91,14 +92,14 @@ def _build(settings: Settings, knowledge: bool) -> Any:
 def serve_command(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8080,
-    worker: Annotated[bool, typer.Option(help="also run workers in this process (embedded mode)")] = True,
+    worker: Annotated[bool, typer.Option(help="also run workers, started and stopped with serve")] = True,
     worker_processes: Annotated[
         int,
         typer.Option(
-            help="run workers as this many child processes instead of threads of the intake "
-            "(keeps the CPU-bound analysis away from the acknowledgement latency)"
+            help="child `cimedic worker` processes to run; 0 runs the workers as threads of the intake "
+            "process instead (the analysis then competes with the intake for the interpreter lock)"
         ),
-    ] = 0,
+    ] = 1,
     knowledge: Annotated[bool, typer.Option(help="look up and record failures in the knowledge base")] = True,
     log_level: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
 ) -> None:
@@ -107,9 +108,12 @@ def serve_command(
 
     _setup_logging(log_level)
     settings = _settings()
-    service = _build(settings, knowledge)
+    embedded = worker and worker_processes == 0
+    # The knowledge base (embedding model) and LLM are the workers' business: an intake without worker
+    # threads does not load them.
+    service = _build(settings, knowledge and embedded)
     try:
-        app = service.app(run_worker=worker and worker_processes == 0)
+        app = service.app(run_worker=embedded)
     except ConfigError as exc:
         typer.echo(f"cimedic: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -118,9 +122,14 @@ def serve_command(
         import subprocess
 
         cmd = [sys.executable, "-c", "from agent.cli import main; main()", "worker", "--log-level", log_level]
+        cmd += ["--parent", str(os.getpid())]
         if not knowledge:
             cmd.append("--no-knowledge")
         children = [subprocess.Popen(cmd) for _ in range(worker_processes)]
+        # uvicorn re-raises the signal that stopped it once it has shut down (uvicorn/server.py,
+        # `capture_signals`); under the default SIGTERM disposition that ends the process before `finally`
+        # can stop the children. A handler that returns lets `uvicorn.run` return instead.
+        signal.signal(signal.SIGTERM, lambda _sig, _frame: None)
     try:
         uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
     finally:
@@ -134,6 +143,9 @@ def worker_command(
     threads: Annotated[int | None, typer.Option(help="jobs at once (default CIMEDIC_WORKER_THREADS)")] = None,
     knowledge: Annotated[bool, typer.Option(help="look up and record failures in the knowledge base")] = True,
     log_level: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
+    parent: Annotated[
+        int | None, typer.Option(hidden=True, help="stop when this process (serve) is gone")
+    ] = None,
 ) -> None:
     """Run workers only (with CIMEDIC_REDIS_URL, on any number of hosts)."""
     _setup_logging(log_level)
@@ -149,7 +161,9 @@ def worker_command(
     service.worker.start(threads=threads or settings.worker_threads)
     logging.getLogger("cimedic.worker").info("worker started (%s queue)", service.queue.backend)
     while not stop.wait(1.0):
-        pass
+        # A child of `serve` that was killed (no chance to stop us) is re-parented: stop with it.
+        if parent is not None and os.getppid() != parent:
+            break
     # In-flight jobs that do not finish in time are picked up again when their lease expires.
     service.queue.stop(timeout=10)
 
