@@ -101,8 +101,13 @@ def ensure_check_run(
     details_url: str | None = None,
     note: str | None = None,
     dry_run: bool = False,
+    search: bool = True,
 ) -> tuple[CheckOutcome, int | None, str, set[str], int]:
-    """Create or update the check run. Returns (outcome, id, summary hash, annotation keys sent, requests)."""
+    """Create or update the check run. Returns (outcome, id, summary hash, annotation keys sent, requests).
+
+    Without `known_id`, an existing `CI Medic` run on the commit is looked for first, unless `search=False`:
+    the caller knows no attempt of its own can have created one.
+    """
     conclusion, title, summary = check_output(jobs, note=note)
     fresh = [a for a in annotations_for(jobs, ignore_path=ignore_path) if annotation_key(a) not in sent_keys]
     digest = hashlib.sha256(f"{conclusion}\n{title}\n{summary}".encode()).hexdigest()
@@ -119,7 +124,7 @@ def ensure_check_run(
     if details_url:
         body["details_url"] = details_url
     requests = 1
-    if known_id is None:
+    if known_id is None and search:
         existing = client.check_runs(repo, head_sha, CHECK_NAME)
         requests += 1
         mine = [c for c in existing if c.get("name") == CHECK_NAME]

@@ -14,9 +14,9 @@ server's process.
 
 `--rates auto` first finds the highest rate the intake keeps up with: a ladder of rates, each step a few
 hundred deliveries against one `serve --no-worker`; the intake keeps up at a rate when it completes at least
-97% of the offered rate and its median latency does not grow from the first to the last quarter of the step
-(a growing queue). Then, at that rate and at half of it, each mode gets the same deliveries in turn, each on
-a fresh process:
+97% of the offered rate and the median latency of the last quarter of the step is at most twice that of the
+first quarter plus 5 ms (more means a queue that grows; less, the noise of a shared machine). Then, at that
+rate and at half of it, each mode gets the same deliveries in turn, each on a fresh process:
 - `bare`: a FastAPI endpoint that only reads the body and answers 202 (the floor);
 - `intake`: `cimedic serve --no-worker` (verify, cap, persist, enqueue, 202; nothing else runs);
 - `embedded`: `cimedic serve --worker-processes 0` (worker threads analysing in the intake's process);
@@ -190,7 +190,7 @@ def keeps_up(result: dict[str, Any], rate: float) -> bool:
     lat = result["latency"]
     q = max(1, len(lat) // 4)
     achieved = len(lat) / result["elapsed"]
-    growing = pct(lat[-q:], 50) > 2 * pct(lat[:q], 50) + 0.002
+    growing = pct(lat[-q:], 50) > 2 * pct(lat[:q], 50) + 0.005
     ok = all(c in (200, 202) for c in result["codes"])
     return ok and achieved >= 0.97 * rate and not growing
 

@@ -16,6 +16,7 @@ from github_sim import (
     GitHubSim,
     Service,
     delivery,
+    fixture,
     job_payload,
     new_sim,
     run_payload,
@@ -328,3 +329,66 @@ def test_jobs_passing_again_updates_the_comment(sim: GitHubSim, service: Service
     assert service.post(headers, body).status_code == 202
     wait_until(lambda: "all jobs pass" in sticky(sim)[0]["body"])
     assert len(sticky(sim)) == 1
+
+
+def test_a_single_failing_job_costs_few_api_calls(sim: GitHubSim, service: Service) -> None:
+    store = service.svc.store
+    base_run = sim.add_run(REPO, head_sha="b0" * 20, head_branch="main", event="push", conclusion="success")
+    base_job = sim.add_job(base_run, "test", log=GREEN, conclusion="success")
+    assert send_job(service, sim, base_job, "base") == 202  # the App hears of the base branch's jobs too
+    wait_until(lambda: (store.delivery("base") or {}).get("status") == "done")
+    before = len(sim.api_calls())
+    job = sim.add_job(pr_run(sim), "test", log=PYTEST_FAIL)
+    send_job(service, sim, job)
+    wait_until(lambda: sticky(sim) and sim.checks_on(REPO, SHA) and settled(service))
+    calls = [(m, path) for m, path, _s in sim.api_calls()[before:]]
+    # The baseline is the recorded green job's log (no lookup of the last green run and its jobs), and the
+    # check run is created without a search since no attempt of ours can have made one.
+    assert ("GET", f"/repos/{REPO}/actions/jobs/{base_job['id']}/logs") in calls
+    assert not [c for c in calls if "/actions/workflows/" in c[1] or c[0] == "GET" and "check-runs" in c[1]]
+    # policy, run, log, baseline log, App login, comment search + create, check-run create
+    assert len(calls) <= 8, calls
+    assert "New failure" in sticky(sim)[0]["body"]  # the baseline passed: this change is to blame
+
+
+def test_installations_are_recorded_and_a_removed_one_stops_work(sim: GitHubSim, service: Service) -> None:
+    store = service.svc.store
+
+    def send(event: str, payload: dict[str, Any]) -> None:
+        payload["installation"]["id"] = 1
+        headers, body = delivery(event, payload)
+        assert service.post(headers, body).status_code == 202
+
+    def touched(job: dict[str, Any]) -> bool:
+        return any(f"/actions/jobs/{job['id']}/" in path for _m, path, _s in sim.calls)
+
+    ours = {"id": 1, "node_id": "R_1", "name": "app", "full_name": REPO, "private": False}
+    created = fixture("installation.created.json")
+    created["repositories"] = [ours]
+    send("installation", created)
+    wait_until(lambda: store.installation(1) == ("active", [REPO]))
+
+    removed = fixture("installation_repositories.added.json")
+    removed |= {"action": "removed", "repositories_added": [], "repositories_removed": [ours]}
+    send("installation_repositories", removed)
+    wait_until(lambda: store.installation(1) == ("active", []))
+    green_base(sim, ["test"])
+    skipped = sim.add_job(pr_run(sim), "test", log=PYTEST_FAIL)
+    assert send_job(service, sim, skipped, "skipped") == 202
+    wait_until(lambda: (store.delivery("skipped") or {}).get("status") == "done")
+    assert not touched(skipped) and not sticky(sim)
+
+    added = fixture("installation_repositories.added.json")
+    added["repositories_added"] = [ours]
+    send("installation_repositories", added)
+    wait_until(lambda: store.installation(1) == ("active", [REPO]))
+    job = sim.add_job(pr_run(sim, 13, sha="c1" * 20), "test", log=PYTEST_FAIL)
+    send_job(service, sim, job)
+    assert wait_until(lambda: sticky(sim, 13))
+
+    send("installation", fixture("installation.created.json") | {"action": "deleted"})
+    wait_until(lambda: (store.installation(1) or ("",))[0] == "deleted")
+    late = sim.add_job(pr_run(sim, 14, sha="d1" * 20), "test", log=PYTEST_FAIL)
+    send_job(service, sim, late, "late")
+    wait_until(lambda: (store.delivery("late") or {}).get("status") == "done")
+    assert not touched(late) and not sticky(sim, 14)

@@ -1,10 +1,21 @@
-"""Prometheus metrics of the service (one set per process, on the default registry)."""
+"""Prometheus metrics of the service, on the default registry.
+
+Each process counts its own. When `PROMETHEUS_MULTIPROC_DIR` is set (by `cimedic serve` for the worker
+processes it starts, or by an operator for processes sharing a host), every process writes its values there
+and `exposition()` adds them up, so the intake's /metrics also shows the work done in worker processes
+(prometheus_client's multiprocess mode: prometheus.github.io/client_python/multiprocess/). The variable must
+be set before this module is imported. A `cimedic worker` elsewhere serves its own with `--metrics-port`.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
+from prometheus_client.exposition import start_http_server
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 DELIVERIES = Counter(
     "cimedic_webhook_deliveries_total",
@@ -16,8 +27,16 @@ ACK_SECONDS = Histogram(
     "Time from request to answer at the intake",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
 )
-QUEUE_DEPTH = Gauge("cimedic_queue_depth", "Deliveries accepted and not yet finished", ["status"])
-QUEUE_AGE = Gauge("cimedic_queue_oldest_age_seconds", "Age of the oldest queued delivery")
+# Gauges: the value last set by any process (multiprocess mode would otherwise report one series per pid).
+QUEUE_DEPTH = Gauge(
+    "cimedic_queue_depth",
+    "Deliveries accepted and not yet finished",
+    ["status"],
+    multiprocess_mode="mostrecent",
+)
+QUEUE_AGE = Gauge(
+    "cimedic_queue_oldest_age_seconds", "Age of the oldest queued delivery", multiprocess_mode="mostrecent"
+)
 JOBS = Counter(
     "cimedic_jobs_total", "Deliveries processed by the worker, by kind and outcome", ["kind", "outcome"]
 )
@@ -32,7 +51,11 @@ DELIVERY_TO_OUTPUT = Histogram(
     buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120),
 )
 GITHUB_CALLS = Counter("cimedic_github_api_calls_total", "GitHub REST calls", ["route", "status"])
-GITHUB_REMAINING = Gauge("cimedic_github_ratelimit_remaining", "x-ratelimit-remaining of the last response")
+GITHUB_REMAINING = Gauge(
+    "cimedic_github_ratelimit_remaining",
+    "x-ratelimit-remaining of the last response",
+    multiprocess_mode="mostrecent",
+)
 LLM_TOKENS = Counter("cimedic_llm_tokens_total", "LLM tokens used", ["kind"])
 LLM_COST = Counter("cimedic_llm_cost_usd_total", "LLM cost in US dollars")
 VERDICTS = Counter("cimedic_verdicts_total", "Verdicts given", ["kind"])
@@ -47,3 +70,26 @@ def record_github_call(method: str, route: str, status: int, headers: object) ->
     if remaining is not None:
         with contextlib.suppress(ValueError):
             GITHUB_REMAINING.set(float(remaining))
+
+
+def _registry() -> CollectorRegistry | None:
+    if not os.environ.get(MULTIPROC_ENV):
+        return None
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry
+
+
+def exposition() -> bytes:
+    """The text format of every metric: this process's, or all processes' in multiprocess mode."""
+    registry = _registry()
+    return generate_latest(registry) if registry is not None else generate_latest()
+
+
+def serve_http(port: int, host: str = "127.0.0.1") -> None:
+    """Serve /metrics from a background thread (for `cimedic worker --metrics-port`)."""
+    registry = _registry()
+    if registry is not None:
+        start_http_server(port, addr=host, registry=registry)
+    else:
+        start_http_server(port, addr=host)

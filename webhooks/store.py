@@ -102,7 +102,29 @@ reruns = sa.Table(
     sa.Column("at", sa.Float, nullable=False),
 )
 
+# Installations of the App and the repositories they cover, from `installation` and
+# `installation_repositories` deliveries (docs.github.com/en/webhooks/webhook-events-and-payloads#installation).
+# New tables need no migration step: `metadata.create_all` adds missing tables to an existing database.
+installations = sa.Table(
+    "gh_installations",
+    metadata,
+    sa.Column("installation_id", sa.BigInteger, primary_key=True),
+    sa.Column("account", sa.String(200), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),  # active | suspended | deleted
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+installation_repos = sa.Table(
+    "gh_installation_repos",
+    metadata,
+    sa.Column("installation_id", sa.BigInteger, primary_key=True),
+    sa.Column("repo", sa.String(200), primary_key=True),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
 Admission = Literal["new", "duplicate", "retry"]
+InstallationStatus = Literal["active", "suspended", "deleted"]
 ACTIVE = ("queued", "running", "done")
 
 
@@ -504,6 +526,81 @@ class Store:
         if signature is not None:
             match = sa.or_(match, c.signature == signature)
         return self._rows(sa.and_(c.repo == repo, match), c.updated_at.desc(), limit)
+
+    # --- installations ------------------------------------------------------------------------------
+
+    def record_installation(
+        self,
+        installation_id: int,
+        *,
+        account: str | None,
+        status: InstallationStatus | None,
+        added: list[str],
+        removed: list[str],
+    ) -> None:
+        """Note an installation's state (None: unchanged, `active` if new) and repositories added or removed."""
+        now = time.time()
+        with self._tx() as conn:
+            row = {
+                "installation_id": installation_id,
+                "account": account,
+                "status": status or "active",
+                "updated_at": now,
+            }
+            if not self._inserted(conn, installations, row):
+                values: dict[str, Any] = {"updated_at": now}
+                if status is not None:
+                    values["status"] = status
+                if account is not None:
+                    values["account"] = account
+                conn.execute(
+                    sa.update(installations)
+                    .where(installations.c.installation_id == installation_id)
+                    .values(**values)
+                )
+            r = installation_repos.c
+            for repo, active in [(x, True) for x in added] + [(x, False) for x in removed]:
+                row = {"installation_id": installation_id, "repo": repo, "active": active, "updated_at": now}
+                if not self._inserted(conn, installation_repos, row):
+                    conn.execute(
+                        sa.update(installation_repos)
+                        .where(r.installation_id == installation_id, r.repo == repo)
+                        .values(active=active, updated_at=now)
+                    )
+
+    def installation_allows(self, installation_id: int | None, repo: str) -> bool:
+        """False when the installation was deleted or suspended, or `repo` was removed from it.
+
+        What we never heard of is allowed: the App may have been installed before this service first ran,
+        and without an installation (a token) there is nothing to check.
+        """
+        if installation_id is None:
+            return True
+        with self.engine.connect() as conn:
+            status = conn.execute(
+                sa.select(installations.c.status).where(installations.c.installation_id == installation_id)
+            ).scalar()
+            if status is not None and status != "active":
+                return False
+            r = installation_repos.c
+            active = conn.execute(
+                sa.select(r.active).where(r.installation_id == installation_id, r.repo == repo)
+            ).scalar()
+        return active is None or bool(active)
+
+    def installation(self, installation_id: int) -> tuple[str, list[str]] | None:
+        """(status, active repositories) of an installation, or None if we never heard of it."""
+        with self.engine.connect() as conn:
+            status = conn.execute(
+                sa.select(installations.c.status).where(installations.c.installation_id == installation_id)
+            ).scalar()
+            if status is None:
+                return None
+            r = installation_repos.c
+            repos = conn.execute(
+                sa.select(r.repo).where(r.installation_id == installation_id, r.active).order_by(r.repo)
+            ).all()
+        return str(status), [str(x[0]) for x in repos]
 
     # --- published outputs and re-runs --------------------------------------------------------------
 

@@ -39,7 +39,7 @@ from webhooks.github import (
     WorkflowRunCompleted,
 )
 from webhooks.queue import Queue
-from webhooks.store import Claimed, JobResult, Store
+from webhooks.store import Claimed, InstallationStatus, JobResult, Store
 
 log = logging.getLogger("cimedic.worker")
 
@@ -205,6 +205,14 @@ class Worker:
         claimed: Claimed,
     ) -> None:
         ids: dict[str, object] = {"delivery": claimed.delivery_id, "repo": event.repo}
+        if isinstance(event, InstallationChanged):
+            self._installation(event, ids)
+            return
+        if not self.store.installation_allows(event.installation_id, event.repo):
+            # Uninstalled, suspended, or the repository was taken out of the installation: GitHub would
+            # refuse our token anyway, and the owner asked us to stop.
+            log.info("skipped: the installation no longer covers this repository", extra=ids)
+            return
         if isinstance(event, WorkflowJobCompleted):
             ids |= {"run": event.run_id, "job": event.job_id}
             log.info("workflow_job", extra=ids)
@@ -222,8 +230,35 @@ class Worker:
                     self._publish_comment(gh, event.repo, n, event.head_sha, policy, claimed)
                 if event.check_run:
                     self._publish_check(gh, event.repo, event.head_sha, policy, claimed)
-        else:
-            log.info("installation %s", event.action, extra=ids)
+
+    def _installation(self, event: InstallationChanged, ids: dict[str, object]) -> None:
+        """Bookkeeping of `installation` / `installation_repositories`: what we may still work for."""
+        if event.installation_id is None:
+            log.warning("installation event without an installation id", extra=ids)
+            return
+        # Actions: docs.github.com/en/webhooks/webhook-events-and-payloads#installation (created, deleted,
+        # suspend, unsuspend, new_permissions_accepted) and #installation_repositories (added, removed).
+        transitions: dict[str, InstallationStatus] = {
+            "created": "active",
+            "unsuspend": "active",
+            "new_permissions_accepted": "active",
+            "suspend": "suspended",
+            "deleted": "deleted",
+        }
+        status = transitions.get(event.action)
+        self.store.record_installation(
+            event.installation_id,
+            account=event.account,
+            status=status,
+            added=event.repos_added,
+            removed=event.repos_removed,
+        )
+        log.info(
+            "installation %s: %s",
+            event.action,
+            status or "repositories changed",
+            extra=ids | {"installation": event.installation_id},
+        )
 
     # --- lookups ------------------------------------------------------------------------------------
 
@@ -295,6 +330,10 @@ class Worker:
         hit = self._baselines.get(key)
         if hit is not None:
             return hit  # type: ignore[no-any-return]
+        known = self._known_green(gh, ev, base_ref)
+        if known is not None:
+            self._baselines.put(key, known)
+            return known
         runs_key = ("runs", ev.repo, workflow_id, base_ref)
         green = self._once(runs_key, lambda: self._baselines.get(runs_key))
         if green is None:
@@ -328,6 +367,36 @@ class Worker:
             result = (text.text, match.get("html_url"))
         self._baselines.put(key, result)
         return result
+
+    def _known_green(
+        self, gh: Client, ev: WorkflowJobCompleted, base_ref: str
+    ) -> tuple[bytes | None, str | None] | None:
+        """The baseline from our own records: the latest success of this job on the base branch.
+
+        Its `workflow_job` delivery told us the job id, so the log is one call instead of three (the
+        workflow's last green run, its jobs, the log). None sends the caller to the API: nothing recorded,
+        or the log is gone (GitHub keeps logs for a limited time: docs.github.com/en/organizations/
+        managing-organization-settings/configuring-the-retention-period-for-github-actions-artifacts-and-
+        logs-in-your-organization).
+        """
+        green = next(
+            (
+                r
+                for r in self.store.branch_history(ev.repo, base_ref, ev.job_name)
+                if r.conclusion == "success" and r.workflow_name == ev.workflow_name
+            ),
+            None,
+        )
+        if green is None:
+            return None
+        max_b = self.settings.baseline_max_bytes
+        try:
+            text = gh.job_log(ev.repo, green.job_id, max_bytes=max_b, head_bytes=min(max_b // 4, 256 * 1024))
+        except GitHubError as exc:
+            if exc.status in (404, 410):
+                return None
+            raise
+        return text.text, green.html_url
 
     def _evidence(
         self, ev: WorkflowJobCompleted, diagnosis: Diagnosis, base_ref: str | None, baseline_url: str | None
@@ -611,6 +680,12 @@ class Worker:
         with self.store.lock(target, ttl_s=self.settings.lock_ttl_s):
             jobs = self._failed_jobs(self.store.results_for_sha(repo, head_sha), policy)
             known_id, known_hash, state = self.store.published(target)
+            # No record at all: no attempt of ours can have created this commit's check run, so it is created
+            # without searching first (one call less). The intent is written before the create, so a process
+            # that dies after creating it leaves a record that makes the next attempt search.
+            attempted = known_id is not None or state is not None
+            if not attempted and not policy.dry_run:
+                self.store.set_published(target, None, None, [])
             sent = set(state or [])
             outcome, check_id, digest, sent, requests = ensure_check_run(
                 gh,
@@ -623,6 +698,7 @@ class Worker:
                 ignore_path=policy.ignores_path,
                 note=policy.error,
                 dry_run=policy.dry_run,
+                search=attempted,
             )
             if outcome in ("created", "updated"):
                 self.store.set_published(target, check_id, digest, sorted(sent))

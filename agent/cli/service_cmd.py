@@ -104,11 +104,40 @@ def serve_command(
     log_level: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
 ) -> None:
     """Run the webhook intake (and, by default, the workers) of the GitHub App."""
-    import uvicorn
-
     _setup_logging(log_level)
     settings = _settings()
-    embedded = worker and worker_processes == 0
+    spawn = worker_processes if worker else 0
+    metrics_dir = _share_metrics() if spawn > 0 else None
+    try:
+        _serve(settings, host, port, embedded=worker and worker_processes == 0, spawn=spawn, knowledge=knowledge,
+               log_level=log_level)
+    finally:
+        if metrics_dir is not None:
+            import shutil
+
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _share_metrics() -> str | None:
+    """Put this process and its children in prometheus_client's multiprocess mode, so that /metrics here
+    shows the work of the worker processes too; the mode is chosen when prometheus_client is first imported
+    (by `_build`), and the children inherit the variable. None when it cannot be (already imported) or is not
+    ours to set (an operator set it)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR") or "prometheus_client" in sys.modules:
+        return None
+    import tempfile
+
+    metrics_dir = tempfile.mkdtemp(prefix="cimedic-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    return metrics_dir
+
+
+def _serve(
+    settings: Settings, host: str, port: int, *, embedded: bool, spawn: int, knowledge: bool, log_level: str
+) -> None:
+    import uvicorn
+
     # The knowledge base (embedding model) and LLM are the workers' business: an intake without worker
     # threads does not load them.
     service = _build(settings, knowledge and embedded)
@@ -118,14 +147,14 @@ def serve_command(
         typer.echo(f"cimedic: {exc}", err=True)
         raise typer.Exit(2) from None
     children = []
-    if worker and worker_processes > 0:
+    if spawn > 0:
         import subprocess
 
         cmd = [sys.executable, "-c", "from agent.cli import main; main()", "worker", "--log-level", log_level]
         cmd += ["--parent", str(os.getpid())]
         if not knowledge:
             cmd.append("--no-knowledge")
-        children = [subprocess.Popen(cmd) for _ in range(worker_processes)]
+        children = [subprocess.Popen(cmd) for _ in range(spawn)]
         # uvicorn re-raises the signal that stopped it once it has shut down (uvicorn/server.py,
         # `capture_signals`); under the default SIGTERM disposition that ends the process before `finally`
         # can stop the children. A handler that returns lets `uvicorn.run` return instead.
@@ -143,14 +172,24 @@ def worker_command(
     threads: Annotated[int | None, typer.Option(help="jobs at once (default CIMEDIC_WORKER_THREADS)")] = None,
     knowledge: Annotated[bool, typer.Option(help="look up and record failures in the knowledge base")] = True,
     log_level: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
+    metrics_port: Annotated[int | None, typer.Option(help="serve Prometheus metrics on this port")] = None,
+    metrics_host: Annotated[str, typer.Option(help="address the metrics port listens on")] = "127.0.0.1",
     parent: Annotated[
         int | None, typer.Option(hidden=True, help="stop when this process (serve) is gone")
     ] = None,
 ) -> None:
     """Run workers only (with CIMEDIC_REDIS_URL, on any number of hosts)."""
     _setup_logging(log_level)
+    if parent is not None:
+        # A child of `serve` shares the host with the intake: when the CPUs are busy, the scheduler gives
+        # the intake (acknowledgements within milliseconds) precedence over analysis, which can wait.
+        os.nice(10)
     settings = _settings()
     service = _build(settings, knowledge)
+    if metrics_port is not None:
+        from webhooks.metrics import serve_http
+
+        serve_http(metrics_port, host=metrics_host)
     stop = threading.Event()
 
     def on_signal(_sig: int, _frame: Any) -> None:

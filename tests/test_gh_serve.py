@@ -1,0 +1,111 @@
+"""`cimedic serve` as users run it: the intake plus a child worker process, and the metrics of both.
+
+Everything runs for real: the command in its own process on a free port, the GitHub simulator, SQLite.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from github_sim import GitHubSim, Service, delivery, free_port, job_payload, new_sim, service_env, wait_until
+from test_gh_e2e import PYTEST_FAIL, REPO, green_base, pr_run, sticky
+
+from webhooks.store import Store
+
+pytestmark = pytest.mark.slow
+CLI = [sys.executable, "-c", "from agent.cli import main; main()"]
+
+
+@pytest.fixture
+def sim() -> Iterator[GitHubSim]:
+    s = new_sim()
+    s.add_repo(REPO)
+    yield s
+    s.stop()
+
+
+def _up(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _metric(text: str, line_start: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(line_start))
+
+
+def test_serve_runs_a_worker_process_shows_its_metrics_and_stops_it(sim: GitHubSim, tmp_path: Path) -> None:
+    env = {**os.environ, **service_env(sim, tmp_path)}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with (tmp_path / "serve.log").open("wb") as err:
+        serve = subprocess.Popen(
+            [*CLI, "serve", "--no-knowledge", "--port", str(port), "--log-level", "warning"],
+            env=env,
+            stderr=err,
+        )
+    try:
+        wait_until(lambda: _up(url + "/healthz"), timeout=60, every=0.2)
+        green_base(sim, ["test"])
+        job = sim.add_job(pr_run(sim), "test", log=PYTEST_FAIL)
+        headers, body = delivery("workflow_job", job_payload(sim, job), delivery_id="serve-1")
+        assert httpx.post(url + "/webhooks/github", headers=headers, content=body).status_code == 202
+        wait_until(lambda: sticky(sim), timeout=60)
+
+        store = Store.from_url(f"sqlite:///{tmp_path / 'cimedic.db'}")
+        wait_until(lambda: store.delivery("serve-1")["status"] == "done")
+        worker_pid = int(store.delivery("serve-1")["owner"].split(":")[1])
+        store.engine.dispose()
+        assert worker_pid != serve.pid  # analysed in the child process
+        # The child's counters reach the intake's /metrics (prometheus_client multiprocess mode).
+        done = 'cimedic_jobs_total{kind="workflow_job",outcome="done"}'
+        wait_until(lambda: _metric(httpx.get(url + "/metrics").text, done) == 1)
+        text = httpx.get(url + "/metrics").text
+        assert _metric(text, "cimedic_analysis_seconds_count") == 1
+        assert _metric(text, 'cimedic_webhook_deliveries_total{event="workflow_job",outcome="accepted"}') == 1
+        assert _metric(text, "cimedic_github_api_calls_total") >= 5
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(60)
+    wait_until(lambda: not _alive(worker_pid), timeout=30)  # SIGTERM to serve stops its worker too
+
+
+def test_a_worker_serves_its_own_metrics(sim: GitHubSim, tmp_path: Path) -> None:
+    env = service_env(sim, tmp_path)
+    intake = Service(env, run_worker=False)
+    port = free_port()
+    full = {**os.environ, **env}
+    full.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    cmd = [*CLI, "worker", "--no-knowledge", "--log-level", "warning", "--metrics-port", str(port)]
+    worker = subprocess.Popen(cmd, env=full, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        green_base(sim, ["test"])
+        job = sim.add_job(pr_run(sim), "test", log=PYTEST_FAIL)
+        headers, body = delivery("workflow_job", job_payload(sim, job))
+        assert intake.post(headers, body).status_code == 202
+        wait_until(lambda: sticky(sim), timeout=60)
+        metrics = f"http://127.0.0.1:{port}/metrics"
+        wait_until(lambda: _up(metrics), timeout=30)
+        done = 'cimedic_jobs_total{kind="workflow_job",outcome="done"}'
+        wait_until(lambda: _metric(httpx.get(metrics).text, done) == 1)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(30)
+        intake.close()
