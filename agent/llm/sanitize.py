@@ -94,9 +94,6 @@ def clean_markdown(text: str, *, allowlist: Sequence[str], limit: int, report: S
     if _HTML_TAG.search(out):
         out = _HTML_TAG.sub("", out)
         report.note("html")
-    if _TAG_START.search(out):  # an unterminated tag, e.g. "<img src=x onerror=..."
-        out = _TAG_START.sub("‹", out)
-        report.note("html")
     if _MD_REF_DEF.search(out):
         out = _MD_REF_DEF.sub("", out)
         report.note("link")
@@ -122,6 +119,11 @@ def clean_markdown(text: str, *, allowlist: Sequence[str], limit: int, report: S
     if _MENTION.search(out):
         out = _MENTION.sub("＠", out)
         report.note("mention")
+    # Last, because removing a link or tag can put a `<` next to a letter again ("<[a](x)" -> "<a"):
+    # an unterminated tag, e.g. "<img src=x onerror=...", cannot open.
+    if _TAG_START.search(out):
+        out = _TAG_START.sub("‹", out)
+        report.note("html")
     out = re.sub(r"[ \t]+\n", "\n", out).strip()
     if len(out) > limit:
         out = out[: limit - 1].rstrip() + "…"
