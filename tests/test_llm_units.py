@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from llm_support import LOG, answer, completion, diagnosis
 from pydantic_ai.exceptions import ModelHTTPError
@@ -339,6 +339,7 @@ _PIECES = st.sampled_from(
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_PIECES, max_size=40).map("".join))
+@example("<[@]()")  # found by CI: removing the link left "<@"
 def test_clean_markdown_never_lets_html_mentions_or_foreign_links_through(text: str) -> None:
     out, _ = _md(text)
     assert not re.search(r"<[A-Za-z!/?@#]", out)
