@@ -106,11 +106,11 @@ def _render_group(group: list[FailedJob], *, detailed: bool) -> str:
     if d.facts.step:
         out.append(f"Failed step: `{_inline(d.facts.step, 120)}`")
     if detailed and d.excerpt:
-        shown = d.excerpt[:80]
-        span = f"lines {shown[0].line}–{shown[-1].line}"
+        excerpt = d.excerpt[:80]
+        span = f"lines {excerpt[0].line}–{excerpt[-1].line}"
         link = f" of [the log]({first.url})" if first.url else ""
         block = excerpt_block(
-            shown, {f.line for f in d.focus}, job_line_url(first.url) if first.url else None
+            excerpt, {f.line for f in d.focus}, job_line_url(first.url) if first.url else None
         )
         out += [
             "",

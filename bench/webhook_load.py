@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/webhook_load.py [--deliveries 1000] [--prs 100] [--rates auto | 200,400]
                                            [--modes bare,intake,embedded,processes] [--finish processes]
-                                           [--backend sqlite|postgres+redis]
+                                           [--reps 3] [--backend sqlite|postgres+redis]
 
 The sender is open-loop: delivery i is due at `t0 + i / rate`, whatever happened to the ones before (GitHub
 does not wait for our answer to an earlier delivery before sending the next). Latency is counted from the
@@ -12,11 +12,13 @@ N / throughput is forced into the mean). The sender is its own process, speaking
 keep-alive connections with requests prepared in advance, so its own cost stays small and out of the
 server's process.
 
-`--rates auto` first finds the highest rate the intake keeps up with: a ladder of rates, each step a few
-hundred deliveries against one `serve --no-worker`; the intake keeps up at a rate when it completes at least
+`--rates auto` first finds the highest rate the intake keeps up with: a ladder of rates, each step at least
+3 s of deliveries against one `serve --no-worker`; the intake keeps up at a rate when it completes at least
 97% of the offered rate and the median latency of the last quarter of the step is at most twice that of the
 first quarter plus 5 ms (more means a queue that grows; less, the noise of a shared machine). Then, at that
-rate and at half of it, each mode gets the same deliveries in turn, each on a fresh process:
+rate and at half of it, each mode gets the same deliveries in turn, `--reps` times interleaved, each run on a
+fresh process; the summary gives the medians over the repetitions (one stall of a shared machine can set the
+p99 of a single run) and their ratio to the bare endpoint's:
 - `bare`: a FastAPI endpoint that only reads the body and answers 202 (the floor);
 - `intake`: `cimedic serve --no-worker` (verify, cap, persist, enqueue, 202; nothing else runs);
 - `embedded`: `cimedic serve --worker-processes 0` (worker threads analysing in the intake's process);
@@ -42,6 +44,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import httpx
@@ -297,7 +300,8 @@ class Bench:
         try:
             self.warm(port)
             for rate in (50, 100, 150, 200, 300, 400, 500, 600, 800, 1000, 1200, 1500, 2000):
-                batch = renamed(requests, self.args.probe, f"probe-{rate}")
+                # at least 3 s of deliveries: a short burst can hide in buffers and look sustained
+                batch = renamed(requests, max(self.args.probe, int(3 * rate)), f"probe-{rate}")
                 result = fire(port, batch, rate, self.scratch)
                 ok = keeps_up(result, rate)
                 lat = result["latency"]
@@ -361,7 +365,8 @@ class Bench:
         )
         writes = sum(1 for m, _p, _s in calls if m in ("POST", "PATCH", "PUT", "DELETE"))
         print(
-            f"GitHub API calls per failed job: {len(calls) / len(meta):.2f} ({len(calls)} calls, {writes} writes)"
+            f"GitHub API calls per failed job: {len(calls) / len(meta):.2f} "
+            f"({len(calls)} calls, {writes} writes)"
         )
         for route, n in sorted(by_route.items(), key=lambda kv: -kv[1]):
             print(f"    {n:6d}  {route}")
@@ -369,6 +374,35 @@ class Bench:
             f"deliveries: {counts}; lost={lost}; comments per PR: max={max(comments_per_pr)} "
             f"min={min(comments_per_pr)}"
         )
+
+    def measure(
+        self,
+        mode: str,
+        sim: GitHubSim,
+        requests: list[bytes],
+        rate: float,
+        meta: list[tuple[int, str]] | None,
+    ) -> dict[str, float]:
+        """One run of `requests` at `rate` against a fresh `mode` process; with `meta`, run to the end."""
+        proc, port, env = self.launch(mode, sim)
+        try:
+            self.warm(port)
+            result = fire(port, requests, rate, self.scratch)
+            lat, svc = result["latency"], result["service"]
+            ok = keeps_up(result, rate)
+            print(
+                f"{mode:>9} @ {rate:6.0f}/s: p50 {pct(lat, 50) * 1000:6.1f} ms "
+                f"p99 {pct(lat, 99) * 1000:7.1f} ms max {max(lat) * 1000:7.1f} ms "
+                f"(service time p50 {pct(svc, 50) * 1000:.1f} p99 {pct(svc, 99) * 1000:.1f}) "
+                f"achieved {len(lat) / result['elapsed']:.0f}/s {'keeps up' if ok else 'falls behind'} "
+                f"codes={sorted(set(result['codes']))}",
+                flush=True,
+            )
+            if meta is not None:
+                self.finish(env, sim, meta, result["t0_wall"], rate)
+        finally:
+            stop(proc)
+        return {"p50": pct(lat, 50) * 1000, "p99": pct(lat, 99) * 1000, "kept_up": float(ok)}
 
     def run(self) -> None:
         args = self.args
@@ -388,31 +422,35 @@ class Bench:
                 f"modes={modes} rates={rates}",
                 flush=True,
             )
+            runs: dict[tuple[float, str], list[dict[str, float]]] = {}
             for rate in rates:
-                for mode in modes:
-                    last = rate == rates[-1] and mode == args.finish
-                    if last:
-                        sim.stop()
-                        # a clean GitHub to count calls and comments on
-                        sim, measured, meta, self.warmup = world(args.deliveries, args.prs)
-                    proc, port, env = self.launch(mode, sim)
-                    try:
-                        self.warm(port)
-                        result = fire(port, measured, rate, self.scratch)
-                        lat, svc = result["latency"], result["service"]
-                        print(
-                            f"{mode:>9} @ {rate:6.0f}/s: p50 {pct(lat, 50) * 1000:6.1f} ms "
-                            f"p99 {pct(lat, 99) * 1000:7.1f} ms max {max(lat) * 1000:7.1f} ms "
-                            f"(service time p50 {pct(svc, 50) * 1000:.1f} p99 {pct(svc, 99) * 1000:.1f}) "
-                            f"achieved {len(lat) / result['elapsed']:.0f}/s "
-                            f"{'keeps up' if keeps_up(result, rate) else 'falls behind'} "
-                            f"codes={sorted(set(result['codes']))}",
-                            flush=True,
-                        )
+                for rep in range(args.reps):
+                    for mode in modes:
+                        last = rate == rates[-1] and rep == args.reps - 1 and mode == args.finish
                         if last:
-                            self.finish(env, sim, meta, result["t0_wall"], rate)
-                    finally:
-                        stop(proc)
+                            sim.stop()
+                            # a clean GitHub to count calls and comments on
+                            sim, measured, meta, self.warmup = world(args.deliveries, args.prs)
+                        result = self.measure(mode, sim, measured, rate, meta if last else None)
+                        runs.setdefault((rate, mode), []).append(result)
+            print("\nmedians over the repetitions (ratio: to the bare endpoint's median at the same rate)")
+            for rate in rates:
+                bare = runs.get((rate, "bare"))
+                for mode in modes:
+                    rs = runs[(rate, mode)]
+                    p50, p99 = median([r["p50"] for r in rs]), median([r["p99"] for r in rs])
+                    ratio = (
+                        f" = {p50 / median([r['p50'] for r in bare]):.1f}x / "
+                        f"{p99 / median([r['p99'] for r in bare]):.1f}x bare"
+                        if bare and mode != "bare"
+                        else ""
+                    )
+                    print(
+                        f"{mode:>9} @ {rate:6.0f}/s: p50 {p50:7.1f} ms p99 {p99:7.1f} ms{ratio}; "
+                        f"p99 per run {[round(r['p99'], 1) for r in rs]}; "
+                        f"kept up in {sum(int(r['kept_up']) for r in rs)}/{len(rs)}",
+                        flush=True,
+                    )
         finally:
             sim.stop()
             if self.pg is not None:
@@ -444,11 +482,12 @@ def main() -> None:
     ap.add_argument("--deliveries", type=int, default=1000)
     ap.add_argument("--prs", type=int, default=100)
     ap.add_argument("--rates", default="auto", help="'auto' (find the intake's highest rate) or e.g. 200,400")
-    ap.add_argument("--probe", type=int, default=400, help="deliveries per step of the rate search")
+    ap.add_argument("--probe", type=int, default=400, help="least deliveries per step of the rate search")
     ap.add_argument("--modes", default="bare,intake,embedded,processes")
     ap.add_argument("--finish", default="processes", help="mode whose last run is processed to the end")
     ap.add_argument("--backend", choices=["sqlite", "postgres+redis"], default="sqlite")
     ap.add_argument("--threads", type=int, default=4, help="worker threads per process")
+    ap.add_argument("--reps", type=int, default=3, help="runs of each mode at each rate, interleaved")
     Bench(ap.parse_args()).run()
 
 

@@ -345,7 +345,7 @@ def test_a_single_failing_job_costs_few_api_calls(sim: GitHubSim, service: Servi
     # The baseline is the recorded green job's log (no lookup of the last green run and its jobs), and the
     # check run is created without a search since no attempt of ours can have made one.
     assert ("GET", f"/repos/{REPO}/actions/jobs/{base_job['id']}/logs") in calls
-    assert not [c for c in calls if "/actions/workflows/" in c[1] or c[0] == "GET" and "check-runs" in c[1]]
+    assert not [c for c in calls if "/actions/workflows/" in c[1] or (c[0] == "GET" and "check-runs" in c[1])]
     # policy, run, log, baseline log, App login, comment search + create, check-run create
     assert len(calls) <= 8, calls
     assert "New failure" in sticky(sim)[0]["body"]  # the baseline passed: this change is to blame

@@ -76,7 +76,7 @@ def _registry() -> CollectorRegistry | None:
     if not os.environ.get(MULTIPROC_ENV):
         return None
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     return registry
 
 

@@ -103,7 +103,8 @@ reruns = sa.Table(
 )
 
 # Installations of the App and the repositories they cover, from `installation` and
-# `installation_repositories` deliveries (docs.github.com/en/webhooks/webhook-events-and-payloads#installation).
+# `installation_repositories` deliveries
+# (docs.github.com/en/webhooks/webhook-events-and-payloads#installation).
 # New tables need no migration step: `metadata.create_all` adds missing tables to an existing database.
 installations = sa.Table(
     "gh_installations",
@@ -538,7 +539,8 @@ class Store:
         added: list[str],
         removed: list[str],
     ) -> None:
-        """Note an installation's state (None: unchanged, `active` if new) and repositories added or removed."""
+        """Note an installation's state (None: unchanged, `active` if new) and the repositories it gained or
+        lost."""
         now = time.time()
         with self._tx() as conn:
             row = {
