@@ -109,8 +109,15 @@ def serve_command(
     spawn = worker_processes if worker else 0
     metrics_dir = _share_metrics() if spawn > 0 else None
     try:
-        _serve(settings, host, port, embedded=worker and worker_processes == 0, spawn=spawn, knowledge=knowledge,
-               log_level=log_level)
+        _serve(
+            settings,
+            host,
+            port,
+            embedded=worker and worker_processes == 0,
+            spawn=spawn,
+            knowledge=knowledge,
+            log_level=log_level,
+        )
     finally:
         if metrics_dir is not None:
             import shutil
