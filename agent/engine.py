@@ -124,7 +124,8 @@ def _diagnose(
 ) -> Diagnosis:
     focus = [LogLine(line=n, text=redactor.redact(t)) for n, t in found.focus]
     excerpt = [LogLine(line=n, text=redactor.redact(t)) for n, t in found.excerpt]
-    classification = catalog.classify(focus, excerpt)
+    # Focus leads with the anchor (the line that states the error); rules weigh ties in log order.
+    classification = catalog.classify(sorted(focus, key=lambda ln: ln.line), excerpt)
     hit = classification.hit
     if hit is not None:
         title = redactor.redact(hit.title)
@@ -161,7 +162,9 @@ def _diagnose(
         title=title,
         focus=focus,
         excerpt=excerpt,
-        fingerprint=fingerprint(rule, category.value, (f.text for f in focus)),
+        fingerprint=fingerprint(
+            rule, category.value, (f.text for f in sorted(focus, key=lambda ln: ln.line))
+        ),
         facts=facts,
         rule=rule,
         remediation=remediation,

@@ -272,7 +272,7 @@ def localize(
         reverse=True,
     )
     if not scored or scored[0][0] <= 0.5:
-        return _quiet_failure(scan, view, regions[0], scored[0][0] if scored else 0.0)
+        return _quiet_failure(scan, view, regions[0], scored[0][0] if scored else 0.0, signal_score)
 
     def line_score(n: int) -> float:
         clean = view.get(n)
@@ -361,7 +361,7 @@ def localize(
             or (0 < n - anchor <= DETAIL_REACH and erring(n) and line_score(n) >= 1.5)
         )
     )
-    chosen = sorted({anchor, *(n for _, n in ranked[::-1][: MAX_FOCUS - 1])})
+    chosen = [anchor, *sorted(n for _, n in ranked[::-1][: MAX_FOCUS - 1])]
     focus = [(n, clean.display) for n in chosen if (clean := view.get(n)) is not None]
     region = scorer.region_of(anchor) or regions[-1]
     return Localized(focus, excerpt, anchor_score, region.start, region.exit)
@@ -452,8 +452,18 @@ def _grow_new(
     return top, bottom
 
 
-def _quiet_failure(scan: ScanResult, view: LogView, region: Region, score: float) -> Localized:
-    """No line states an error: show the last lines the failing step printed, where a reader looks."""
+def _quiet_failure(
+    scan: ScanResult,
+    view: LogView,
+    region: Region,
+    score: float,
+    signal_score: Callable[[str], tuple[float, bool]],
+) -> Localized:
+    """No line states an error: show the last lines the failing step printed, where a reader looks.
+
+    The focus is the line next to the first generic statement ("rake aborted!", "Command failed with exit
+    code 1"): the message it announces follows it when it opens the paragraph, else it stands just above.
+    """
     end = region.end - 1 if region.exit is not None else scan.total_lines
     picked: list[tuple[int, str]] = []
     line = end
@@ -471,4 +481,10 @@ def _quiet_failure(scan: ScanResult, view: LogView, region: Region, score: float
         picked = [(scan.tail.first + i, c.text) for i, c in enumerate(scan.tail.lines) if c.text.strip()][
             -QUIET_LINES:
         ]
-    return Localized(picked[-1:], picked, score, region.start, region.exit)
+    focus = picked[-1]
+    generic = [i for i, (_, text) in enumerate(picked) if signal_score(text)[1]]
+    if generic:
+        near = generic[0] + 1 if generic[0] == 0 else generic[0] - 1
+        if 0 <= near < len(picked) and near not in generic:
+            focus = picked[near]
+    return Localized([focus], picked, score, region.start, region.exit)

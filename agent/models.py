@@ -122,7 +122,9 @@ class Diagnosis(_Model):
     category: Category
     confidence: float = Field(ge=0.0, le=1.0)
     title: str = Field(description="one line naming the error")
-    focus: list[LogLine] = Field(description="the few lines that state the error")
+    focus: list[LogLine] = Field(
+        description="the few lines that state the error, the best first, then in log order"
+    )
     excerpt: list[LogLine] = Field(description="the contiguous failure chunk a developer needs to read")
     fingerprint: str = Field(description="stable id of this failure across reruns")
     facts: Facts = Field(default_factory=Facts)
