@@ -40,7 +40,7 @@ def open_knowledge_base(
 
     def vectors() -> VectorStore:
         client = open_client(path=None if settings.chroma_url else chroma_path, url=settings.chroma_url)
-        return VectorStore(client, kb_settings.collection)
+        return VectorStore(client, kb_settings.collection, cache_vectors=kb_settings.cache_vectors)
 
     return KnowledgeBase(
         sql,

@@ -37,6 +37,11 @@ class KnowledgeSettings(BaseSettings):
         default=0.55, ge=0.0, le=1.0, description="lowest cosine similarity a neighbour must reach"
     )
     collection: str = Field(default="cimedic-failures", description="Chroma collection name")
+    cache_vectors: int = Field(
+        default=200_000,
+        ge=0,
+        description="vectors of recently queried scopes kept in memory (1.5 KB each at 384 dimensions)",
+    )
     batch_size: int = Field(default=32, ge=1, description="texts embedded per model call on bulk adds")
     write_batch: int = Field(
         default=256,

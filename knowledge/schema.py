@@ -50,7 +50,10 @@ failures = Table(
     Column("last_url", Text, nullable=True),
     UniqueConstraint("fingerprint", "repo", name="uq_kb_failures_fingerprint_repo"),
     UniqueConstraint("vector_id", name="uq_kb_failures_vector_id"),
-    Index("ix_kb_failures_org", "org"),
+    # A scoped query lists the scope's vector ids from these indexes alone (knowledge/base.py); `id` before
+    # `vector_id` keeps inserts at the end of each scope's range instead of at random places in the index.
+    Index("ix_kb_failures_repo_scope", "repo", "id", "vector_id"),
+    Index("ix_kb_failures_org_scope", "org", "id", "vector_id"),
     Index("ix_kb_failures_last_seen", "last_seen"),
 )
 

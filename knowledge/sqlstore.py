@@ -71,6 +71,10 @@ def make_engine(url: str) -> Engine:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # 64 MiB of page cache instead of SQLite's 2 MiB default (https://sqlite.org/pragma.html#pragma_cache_size):
+        # the hashed keys (fingerprint, vector id, occurrence key) land on random index pages, and with the
+        # default cache adding failures to a 100,000-failure store cost ~25% more CPU (bench/kb_scale.py).
+        cursor.execute("PRAGMA cache_size=-65536")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -164,27 +168,47 @@ class SqlStore:
     def store(self, conn: Connection, drafts: Sequence[FailureDraft]) -> int:
         """Write failures and their occurrences; returns how many occurrences were new.
 
-        A handful of statements per batch, each an executemany of one compiled statement: building one
-        SQLAlchemy statement per row costs more than the database work (profiled: ~4 ms a row).
+        Two statements for a batch of new failures, each an executemany of one compiled statement (building
+        one SQLAlchemy statement per row cost more than the database work, ~4 ms a row): the failure rows go
+        in with their counters already set, RETURNING says which were new, then the occurrences. Failures
+        that already existed get their counters moved by one more executemany, for the occurrences really
+        inserted only.
         """
         if not drafts:
             return 0
-        rows = []
-        for draft in drafts:
-            first = min((o["seen_at"] for o in draft.occurrences), default=draft.values["first_seen"])
-            rows.append({**_FAILURE_DEFAULTS, **draft.values, "first_seen": first, "occurrences": 0})
-        # No conflict target: with two writers, PostgreSQL's ON CONFLICT (fingerprint, repo) still raises
-        # when the concurrent row trips the other unique index (vector_id) first; both mean "already there".
-        # https://www.postgresql.org/docs/current/sql-insert.html#SQL-ON-CONFLICT
-        conn.execute(_insert(conn, failures).on_conflict_do_nothing(), rows)
-        ids = self._failure_ids(conn, [d.key for d in drafts])
-        occ_rows = []
+        groups: dict[tuple[str, str], tuple[dict[str, Any], list[dict[str, Any]]]] = {}
         seen_keys: set[str] = set()
-        for draft in drafts:
+        for draft in drafts:  # the same failure twice in a batch: one row, the occurrences of both
+            _, occs = groups.setdefault(draft.key, (draft.values, []))
             for occ in draft.occurrences:
                 if occ["key"] not in seen_keys:  # the same job twice in one batch
                     seen_keys.add(occ["key"])
-                    occ_rows.append({**_OCCURRENCE_DEFAULTS, **occ, "failure_id": ids[draft.key]})
+                    occs.append(occ)
+        rows = [_new_failure_row(values, occs) for values, occs in groups.values()]
+        # No conflict target: with two writers, PostgreSQL's ON CONFLICT (fingerprint, repo) still raises
+        # when the concurrent row trips the other unique index (vector_id) first; both mean "already there".
+        # https://www.postgresql.org/docs/current/sql-insert.html#SQL-ON-CONFLICT
+        # RETURNING with executemany is SQLAlchemy's "insertmanyvalues" on SQLite >= 3.35 and psycopg
+        # (https://docs.sqlalchemy.org/en/20/core/connections.html#engine-insertmanyvalues); a skipped row
+        # returns nothing.
+        ids: dict[tuple[str, str], int] = {
+            (fp, repo): fid
+            for fid, fp, repo in conn.execute(
+                _insert(conn, failures)
+                .on_conflict_do_nothing()
+                .returning(failures.c.id, failures.c.fingerprint, failures.c.repo),
+                rows,
+            )
+        }
+        created = set(ids.values())
+        older = [key for key in groups if key not in ids]
+        if older:
+            ids.update(self._failure_ids(conn, older))
+        occ_rows = [
+            {**_OCCURRENCE_DEFAULTS, **occ, "failure_id": ids[key]}
+            for key, (_, occs) in groups.items()
+            for occ in occs
+        ]
         if not occ_rows:
             return 0
         # RETURNING tells which rows were inserted; rowcount is unreliable with psycopg and executemany.
@@ -197,11 +221,23 @@ class SqlStore:
             ).scalars()
         )
         per_failure: dict[int, list[dict[str, Any]]] = {}
+        expected: dict[int, int] = {}
         for occ in occ_rows:
+            expected[occ["failure_id"]] = expected.get(occ["failure_id"], 0) + 1
             if occ["key"] in inserted:
                 per_failure.setdefault(occ["failure_id"], []).append(occ)
         updates = []
-        for failure_id, occs in sorted(per_failure.items()):
+        corrections = []
+        for failure_id in sorted(expected):
+            occs = per_failure.get(failure_id, [])
+            if failure_id in created:
+                # Counted at insert. An occurrence can still be skipped here when the same job was recorded
+                # under another repo's row (a local log recorded with --repo a, then --repo b): uncount it.
+                if len(occs) < expected[failure_id]:
+                    corrections.append({"b_id": failure_id, "b_n": expected[failure_id] - len(occs)})
+                continue
+            if not occs:
+                continue
             latest = max(occs, key=lambda o: o["seen_at"])
             updates.append(
                 {
@@ -216,6 +252,8 @@ class SqlStore:
             )
         if updates:
             conn.execute(_COUNT_UPDATE, updates)
+        if corrections:
+            conn.execute(_UNCOUNT, corrections)
         return len(inserted)
 
     def _failure_ids(self, conn: Connection, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
@@ -231,6 +269,22 @@ class SqlStore:
                 if (fp, repo) in wanted:
                     found[(fp, repo)] = fid
         return found
+
+
+def _new_failure_row(values: Mapping[str, Any], occs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The failure row once `occs` are counted: what `_COUNT_UPDATE` would make of a fresh row."""
+    row = {**_FAILURE_DEFAULTS, **values, "occurrences": len(occs)}
+    if occs:
+        latest = max(occs, key=lambda o: o["seen_at"])
+        row["first_seen"] = min(o["seen_at"] for o in occs)
+        if row["last_seen"] <= latest["seen_at"]:
+            row.update(
+                last_seen=latest["seen_at"],
+                last_source=latest["source"],
+                last_job=latest.get("job"),
+                last_url=latest.get("url"),
+            )
+    return row
 
 
 # executemany needs every row to carry every key
@@ -260,4 +314,9 @@ _COUNT_UPDATE = (
         last_job=case((_newer, bindparam("b_job")), else_=failures.c.last_job),
         last_url=case((_newer, bindparam("b_url")), else_=failures.c.last_url),
     )
+)
+_UNCOUNT = (
+    update(failures)
+    .where(failures.c.id == bindparam("b_id"))
+    .values(occurrences=failures.c.occurrences - bindparam("b_n"))
 )

@@ -17,7 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from test_kb_support import diag, job, open_kb, postgres_database
 
 from agent.models import Category, Verdict
-from knowledge.base import KnowledgeBase, fix_kind
+from knowledge.base import EXACT_SCOPE, KnowledgeBase, fix_kind
 from knowledge.schema import metadata
 from knowledge.text import utcnow
 
@@ -217,9 +217,12 @@ def test_a_store_failure_does_not_break_the_analysis(
         kb.scoped("acme/app", strict=True).similar(d)
 
 
-def test_scoped_query_falls_back_to_the_filtered_search_when_other_repos_crowd_the_net(
-    tmp_path: Path,
+@pytest.mark.parametrize("exact_scope", [EXACT_SCOPE, 5], ids=["exact", "wide-net-then-filtered"])
+def test_a_repository_among_crowding_others_still_finds_its_own_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exact_scope: int
 ) -> None:
+    # with a limit of 5, the scope of 1 is still searched exactly but other/x (150) is not: query both ways
+    monkeypatch.setattr("knowledge.base.EXACT_SCOPE", exact_scope)
     kb = open_kb(f"sqlite:///{tmp_path / 'kb.db'}", chroma_path=tmp_path / "chroma", threshold=0.0)
     crowd = [
         (diag(f"fp-o{i}", f"{IMPORT} variant v{i}", source=f"o{i}.log"), job("other/x")) for i in range(150)
@@ -229,4 +232,61 @@ def test_scoped_query_falls_back_to_the_filtered_search_when_other_repos_crowd_t
     )
     [hit] = kb.similar(diag("fp-q", IMPORT, source="q.log"), 1, repo="acme/app")
     assert hit.fingerprint == "fp-mine"
+    [other] = kb.similar(diag("fp-q", f"{IMPORT} variant v7", source="q.log"), 1, repo="other/x")
+    assert other.repo == "other/x" and other.similarity > 0.9
     kb.close()
+
+
+def test_a_scoped_query_sees_what_another_writer_did_since_its_last_query(
+    sql_url: str, tmp_path: Path
+) -> None:
+    """The reader keeps the repository's vectors in memory; another knowledge base on the same stores (what a
+    second worker process is) records and forgets, and the reader's next query reflects both."""
+    reader = open_kb(sql_url, chroma_path=tmp_path / "chroma")
+    writer = open_kb(sql_url, chroma_path=tmp_path / "chroma")
+    writer.record(diag("fp-lint", LINT, source="1.log", category=Category.LINT), job())
+    query = diag("fp-q", "ModuleNotFoundError: No module named 'requests' again", source="q.log")
+    assert reader.similar(query) == []  # the scope is cached now, holding only the lint failure
+
+    writer.record(diag("fp-import", IMPORT, source="2.log"), job())
+    assert [r.fingerprint for r in reader.similar(query)] == ["fp-import"]
+
+    writer.forget(fingerprint="fp-import")
+    assert reader.similar(query) == []
+
+    # the same failure (same vector id) recorded again by the reader itself, with other words this time
+    reader.record(diag("fp-lint", LINT, source="3.log"), job())
+    reader.forget(fingerprint="fp-lint")
+    reader.record(diag("fp-lint", IMPORT, source="4.log"), job())
+    assert [r.fingerprint for r in reader.similar(query)] == ["fp-lint"]
+    reader.close()
+    writer.close()
+
+
+def test_counters_of_a_batch_with_one_failure_in_several_jobs(kb: KnowledgeBase) -> None:
+    d = diag("fp-flaky", FLAKY, source="x.log")
+    kb.record_many(
+        [
+            (d.model_copy(update={"source": "late.log"}), job(job_id=2, time="2026-11-20T10:00:00Z")),
+            (d.model_copy(update={"source": "early.log"}), job(job_id=1, time="2026-11-18T10:00:00Z")),
+            (d.model_copy(update={"source": "late.log"}), job(job_id=2, time="2026-11-20T10:00:00Z")),
+        ]
+    )
+    [hit] = kb.similar(d)
+    assert (hit.occurrences, hit.source, hit.last_seen) == (2, "late.log", "2026-11-20T10:00:00Z")
+    kb.record(d.model_copy(update={"source": "old.log"}), job(job_id=0, time="2026-11-01T10:00:00Z"))
+    [hit] = kb.similar(d)  # an older job counts, but the latest place seen stays
+    assert (hit.occurrences, hit.source, hit.last_seen) == (3, "late.log", "2026-11-20T10:00:00Z")
+
+
+def test_one_log_recorded_under_two_repos_counts_once(kb: KnowledgeBase) -> None:
+    """Without a job id or URL a log is known by its path, so `kb add x.log --repo a` then `--repo b` is the
+    same occurrence: the second repo gets a failure row, but no second count."""
+    d = diag("fp-import", IMPORT, source="local.log")
+    kb.record(d, job("acme/a"))
+    kb.record(d, job("acme/b"))
+    stats = kb.stats()
+    assert stats["occurrences"] == 1 and stats["top"][0]["occurrences"] == 1
+    assert kb.similar(diag("fp-import", IMPORT, source="other.log"), 3, repo="acme/b") == []
+    [hit] = kb.similar(diag("fp-import", IMPORT, source="other.log"), 3, repo="acme/a")
+    assert hit.exact and hit.occurrences == 1
