@@ -114,7 +114,12 @@ def analyze_stream(
         return _unknown(source, "empty log", redactor)
     signals = default_signals()
     found = localize(
-        result, signal_score=signals.score, rule_bonus=bonus, rule_of=_rule_of_for(catalog), baseline=known
+        result,
+        signal_score=signals.score,
+        rule_bonus=bonus,
+        rule_of=_rule_of_for(catalog),
+        baseline=known,
+        section_weight=signals.section_weight,
     )
     return _diagnose(source, result, found, catalog, redactor)
 

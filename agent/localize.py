@@ -31,6 +31,7 @@ POSITION_WEIGHT = 2.0
 OUTSIDE_PENALTY = 3.0
 QUIET_LINES = 10
 FIRST_FAILURE_BONUS = 0.5
+SECTION_REACH = 200  # how far above a line its section header may stand
 
 CONTINUATION = re.compile(
     r"^(?:\s+\S"  # indented detail
@@ -128,8 +129,12 @@ class LineScorer:
         signal_score: Callable[[str], tuple[float, bool]],
         rule_bonus: Callable[[str], float],
         baseline: Collection[str] | None,
+        view: LogView,
+        section_weight: Callable[[str], float | None],
     ) -> None:
         self.scan = scan
+        self.view = view
+        self.section_weight = section_weight
         self.regions = regions
         self._ends = [r.end for r in regions]
         self.signal_score = signal_score
@@ -142,6 +147,19 @@ class LineScorer:
         if i < len(self.regions) and self.regions[i].begin <= line <= self.regions[i].end:
             return self.regions[i]
         return None
+
+    def section(self, line: int) -> float:
+        """The weight of the section (a report's "Issues" list, a list of allowed failures) holding `line`."""
+        above = line - 1
+        while above >= 1 and line - above <= SECTION_REACH:
+            clean = self.view.get(above)
+            if clean is None or not clean.text.strip():
+                return 0.0
+            weight = self.section_weight(clean.text)
+            if weight is not None:
+                return weight
+            above -= 1
+        return 0.0
 
     def known(self, text: str) -> bool:
         return self.baseline is not None and mask_volatile(text) in self.baseline
@@ -156,7 +174,7 @@ class LineScorer:
         if base is None or generic is None:  # a scanner candidate arrives with this part done
             base, generic = self.signal_score(text)
             base += self.rule_bonus(text) + (ERROR_MARK if clean.marker is Marker.ERROR else 0.0)
-        score = base
+        score = base + self.section(line)
         if self.baseline is not None:
             score += -3.0 if self.known(text) else 1.5
         region = self.region_of(line)
@@ -259,10 +277,19 @@ def localize(
     rule_bonus: Callable[[str], float],
     rule_of: Callable[[str], str | None] = lambda _: None,
     baseline: Collection[str] | None = None,
+    section_weight: Callable[[str], float | None] = lambda _: None,
 ) -> Localized:
     regions = failing_regions(scan.steps, scan.total_lines)
-    scorer = LineScorer(scan, regions, signal_score=signal_score, rule_bonus=rule_bonus, baseline=baseline)
     view = LogView(scan)
+    scorer = LineScorer(
+        scan,
+        regions,
+        signal_score=signal_score,
+        rule_bonus=rule_bonus,
+        baseline=baseline,
+        view=view,
+        section_weight=section_weight,
+    )
     scored = sorted(
         (
             (scorer.score(c.line, c.clean, c.score, c.generic), c.line)
@@ -286,7 +313,7 @@ def localize(
         region = scorer.region_of(n)
         return (region.begin, region.end - 1) if region is not None else (1, scan.total_lines)
 
-    best: tuple[float, int, int, int] | None = None
+    best: tuple[float, int] | None = None
     seen: set[tuple[int, int]] = set()
     for seed_score, seed in scored[:PARAGRAPHS]:
         if seed_score <= 0.5:
@@ -299,9 +326,12 @@ def localize(
         value = ranked_in[0][0] + 0.4 * sum(x for x, _ in ranked_in[1:8] if x > 0)
         line = -ranked_in[0][1]  # the paragraph's best line anchors it (earliest on ties)
         if best is None or (value, line) > (best[0], best[1]):
-            best = (value, line, *span)
+            best = (value, line)
     assert best is not None
-    _, anchor, top, bottom = best
+    anchor = best[1]
+    # The block is the one that grows from the anchor itself: a seed further up may have taken in a list
+    # above it that merely mentions problems.
+    top, bottom = paragraph(anchor, view, limits(anchor), erring)
     # The same message repeated (a compiler's second identical error, a retried step): the first one is
     # the cause, the later ones only won on position.
     first = _first_of_kind(anchor, view, scored, scorer, rule_of)
@@ -335,6 +365,13 @@ def localize(
                 top = max(span[0], bottom - MAX_EXCERPT + 1)
             else:
                 bottom = min(span[1], top + MAX_EXCERPT - 1)
+    # What follows a generic exit statement below the anchor is the tool winding down (after "rake aborted!":
+    # its own stack, "See full trace"), not more of the error. With a passing log, novelty decides instead.
+    for n in range(anchor + 1, bottom + 1 if baseline is None else anchor + 1):
+        clean = view.get(n)
+        if clean is not None and clean.text.strip() and signal_score(clean.text)[1]:
+            bottom = n
+            break
     if baseline is not None:
         # A passing log tells which error lines are new: the chunk spans all of them near the anchor.
         strong_new = sorted(

@@ -26,9 +26,25 @@ class Prefilter(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class Section:
+    """A header that opens a block of lines (up to a blank line) whose lines all weigh more, or less."""
+
+    header: re.Pattern[str]
+    weight: float
+
+
+@dataclass(frozen=True, slots=True)
 class SignalSet:
     prefilter: Prefilter
     signals: tuple[Signal, ...]
+    sections: tuple[Section, ...] = ()
+
+    def section_weight(self, text: str) -> float | None:
+        """The weight of the section `text` opens, or None when it is not a section header."""
+        for section in self.sections:
+            if section.header.search(text):
+                return section.weight
+        return None
 
     def score(self, text: str) -> tuple[float, bool]:
         """Sum of matching weights, and whether the line is a generic exit statement."""
@@ -52,7 +68,10 @@ def default_signals() -> SignalSet:
         for item in raw["signals"]
     )
     patterns = [str(p).encode("latin-1") for p in raw.get("prefilter_patterns", [])]
-    return SignalSet(compile_prefilter(b"|".join([trie_pattern(literals), *patterns])), signals)
+    sections = tuple(
+        Section(re.compile(item["header"]), float(item["weight"])) for item in raw.get("sections", [])
+    )
+    return SignalSet(compile_prefilter(b"|".join([trie_pattern(literals), *patterns])), signals, sections)
 
 
 def compile_prefilter(pattern: bytes) -> Prefilter:
