@@ -446,6 +446,15 @@ class KnowledgeBase:
                 )
             )
 
+    def last_source(self, fingerprint: str, *, repo: str | None = None) -> str | None:
+        """Where this failure was seen last (in `repo` when given): the log a judgement most likely means."""
+        query = select(failures.c.last_source).where(failures.c.fingerprint == fingerprint)
+        if repo is not None:
+            query = query.where(failures.c.repo == repo)
+        with self.sql.read() as conn:
+            row = conn.execute(query.order_by(failures.c.last_seen.desc()).limit(1)).first()
+        return row[0] if row else None
+
     def find_fingerprints(self, prefix: str) -> list[str]:
         """Fingerprints starting with `prefix` (the CLI accepts a unique prefix, like git does for SHAs)."""
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -75,6 +75,32 @@ def test_kb_commands_round_trip(home: Path, tmp_path: Path, monkeypatch: pytest.
     assert "removed 0 orphan vectors, re-embedded 0" in run("kb", "repair")
 
 
+def test_kb_feedback_judges_a_diagnosis_and_the_latest_judgement_wins(home: Path) -> None:
+    log = str(EXAMPLES[0])
+    run("kb", "add", log, "--repo", "demo/app")
+    [failure] = [
+        json.loads(line) for line in run("kb", "export").splitlines() if json.loads(line)["type"] == "failure"
+    ]
+    fingerprint = failure["fingerprint"]
+
+    out = run("kb", "feedback", fingerprint[:10], "--wrong", "--note", "the real cause is the proxy")
+    assert out.strip() == f"{fingerprint}: recorded wrong for {log}"  # the log it was last seen in
+    run("kb", "feedback", fingerprint, "--helpful", "--repo", "demo/app")  # changed my mind: replaces it
+    run("kb", "feedback", fingerprint, "--helpful", "--source", "https://ci/job/9", "--author", "ana")
+    [mine, anas] = [
+        json.loads(line) for line in run("kb", "export").splitlines() if '"type": "feedback"' in line
+    ]
+    assert (mine["source"], mine["helpful"], mine["note"], mine["repo"]) == (log, True, None, "demo/app")
+    assert (anas["source"], anas["author"]) == ("https://ci/job/9", "ana")
+    assert json.loads(run("kb", "stats", "--format", "json"))["feedback"] == 2
+
+    unknown = CliRunner().invoke(app, ["kb", "feedback", "zzzz-no-such", "--helpful"])
+    assert unknown.exit_code == 1 and "unknown" in unknown.stderr
+    elsewhere = CliRunner().invoke(app, ["kb", "feedback", fingerprint, "--wrong", "--repo", "other/x"])
+    assert elsewhere.exit_code == 1 and "--source" in elsewhere.stderr
+    assert CliRunner().invoke(app, ["kb", "feedback", fingerprint]).exit_code == 2  # say which
+
+
 def test_parse_age() -> None:
     assert parse_age("90d") == timedelta(days=90)
     assert parse_age("12h") == timedelta(hours=12)

@@ -234,15 +234,47 @@ def resolve_command(
 ) -> None:
     """Record the fix for a failure; `similar` will show it next time."""
     kb = _kb()
-    matches = kb.find_fingerprints(fingerprint)
-    if fingerprint in matches:
-        matches = [fingerprint]
+    full = _one_fingerprint(kb, fingerprint)
+    new = kb.resolve(full, fix, repo=repo, changed_files=file or (), note=note)
+    typer.echo(f"{full}: {'recorded' if new else 'already had'} fix {fix}")
+
+
+@kb_app.command("feedback")
+def feedback_command(
+    fingerprint: Annotated[str, typer.Argument(help="fingerprint, or a unique prefix of one")],
+    helpful: Annotated[bool, typer.Option("--helpful/--wrong", help="was the diagnosis right?")],
+    note: Annotated[str | None, typer.Option(help="what was wrong, or what helped")] = None,
+    repo: Annotated[str | None, typer.Option(help="the repo the judged diagnosis was for")] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(help="the log (path or URL) whose diagnosis is judged; default: where it was last seen"),
+    ] = None,
+    author: Annotated[
+        str, typer.Option(help="who judges; the latest judgement per author and log wins")
+    ] = "",
+) -> None:
+    """Say whether a diagnosis was helpful or wrong (`kb stats` counts the feedback, `kb export` keeps it)."""
+    kb = _kb()
+    full = _one_fingerprint(kb, fingerprint)
+    source = source or kb.last_source(full, repo=repo)
+    if source is None:
+        where = f" in {repo}" if repo else ""
+        typer.echo(f"cimedic: no log of {full} is recorded{where}; give --source", err=True)
+        raise typer.Exit(1)
+    kb.feedback(full, helpful, source=source, repo=repo, author=author, note=note)
+    typer.echo(f"{full}: recorded {'helpful' if helpful else 'wrong'} for {source}")
+
+
+def _one_fingerprint(kb: KnowledgeBase, prefix: str) -> str:
+    """The one fingerprint `prefix` names; exits with status 1 when it names none or several."""
+    matches = kb.find_fingerprints(prefix)
+    if prefix in matches:
+        return prefix
     if len(matches) != 1:
         problem = "is unknown" if not matches else f"is ambiguous ({', '.join(m[:16] for m in matches)})"
-        typer.echo(f"cimedic: fingerprint {fingerprint!r} {problem}", err=True)
+        typer.echo(f"cimedic: fingerprint {prefix!r} {problem}", err=True)
         raise typer.Exit(1)
-    new = kb.resolve(matches[0], fix, repo=repo, changed_files=file or (), note=note)
-    typer.echo(f"{matches[0]}: {'recorded' if new else 'already had'} fix {fix}")
+    return matches[0]
 
 
 @kb_app.command("forget")
