@@ -201,8 +201,10 @@ def keeps_up(result: dict[str, Any], rate: float) -> bool:
 # --- the services -----------------------------------------------------------------------------------
 
 
-def start(cmd: list[str], env: dict[str, str], url: str) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def start(cmd: list[str], env: dict[str, str], url: str, log: Path) -> subprocess.Popen[bytes]:
+    """Start a server; its output goes to `log` (a pipe nobody reads would block it once full)."""
+    with log.open("ab") as out:
+        proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=out, stderr=out)
 
     def up() -> bool:
         try:
@@ -276,7 +278,7 @@ class Bench:
             (app_dir / "bare_app.py").write_text(BARE_APP)
             cmd = [sys.executable, "-m", "uvicorn", "--app-dir", str(app_dir), "bare_app:app"]
             cmd += ["--port", str(port), "--log-level", "warning", "--no-access-log"]
-            return start(cmd, {}, url), port, {}
+            return start(cmd, {}, url, self.scratch / "bare.log"), port, {}
         home = Path(tempfile.mkdtemp(prefix="home-", dir=self.scratch))
         env = service_env(
             sim,
@@ -288,7 +290,7 @@ class Bench:
             CIMEDIC_REDELIVER_EVERY_SECONDS="0",
         )
         cmd = [*self.cli, *MODES[mode], "--no-knowledge", "--port", str(port), "--log-level", "warning"]
-        return start(cmd, env, url), port, env
+        return start(cmd, env, url, home / "serve.log"), port, env
 
     def warm(self, port: int) -> None:
         """First requests pay for imports, connections and statement compiling in the server: not measured."""
