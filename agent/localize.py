@@ -25,6 +25,7 @@ SAME_RULE_SLACK = 3.0
 DETAIL_REACH = 3  # lines right after the anchor that state an error are its detail, in focus too
 FOCUS_SHARE = 0.45  # a line joins the focus when it scores at least this share of the anchor
 MAX_UP = 8
+SIBLING_SHARE = 0.5  # a next list item scoring less than this share of the anchor's signals ends its block
 MAX_DETAIL_UP = 30
 PARAGRAPHS = 8
 POSITION_WEIGHT = 2.0
@@ -234,7 +235,11 @@ def _ends_block(clean: CleanLine | None) -> bool:
 
 
 def paragraph(
-    anchor: int, view: LogView, limits: tuple[int, int], erring: Callable[[int], bool]
+    anchor: int,
+    view: LogView,
+    limits: tuple[int, int],
+    erring: Callable[[int], bool],
+    strength: Callable[[int], float] = lambda _: 0.0,
 ) -> tuple[int, int]:
     """The run of lines holding `anchor`, up to blank lines, within `limits` and size bounds.
 
@@ -260,14 +265,32 @@ def paragraph(
         if prev is not None and not _ends_block(prev) and not PROGRESS.match(prev.text):
             top -= 1
     bottom = anchor
+    head = view.get(anchor)
+    lead = _lead(head.text) if head is not None else None
     while bottom - top + 1 < MAX_EXCERPT and bottom + 1 <= high:
         nxt = view.get(bottom + 1)
         if _ends_block(nxt):
             break
         if nxt is not None and nxt.marker is Marker.ERROR and bottom + 1 != anchor:
             break
+        if (
+            nxt is not None
+            and lead
+            and _lead(nxt.text) == lead
+            and strength(bottom + 1) < SIBLING_SHARE * strength(anchor)
+        ):
+            break  # the next item of the same list (the next test) that did not fail like this one
         bottom += 1
     return top, bottom
+
+
+_LEAD = re.compile(r"^\s*(?:\[\w+\]\s*)?[^\w\s]+\s+")
+
+
+def _lead(text: str) -> str | None:
+    """How a list item starts (`[info] - `, `  ✗ `, `- `): items of one list share it."""
+    m = _LEAD.match(text)
+    return m.group(0) if m else None
 
 
 def localize(
@@ -305,9 +328,12 @@ def localize(
         clean = view.get(n)
         return scorer.score(n, clean) if clean is not None and clean.text.strip() else 0.0
 
-    def erring(n: int) -> bool:
+    def strength(n: int) -> float:
         clean = view.get(n)
-        return clean is not None and signal_score(clean.text)[0] > 0
+        return signal_score(clean.text)[0] if clean is not None else 0.0
+
+    def erring(n: int) -> bool:
+        return strength(n) > 0
 
     def limits(n: int) -> tuple[int, int]:
         region = scorer.region_of(n)
@@ -318,7 +344,7 @@ def localize(
     for seed_score, seed in scored[:PARAGRAPHS]:
         if seed_score <= 0.5:
             break  # generic exits and noise do not seed a chunk
-        span = paragraph(seed, view, limits(seed), erring)
+        span = paragraph(seed, view, limits(seed), erring, strength)
         if span in seen:
             continue
         seen.add(span)
@@ -331,13 +357,13 @@ def localize(
     anchor = best[1]
     # The block is the one that grows from the anchor itself: a seed further up may have taken in a list
     # above it that merely mentions problems.
-    top, bottom = paragraph(anchor, view, limits(anchor), erring)
+    top, bottom = paragraph(anchor, view, limits(anchor), erring, strength)
     # The same message repeated (a compiler's second identical error, a retried step): the first one is
     # the cause, the later ones only won on position.
     first = _first_of_kind(anchor, view, scored, scorer, rule_of)
     if first != anchor:
         anchor = first
-        top, bottom = paragraph(anchor, view, limits(anchor), erring)
+        top, bottom = paragraph(anchor, view, limits(anchor), erring, strength)
     anchor_score = line_score(anchor)
     threshold = max(1.5, anchor_score * 0.6)
     # Neighbouring paragraphs that state errors too (a list of failures) belong to the same chunk.
