@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from agent.logtext import CleanLine, Marker, mask_volatile
 from agent.scan import ERROR_MARK, ScanResult, StepMark, Window
 
-MAX_EXCERPT = 40
+MAX_EXCERPT = 80
 MAX_NEW_EXCERPT = 200
 CHAIN_GAP = 25
 MAX_FOCUS = 3
@@ -25,6 +25,7 @@ SAME_RULE_SLACK = 3.0
 DETAIL_REACH = 3  # lines right after the anchor that state an error are its detail, in focus too
 FOCUS_SHARE = 0.45  # a line joins the focus when it scores at least this share of the anchor
 MAX_UP = 8
+SOFT_RUN = 6  # text and blank lines alternating this far each way make a log double-spaced
 SIBLING_SHARE = 0.5  # a next list item scoring less than this share of the anchor's signals ends its block
 MAX_DETAIL_UP = 30
 PARAGRAPHS = 8
@@ -250,15 +251,16 @@ def paragraph(
     top = anchor
     plain = 0  # lines taken that are neither stack/source detail nor a report header
     while plain < MAX_UP and anchor - top < MAX_DETAIL_UP and top - 1 >= low:
-        prev = view.get(top - 1)
-        if prev is None or _ends_block(prev) or PROGRESS.match(prev.text):
+        above = top - 2 if _soft_blank(top - 1, view) else top - 1
+        prev = view.get(above)
+        if above < low or prev is None or _ends_block(prev) or PROGRESS.match(prev.text):
             break
         current = view.get(top)
         detail = bool(HEADER.match(prev.text) or CONTINUATION.match(prev.text))
-        if not (detail or erring(top - 1) or (current is not None and CONTINUATION.match(current.text))):
+        if not (detail or erring(above) or (current is not None and CONTINUATION.match(current.text))):
             break
         plain += not detail
-        top -= 1
+        top = above
     if top == anchor and top - 1 >= low:
         # A one-line error reads better with the line that led to it ("Deploying x" / "... unbound variable").
         prev = view.get(top - 1)
@@ -268,20 +270,38 @@ def paragraph(
     head = view.get(anchor)
     lead = _lead(head.text) if head is not None else None
     while bottom - top + 1 < MAX_EXCERPT and bottom + 1 <= high:
-        nxt = view.get(bottom + 1)
-        if _ends_block(nxt):
+        soft = _soft_blank(bottom + 1, view)
+        below = bottom + 2 if soft else bottom + 1
+        nxt = view.get(below)
+        if below > high or nxt is None or _ends_block(nxt):
             break
-        if nxt is not None and nxt.marker is Marker.ERROR and bottom + 1 != anchor:
+        if soft and (
+            PROGRESS.match(nxt.text)
+            or not (CONTINUATION.match(nxt.text) or HEADER.match(nxt.text) or erring(below))
+        ):
+            break  # a double-spaced log has no blank lines between paragraphs: what continues must say so
+        if nxt is not None and nxt.marker is Marker.ERROR and below != anchor:
             break
         if (
             nxt is not None
             and lead
             and _lead(nxt.text) == lead
-            and strength(bottom + 1) < SIBLING_SHARE * strength(anchor)
+            and strength(below) < SIBLING_SHARE * strength(anchor)
         ):
             break  # the next item of the same list (the next test) that did not fail like this one
-        bottom += 1
+        bottom = below
     return top, bottom
+
+
+def _soft_blank(n: int, view: LogView) -> bool:
+    """A blank line of a double-spaced log (each line followed by an empty one, as some Travis macOS
+    logs are, from `\r\r\n` line ends): it separates lines, not paragraphs. Known by the alternation
+    of text and blank lines on both sides of it."""
+    for d in range(-SOFT_RUN, SOFT_RUN + 1):
+        clean = view.get(n + d)
+        if clean is None or _is_blank(clean) != (d % 2 == 0):
+            return False
+    return True
 
 
 _LEAD = re.compile(r"^\s*(?:\[\w+\]\s*)?[^\w\s]+\s+")
@@ -383,7 +403,9 @@ def localize(
             if gap == edge + direction or nxt is None or _ends_block(nxt) or not (low <= gap <= high):
                 break
             span = paragraph(gap, view, (low, high), erring)
-            strong = max(line_score(n) for n in range(span[0], span[1] + 1)) >= threshold
+            # Only the lines it would add count: in a double-spaced log its span reaches into the block.
+            added = range(span[0], top) if direction < 0 else range(bottom + 1, span[1] + 1)
+            strong = max((line_score(n) for n in added), default=0.0) >= threshold
             # Below an error, a paragraph of pure detail (a code frame, related locations) belongs to it.
             if not strong and not (direction > 0 and _all_detail(span, view)):
                 break
@@ -455,8 +477,8 @@ def _first_of_kind(
     """
     clean = view.get(anchor)
     region = scorer.region_of(anchor)
-    if clean is None:
-        return anchor
+    if clean is None or scorer.section(anchor) > 0:
+        return anchor  # a closing report of the failures is where the runner tells them in full
     rule = kind_of(clean.text)
     kind = rule or _shape(clean.text)
     # Same rule: the wording may differ by a keyword or two ("does not exist"), the kind does not.
