@@ -107,7 +107,11 @@ class VectorStore:
         if not ids:
             return []
         query = vector / (float(np.linalg.norm(vector)) or 1.0)
-        sims = matrix @ query
+        # einsum, not `matrix @ query`: numpy's BLAS splits a matrix-vector product over its threads, and
+        # waking them cost ~3 ms per query here against ~0.2 ms for einsum's single-threaded loop (2,500 x
+        # 384 on a busy 2-core machine: a warm repository query at 100,000 stored went from p50 10.3 ms to
+        # 2.4 ms).
+        sims = np.einsum("ij,j->i", matrix, query)
         if n < len(ids):
             top = np.argpartition(-sims, n - 1)[:n]
             order = top[np.argsort(-sims[top], kind="stable")]
