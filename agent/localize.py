@@ -18,7 +18,7 @@ from agent.logtext import CleanLine, Marker, mask_volatile
 from agent.scan import ERROR_MARK, ScanResult, StepMark, Window
 
 MAX_EXCERPT = 80
-MAX_NEW_EXCERPT = 200
+MAX_NEW_EXCERPT = 1000
 CHAIN_GAP = 25
 MAX_FOCUS = 3
 SAME_RULE_SLACK = 3.0
