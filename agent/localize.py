@@ -155,8 +155,16 @@ class LineScorer:
         above = line - 1
         while above >= 1 and line - above <= SECTION_REACH:
             clean = self.view.get(above)
-            if clean is None or not clean.text.strip():
+            if clean is None:
                 return 0.0
+            if not clean.text.strip():
+                # Blank lines right below a header ("There was 1 failure:", then a blank) open its
+                # section; any other blank line closes the block the line is in.
+                while _is_blank(self.view.get(above)) and view_known(self.view, above):
+                    above -= 1
+                header = self.view.get(above)
+                weight = self.section_weight(header.text) if header is not None else None
+                return weight if weight is not None and line - above <= SECTION_REACH else 0.0
             weight = self.section_weight(clean.text)
             if weight is not None:
                 return weight
@@ -220,6 +228,10 @@ class LogView:
 
 
 EMPTY = CleanLine("")
+
+
+def view_known(view: LogView, line: int) -> bool:
+    return line >= 1 and view.get(line) is not None
 
 
 def _is_blank(clean: CleanLine | None) -> bool:
