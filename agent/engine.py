@@ -151,7 +151,7 @@ def _diagnose(
         step=found.step,
         exit_mark=found.exit,
         test_lines=[*(t for _, t in found.excerpt), *candidate_texts],
-        location_lines=[(t, "") for _, t in found.excerpt],
+        location_lines=[(t, found.params.get(n, "")) for n, t in found.excerpt],
         last_command=_last_command(result, found.excerpt[0][0] if found.excerpt else result.total_lines),
     )
     facts = facts.model_copy(

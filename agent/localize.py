@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from agent.logtext import CleanLine, Marker, mask_volatile
 from agent.scan import ERROR_MARK, ScanResult, StepMark, Window
@@ -69,6 +69,8 @@ class Localized:
     anchor_score: float
     step: StepMark | None
     exit: StepMark | None
+    # Parameters of the workflow commands on excerpt lines (`::error file=a.py,line=3::`), by line number.
+    params: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -447,6 +449,13 @@ def localize(
                 break
             top, bottom = min(top, *fits), max(bottom, *fits)
     excerpt = [(n, clean.display) for n in range(top, bottom + 1) if (clean := view.get(n)) is not None]
+    params = {
+        n: clean.name
+        for n in range(top, bottom + 1)
+        if (clean := view.get(n)) is not None
+        and clean.name
+        and clean.marker in (Marker.ERROR, Marker.WARNING)
+    }
     # The anchor's own detail right after it says more than a summary further down: nearness counts.
     focus_floor = max(1.5, anchor_score * FOCUS_SHARE)
     ranked = sorted(
@@ -461,7 +470,7 @@ def localize(
     chosen = [anchor, *sorted(n for _, n in ranked[::-1][: MAX_FOCUS - 1])]
     focus = [(n, clean.display) for n in chosen if (clean := view.get(n)) is not None]
     region = scorer.region_of(anchor) or regions[-1]
-    return Localized(focus, excerpt, anchor_score, region.start, region.exit)
+    return Localized(focus, excerpt, anchor_score, region.start, region.exit, params)
 
 
 def _all_detail(span: tuple[int, int], view: LogView) -> bool:

@@ -60,6 +60,23 @@ def test_final_generic_exit_line_is_never_the_answer() -> None:
     assert all("exit code" not in f.text for f in d.focus)
 
 
+def test_workflow_command_parameters_become_locations() -> None:
+    # GitHub's error command carries the place in its parameters, not in the message
+    # (https://docs.github.com/en/actions/reference/workflow-commands-for-github-actions#setting-an-error-message).
+    log = (
+        "2026-01-01T00:00:00.0000000Z ##[group]Run ./check.sh\n"
+        "2026-01-01T00:00:00.0000000Z ./check.sh\n"
+        "2026-01-01T00:00:00.0000000Z ##[endgroup]\n"
+        "2026-01-01T00:00:01.0000000Z checking the schema\n"
+        "2026-01-01T00:00:01.0000000Z ::error file=config/schema.json,line=14,col=3::Unknown key 'colour'\n"
+        "2026-01-01T00:00:01.0000000Z ##[error]Process completed with exit code 1.\n"
+    )
+    d = analyze(log)
+    assert d.focus[0].text.endswith("Unknown key 'colour'")
+    [loc] = [x for x in d.facts.locations if x.path == "config/schema.json"]
+    assert (loc.line, loc.column) == (14, 3)
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     st.sampled_from(["2026-01-01T00:00:00Z", "2027-05-06T11:22:33.123Z"]),
