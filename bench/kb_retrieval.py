@@ -71,6 +71,12 @@ def main() -> None:
     parser.add_argument("dataset", type=Path)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--cache", type=Path, default=None, help="JSONL of engine diagnoses to reuse/write")
+    parser.add_argument(
+        "--record-with",
+        type=json.loads,
+        default=None,
+        help="record with these settings changed (JSON), query with the configured ones",
+    )
     args = parser.parse_args()
 
     cases_file = args.dataset / "cases.jsonl"
@@ -114,10 +120,17 @@ def main() -> None:
     systems: dict[str, list[list[str]]] = defaultdict(list)
     kb_scored: list[list[tuple[str, float]]] = []
     with tempfile.TemporaryDirectory() as home:
-        kb = open_knowledge_base(Settings(home=Path(home)), KnowledgeSettings(threshold=0.0, scope="repo"))
+        query_settings = KnowledgeSettings(threshold=0.0, scope="repo")
+        record_settings = query_settings
+        if args.record_with:  # a store written by an earlier configuration, queried by the current one
+            record_settings = query_settings.model_copy(update=args.record_with)
+        kb = open_knowledge_base(Settings(home=Path(home)), record_settings)
         t0 = time.perf_counter()
         kb.record_many([(c.diagnosis, JobContext(ci_system="travis", repo=c.repo)) for c in cases])
         t_record = time.perf_counter() - t0
+        if record_settings is not query_settings:
+            kb.close()
+            kb = open_knowledge_base(Settings(home=Path(home)), query_settings)
         t0 = time.perf_counter()
         for q in cases:
             found = kb.similar(q.diagnosis, 10, repo=q.repo)
@@ -175,6 +188,10 @@ def main() -> None:
 
     report = {
         "logs": len(cases),
+        "settings": {
+            "record": record_settings.model_dump(include={"max_tokens", "precision"}),
+            "query": query_settings.model_dump(include={"max_tokens", "precision"}),
+        },
         "repos": len(by_repo),
         "seconds": {
             "analyze_all": round(t_analyze, 1),

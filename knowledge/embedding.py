@@ -10,6 +10,7 @@ Chroma's own default embedding function is never used: it downloads an ONNX mode
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -23,7 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from knowledge.config import DEFAULT_MODEL
+from knowledge.config import DEFAULT_MODEL, Precision
 
 Vectors = npt.NDArray[np.float32]
 
@@ -47,7 +48,11 @@ def _model_path(model: str) -> str:
 
 
 @functools.cache
-def _load_sentence_transformer(model: str, device: str, threads: int | None = 1) -> Any:
+def _load_sentence_transformer(
+    model: str, device: str, threads: int | None = 1, max_tokens: int | None = None
+) -> Any:
+    # `max_tokens` is part of the cache key, not set on a shared model afterwards: `max_seq_length` is an
+    # attribute of the loaded model, and two embedders with different limits must not change each other's.
     # Both must be set before huggingface_hub / transformers read them at import time.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -64,7 +69,40 @@ def _load_sentence_transformer(model: str, device: str, threads: int | None = 1)
         # ~0.1 s where two threads took ~1.5 s (OpenMP workers wait on each other when cores are busy).
         # https://pytorch.org/docs/stable/generated/torch.set_num_threads.html (process-wide).
         torch.set_num_threads(threads)
-    return SentenceTransformer(_model_path(model), device=device, local_files_only=True)
+    loaded = SentenceTransformer(_model_path(model), device=device, local_files_only=True)
+    if max_tokens is not None:
+        # Longer inputs are cut to their first `max_tokens` word pieces, as the model's own limit (256 for
+        # all-MiniLM-L6-v2) already does; a lower limit never lengthens an input (min of the two).
+        # https://sbert.net/examples/applications/computing-embeddings ("Input Sequence Length")
+        limit = loaded.max_seq_length
+        loaded.max_seq_length = max_tokens if limit is None else min(max_tokens, limit)
+    return loaded
+
+
+def _cpu_has_bfloat16() -> bool:
+    import torch
+
+    # oneDNN's own check (AVX512-BF16 / AMX); without those instructions bfloat16 is emulated and slower than
+    # float32. A private torch op (what torch's test suite uses), hence the fallback.
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def _autocast(device: str, precision: Precision) -> contextlib.AbstractContextManager[object]:
+    """bfloat16 autocast for the model's matrix products, when asked for (or 'auto' and the CPU has it).
+
+    https://pytorch.org/docs/stable/amp.html#cpu-ops-that-can-autocast-to-bfloat16: linear layers and matrix
+    products run in bfloat16, the ops autocast lists as needing float32's range stay float32. Measured on the
+    benchmark machine (docs/benchmarks.md, "Knowledge base"): a query embeds ~1.5x faster and its vector stays
+    within 1e-4 cosine of the float32 one, so stores written in float32 remain comparable.
+    """
+    if device != "cpu" or precision == "float32" or (precision == "auto" and not _cpu_has_bfloat16()):
+        return contextlib.nullcontext()
+    import torch
+
+    return torch.autocast("cpu", dtype=torch.bfloat16)
 
 
 class SentenceTransformerEmbedder:
@@ -77,8 +115,12 @@ class SentenceTransformerEmbedder:
         device: str = "cpu",
         batch_size: int = 32,
         threads: int | None = 1,
+        max_tokens: int | None = None,
+        precision: Precision = "float32",
     ) -> None:
         self._model = model
+        self._max_tokens = max_tokens
+        self._precision = precision
         self._device = device
         self._batch_size = batch_size
         self._threads = threads
@@ -92,14 +134,15 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
         with self._lock:  # functools.cache does not stop two threads loading the model at once
-            model = _load_sentence_transformer(self._model, self._device, self._threads)
-        vectors = model.encode(
-            list(texts),
-            batch_size=self._batch_size,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-            show_progress_bar=False,
-        )
+            model = _load_sentence_transformer(self._model, self._device, self._threads, self._max_tokens)
+        with _autocast(self._device, self._precision):
+            vectors = model.encode(
+                list(texts),
+                batch_size=self._batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
         return np.asarray(vectors, dtype=np.float32)
 
 
@@ -166,12 +209,25 @@ class CachingEmbedder:
 
 
 def make_embedder(
-    model: str, *, device: str = "cpu", batch_size: int = 32, threads: int | None = 1
+    model: str,
+    *,
+    device: str = "cpu",
+    batch_size: int = 32,
+    threads: int | None = 1,
+    max_tokens: int | None = None,
+    precision: Precision = "float32",
 ) -> Embedder:
     """The embedder a model setting names (see `KnowledgeSettings.model`)."""
     if model == "hashing" or model.startswith("hashing:"):
         _, _, dim = model.partition(":")
         return CachingEmbedder(HashingEmbedder(int(dim) if dim else 384))
     return CachingEmbedder(
-        SentenceTransformerEmbedder(model, device=device, batch_size=batch_size, threads=threads)
+        SentenceTransformerEmbedder(
+            model,
+            device=device,
+            batch_size=batch_size,
+            threads=threads,
+            max_tokens=max_tokens,
+            precision=precision,
+        )
     )

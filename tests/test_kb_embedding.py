@@ -51,3 +51,37 @@ def test_hashing_embedder_is_deterministic_and_normalised() -> None:
     a, b = e.embed(["No module named requests", ""])
     assert np.allclose(a, e.embed(["No module named requests"])[0])
     assert abs(float(np.linalg.norm(a)) - 1.0) < 1e-6 and abs(float(np.linalg.norm(b)) - 1.0) < 1e-6
+
+
+def test_max_tokens_cuts_long_texts_only_and_each_limit_has_its_own_model() -> None:
+    from knowledge.embedding import SentenceTransformerEmbedder
+
+    head = "ModuleNotFoundError: No module named 'requests'"
+    a_tail = head + " while importing the test module tests/test_http.py from the collection step"
+    b_tail = head + " TypeError: unsupported operand type(s) for +: 'int' and 'str' in calc.py line 12"
+    cut = SentenceTransformerEmbedder(max_tokens=14)  # `head` is 14 word pieces with [CLS] and [SEP]
+    full = SentenceTransformerEmbedder()
+    cut_a, cut_b, cut_head = cut.embed([a_tail, b_tail, head])
+    full_a, full_b, full_head = full.embed([a_tail, b_tail, head])
+    # Past the limit the tails are not read: both long texts embed the same; below it nothing changes.
+    assert float(cut_a @ cut_b) > 0.9999
+    assert float(full_a @ full_b) < 0.99
+    assert float(cut_head @ full_head) > 0.9999
+    # The limit of one embedder did not leak into the other's (shared, cached) model.
+    assert np.allclose(full.embed([a_tail])[0], full_a, atol=1e-5)
+
+
+def test_bfloat16_vectors_stay_comparable_with_float32_ones() -> None:
+    # Stores written in float32 are queried in bfloat16 when the CPU has it ('auto'): the vectors must agree.
+    from knowledge.embedding import SentenceTransformerEmbedder
+
+    texts = [
+        "ModuleNotFoundError: No module named 'requests'",
+        "error TS2322: Type 'string' is not assignable to type 'number'.",
+        "FAILED tests/test_api.py::test_login - AssertionError: assert 500 == 200",
+    ]
+    single = SentenceTransformerEmbedder(precision="float32").embed(texts)
+    half = SentenceTransformerEmbedder(precision="bfloat16").embed(texts)
+    assert half.dtype == np.float32
+    assert np.allclose(np.linalg.norm(half, axis=1), 1.0, atol=1e-4)
+    assert float(np.min(np.sum(single * half, axis=1))) > 0.999
