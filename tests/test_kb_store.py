@@ -233,7 +233,9 @@ def test_a_repository_among_crowding_others_still_finds_its_own_failure(
     [hit] = kb.similar(diag("fp-q", IMPORT, source="q.log"), 1, repo="acme/app")
     assert hit.fingerprint == "fp-mine"
     [other] = kb.similar(diag("fp-q", f"{IMPORT} variant v7", source="q.log"), 1, repo="other/x")
-    assert other.repo == "other/x" and other.similarity > 0.9
+    # Above the exact-search limit the answer comes from Chroma's approximate (HNSW) index: among 150
+    # near-copies it may return a sibling of v7 (seen: v22 at 0.88, about 1 run in 10), never another scope.
+    assert other.repo == "other/x" and other.fingerprint.startswith("fp-o") and other.similarity > 0.8
     kb.close()
 
 
