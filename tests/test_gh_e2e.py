@@ -118,6 +118,9 @@ def sticky(sim: GitHubSim, number: int = 12) -> list[dict[str, Any]]:
 
 
 def settled(service: Service) -> bool:
+    inbox = service.svc.inbox
+    if inbox is not None and inbox.waiting()[0]:
+        return False  # accepted, not yet admitted by the pump
     counts = service.svc.store.counts()
     return counts.get("queued", 0) == 0 and counts.get("running", 0) == 0
 

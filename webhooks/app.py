@@ -31,8 +31,9 @@ from webhooks.github import (
     WorkflowRunCompleted,
     parse_github_delivery,
 )
+from webhooks.inbox import Inbox
 from webhooks.queue import Queue
-from webhooks.store import Store
+from webhooks.store import Admission, Store
 
 log = logging.getLogger("cimedic.intake")
 
@@ -42,6 +43,7 @@ def create_app(
     store: Store,
     queue: Queue,
     secret: str,
+    inbox: Inbox | None = None,
     chroma_url: str | None = None,
     on_startup: Callable[[], None] | None = None,
     on_shutdown: Callable[[], None] | None = None,
@@ -59,7 +61,9 @@ def create_app(
 
     app = FastAPI(title="CI Medic", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
 
-    def persist(event: WorkflowJobCompleted | WorkflowRunCompleted | InstallationChanged) -> str:
+    def persist(event: WorkflowJobCompleted | WorkflowRunCompleted | InstallationChanged) -> Admission:
+        if inbox is not None:  # SQLite: the workers' pump admits and enqueues it (webhooks/inbox.py)
+            return inbox.accept(event.delivery_id, event.kind, event.model_dump_json())
         admission = store.admit(event.delivery_id, event.kind, event.model_dump_json())
         if admission == "duplicate":
             return admission
@@ -124,7 +128,10 @@ def create_app(
         checks: dict[str, str] = {}
 
         def probe() -> None:
-            for name, fn in (("database", store.ping), ("queue", queue.ping)):
+            probes = [("database", store.ping), ("queue", queue.ping)]
+            if inbox is not None:
+                probes.append(("inbox", inbox.ping))
+            for name, fn in probes:
                 try:
                     fn()
                     checks[name] = "ok"
@@ -147,9 +154,15 @@ def create_app(
     async def prometheus() -> Response:
         def refresh() -> None:
             counts = store.counts()
+            age = store.oldest_queued_age()
+            if inbox is not None:  # accepted, not yet admitted: queued as far as anyone watching can tell
+                waiting, oldest = inbox.waiting()
+                counts["queued"] = counts.get("queued", 0) + waiting
+                if oldest is not None:
+                    age = max(age, time.time() - oldest)
             for status in ("queued", "running", "done", "failed"):
                 metrics.QUEUE_DEPTH.labels(status=status).set(counts.get(status, 0))
-            metrics.QUEUE_AGE.set(store.oldest_queued_age())
+            metrics.QUEUE_AGE.set(age)
 
         try:
             await run_in_threadpool(refresh)

@@ -113,6 +113,8 @@ class Queue:
         threads: int = 2,
         reaper: Callable[[], object] | None = None,
         reap_every_s: float = 5.0,
+        pump: Callable[[], int] | None = None,
+        pump_every_s: float = 0.02,
     ) -> None:
         self._handler = handler
         self._stop.clear()
@@ -123,6 +125,12 @@ class Queue:
         if reaper is not None:
             t = threading.Thread(
                 target=self._reap_loop, args=(reaper, reap_every_s), name="cimedic-reaper", daemon=True
+            )
+            t.start()
+            self._threads.append(t)
+        if pump is not None:
+            t = threading.Thread(
+                target=self._pump_loop, args=(pump, pump_every_s), name="cimedic-pump", daemon=True
             )
             t.start()
             self._threads.append(t)
@@ -149,6 +157,16 @@ class Queue:
                 reaper()
             except Exception:
                 log.exception("reaper failed")
+
+    def _pump_loop(self, pump: Callable[[], int], every: float) -> None:
+        while not self._stop.is_set():
+            moved = 0
+            try:
+                moved = pump()
+            except Exception:
+                log.exception("inbox pump failed")
+            if not moved:  # a full batch means more may be waiting: go again at once
+                self._stop.wait(every)
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()

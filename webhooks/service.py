@@ -16,6 +16,7 @@ from agent.config import ConfigError, Settings
 from agent.ports import Explainer, KnowledgeLookup
 from webhooks import metrics
 from webhooks.app import create_app
+from webhooks.inbox import Inbox
 from webhooks.queue import Queue
 from webhooks.store import Store, make_engine
 from webhooks.worker import Analyzer, Worker, WorkerSettings
@@ -71,6 +72,7 @@ class Service:
     api: GitHubApi
     audit: AuditLog
     worker: Worker
+    inbox: Inbox | None = None
 
     def app(self, *, run_worker: bool) -> FastAPI:
         secret = self.settings.github_webhook_secret
@@ -89,6 +91,7 @@ class Service:
             store=self.store,
             queue=self.queue,
             secret=secret,
+            inbox=self.inbox,
             chroma_url=self.settings.chroma_url,
             on_startup=start,
             on_shutdown=self.queue.stop,
@@ -106,6 +109,9 @@ def build_service(
 ) -> Service:
     engine = make_engine(settings.effective_database_url)
     store = Store(engine)
+    # On SQLite the intake writes only its own inbox file, so an acknowledgement never waits for a worker's
+    # write lock (webhooks/inbox.py); PostgreSQL has row locks and needs none.
+    inbox = Inbox.beside(store)
     queue = make_queue(settings)
     audit = AuditLog(engine)
     api = api or make_api(settings)
@@ -114,6 +120,7 @@ def build_service(
         queue=queue,
         api=api,
         audit=audit,
+        inbox=inbox,
         analyzer=analyzer,
         kb=kb,
         kb_for=kb_for,
@@ -125,7 +132,7 @@ def build_service(
             publish_delay_s=settings.publish_delay_seconds,
         ),
     )
-    return Service(settings, store, queue, api, audit, worker)
+    return Service(settings, store, queue, api, audit, worker, inbox)
 
 
 def knowledge_for_repo(settings: Settings) -> Callable[[str], KnowledgeLookup]:

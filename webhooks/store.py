@@ -124,6 +124,15 @@ installation_repos = sa.Table(
     sa.Column("updated_at", sa.Float, nullable=False),
 )
 
+# How far the pump has moved the intake's inbox (webhooks/inbox.py) into `gh_deliveries`, per inbox file:
+# the cursor moves in the same transaction as the admissions it covers, so each entry is admitted once.
+inbox_cursors = sa.Table(
+    "gh_inbox_cursors",
+    metadata,
+    sa.Column("inbox_id", sa.String(64), primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+)
+
 Admission = Literal["new", "duplicate", "retry"]
 InstallationStatus = Literal["active", "suspended", "deleted"]
 ACTIVE = ("queued", "running", "done")
@@ -239,49 +248,118 @@ class Store:
         running entry instead of dropping it, but still drops one that is already queued. With `not_before`
         the entry is not claimable before that time and the reaper enqueues it when it is due.
         """
-        now = time.time()
         with self._tx() as conn:
-            row = {
-                "delivery_id": delivery_id,
-                "event": event,
-                "status": "queued",
-                "payload": payload,
-                "attempts": 0,
-                "received_at": now,
-                "updated_at": now,
-                "not_before": not_before,
-            }
-            if self._inserted(conn, deliveries, row):
-                return "new"
-            current = conn.execute(
-                sa.select(deliveries.c.status, deliveries.c.updated_at).where(
-                    deliveries.c.delivery_id == delivery_id
-                )
-            ).one()
-            status, updated = current
-            retry = status == "failed" or (
-                # Accepted but never enqueued (the process died between the two): let a redelivery run it.
-                status == "queued" and updated < now - self.stale_queued_s
+            return self._admit_in(
+                conn, delivery_id, event, payload, rearm=rearm, not_before=not_before, received_at=time.time()
             )
-            if rearm and status in ("running", "done", "failed"):
-                retry = True
-            if not retry:
-                return "duplicate"
-            values: dict[str, Any] = {
-                "status": "queued",
-                "payload": payload,
-                "updated_at": now,
-                "error": None,
-                "not_before": not_before,
-            }
-            if rearm:
-                values["received_at"] = now  # an internal request's age counts from its latest trigger
-            changed = conn.execute(
-                sa.update(deliveries)
-                .where(deliveries.c.delivery_id == delivery_id, deliveries.c.status == status)
-                .values(**values)
+
+    def decide(self, status: str | None, updated_at: float, *, rearm: bool = False) -> Admission:
+        """What a delivery arriving now becomes, given its row's status (None: no row yet)."""
+        if status is None:
+            return "new"
+        retry = status == "failed" or (
+            # Accepted but never enqueued (the process died between the two): let a redelivery run it.
+            status == "queued" and updated_at < time.time() - self.stale_queued_s
+        )
+        if rearm and status in ("running", "done", "failed"):
+            retry = True
+        return "retry" if retry else "duplicate"
+
+    def _admit_in(
+        self,
+        conn: sa.Connection,
+        delivery_id: str,
+        event: str,
+        payload: str,
+        *,
+        rearm: bool,
+        not_before: float,
+        received_at: float,
+    ) -> Admission:
+        now = time.time()
+        row = {
+            "delivery_id": delivery_id,
+            "event": event,
+            "status": "queued",
+            "payload": payload,
+            "attempts": 0,
+            "received_at": received_at,
+            "updated_at": now,
+            "not_before": not_before,
+        }
+        if self._inserted(conn, deliveries, row):
+            return "new"
+        status, updated = conn.execute(
+            sa.select(deliveries.c.status, deliveries.c.updated_at).where(
+                deliveries.c.delivery_id == delivery_id
+            )
+        ).one()
+        if self.decide(status, updated, rearm=rearm) == "duplicate":
+            return "duplicate"
+        values: dict[str, Any] = {
+            "status": "queued",
+            "payload": payload,
+            "updated_at": now,
+            "error": None,
+            "not_before": not_before,
+        }
+        if rearm:
+            values["received_at"] = received_at  # an internal request's age counts from its latest trigger
+        changed = conn.execute(
+            sa.update(deliveries)
+            .where(deliveries.c.delivery_id == delivery_id, deliveries.c.status == status)
+            .values(**values)
+        ).rowcount
+        return "retry" if changed == 1 else "duplicate"
+
+    # --- the intake's inbox (webhooks/inbox.py) ------------------------------------------------------
+
+    def inbox_view(self, inbox_id: str, delivery_id: str) -> tuple[int, str | None, float]:
+        """The inbox cursor and the delivery's status and update time, read in one statement (one snapshot),
+        so that an entry the pump moved is seen either still in the inbox or already in the table."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.text(
+                    "SELECT (SELECT seq FROM gh_inbox_cursors WHERE inbox_id = :iid), d.status, d.updated_at "
+                    "FROM (SELECT 1) AS one LEFT JOIN gh_deliveries AS d ON d.delivery_id = :did"
+                ),
+                {"iid": inbox_id, "did": delivery_id},
+            ).one()
+        return int(row[0] or 0), row[1], float(row[2] or 0.0)
+
+    def inbox_cursor(self, inbox_id: str) -> int:
+        with self.engine.connect() as conn:
+            seq = conn.execute(
+                sa.select(inbox_cursors.c.seq).where(inbox_cursors.c.inbox_id == inbox_id)
+            ).scalar()
+        return int(seq or 0)
+
+    def admit_from_inbox(
+        self, inbox_id: str, after: int, entries: list[tuple[int, str, str, str, float]]
+    ) -> list[tuple[str, Admission]] | None:
+        """Admit inbox entries `(seq, delivery_id, event, payload, received_at)` that follow `after`, and move
+        the cursor past them, in one transaction; None if another pump moved the cursor first."""
+        if not entries:
+            return []
+        last = entries[-1][0]
+        c = inbox_cursors.c
+        with self._tx() as conn:
+            moved = conn.execute(
+                sa.update(inbox_cursors).where(c.inbox_id == inbox_id, c.seq == after).values(seq=last)
             ).rowcount
-            return "retry" if changed == 1 else "duplicate"
+            if moved != 1 and not (
+                after == 0 and self._inserted(conn, inbox_cursors, {"inbox_id": inbox_id, "seq": last})
+            ):
+                return None
+            return [
+                (
+                    delivery_id,
+                    self._admit_in(
+                        conn, delivery_id, event, payload, rearm=False, not_before=0.0, received_at=received
+                    ),
+                )
+                for _seq, delivery_id, event, payload, received in entries
+            ]
 
     def forget(self, delivery_id: str) -> None:
         """Undo `admit` of a delivery whose enqueue failed, so GitHub's retry is not taken as a duplicate."""

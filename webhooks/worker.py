@@ -38,6 +38,7 @@ from webhooks.github import (
     WorkflowJobCompleted,
     WorkflowRunCompleted,
 )
+from webhooks.inbox import Inbox
 from webhooks.queue import Queue
 from webhooks.store import Claimed, InstallationStatus, JobResult, Store
 
@@ -112,6 +113,7 @@ class Worker:
         queue: Queue,
         api: GitHubApi,
         audit: AuditLog,
+        inbox: Inbox | None = None,
         analyzer: Analyzer | None = None,
         kb: KnowledgeLookup | None = None,
         kb_for: Callable[[str], KnowledgeLookup] | None = None,
@@ -120,6 +122,7 @@ class Worker:
     ) -> None:
         self.store = store
         self.queue = queue
+        self.inbox = inbox
         self.api = api
         self.audit = audit
         self.analyzer = analyzer or default_analyzer
@@ -138,12 +141,14 @@ class Worker:
     # --- queue plumbing -----------------------------------------------------------------------------
 
     def start(self, *, threads: int = 2, reap_every_s: float | None = None) -> None:
+        inbox = self.inbox
         self.queue.start(
             self.handle,
             threads=threads,
             reaper=self.reap,
             # Often: due publish requests wait on it (the query is one indexed SELECT).
             reap_every_s=reap_every_s or min(1.0, self.settings.lease_s / 3),
+            pump=(lambda: inbox.pump(self.queue)) if inbox is not None else None,
         )
 
     def reap(self) -> int:

@@ -190,4 +190,6 @@ class Service:
         self.server.should_exit = True
         self.thread.join(10)
         self.svc.queue.stop()
+        if self.svc.inbox is not None:
+            self.svc.inbox.close()
         self.svc.store.engine.dispose()
