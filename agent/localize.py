@@ -20,6 +20,8 @@ from agent.scan import ERROR_MARK, ScanResult, StepMark, Window
 MAX_EXCERPT = 80
 MAX_NEW_EXCERPT = 1000
 CHAIN_GAP = 25
+NEW_HOP = 12  # lines of a tool's closing summary a new block hops over to the new trace above it
+NEW_BRIDGE = 3  # plain new lines (or single blanks) a new block reaches across to more of its detail
 MAX_FOCUS = 3
 SAME_RULE_SLACK = 3.0
 DETAIL_REACH = 3  # lines right after the anchor that state an error are its detail, in focus too
@@ -448,6 +450,24 @@ def localize(
             if not fits:
                 break
             top, bottom = min(top, *fits), max(bottom, *fits)
+        # The CI's own error line that closes the step ("##[error]Process completed with exit code 1") is
+        # where the new output ends: a block that runs up to it takes it in.
+        region = scorer.region_of(anchor)
+        closing = view.get(region.end) if region is not None and region.exit is not None else None
+        if (
+            region is not None
+            and closing is not None
+            and bottom == high
+            and closing.marker is Marker.ERROR
+            and not scorer.known(closing.text)
+        ):
+            bottom = region.end
+        # Lines the passing run printed too are not the failure: the chunk neither opens nor closes on
+        # them (a package list around a failed test, the runner's clean-up after the exit line).
+        while top < anchor and _is_known_or_blank(top, view, scorer):
+            top += 1
+        while bottom > anchor and _is_known_or_blank(bottom, view, scorer):
+            bottom -= 1
     excerpt = [(n, clean.display) for n in range(top, bottom + 1) if (clean := view.get(n)) is not None]
     params = {
         n: clean.name
@@ -469,6 +489,10 @@ def localize(
     )
     chosen = [anchor, *sorted(n for _, n in ranked[::-1][: MAX_FOCUS - 1])]
     focus = [(n, clean.display) for n in chosen if (clean := view.get(n)) is not None]
+    if baseline is not None:
+        # What the passing run printed too is not the failure: like a diff, the excerpt leaves it out.
+        shown = set(chosen)
+        excerpt = [(n, t) for n, t in excerpt if n in shown or not _is_known_or_blank(n, view, scorer)]
     region = scorer.region_of(anchor) or regions[-1]
     return Localized(focus, excerpt, anchor_score, region.start, region.exit, params)
 
@@ -527,7 +551,8 @@ def _grow_new(
     """With a passing log: widen the block over the adjacent lines the passing run did not print.
 
     What is new next to the error is its detail (stack frames, the rest of a report), however long;
-    lines the passing run printed too, or a second blank line, end it.
+    lines the passing run printed too, or a second blank line, end it. Upwards it also hops over a short
+    closing summary to a new trace above (Maven prints BUILD FAILURE between the cause and its goal error).
     """
     low, high = limits
 
@@ -537,24 +562,41 @@ def _grow_new(
             return False
         return erring(n) or bool(CONTINUATION.match(clean.text) or HEADER.match(clean.text))
 
-    def blank(n: int) -> bool:
+    def novel(n: int) -> bool:
         clean = view.get(n)
-        return clean is not None and not clean.text.strip()
+        return clean is not None and (not clean.text.strip() or not scorer.known(clean.text))
+
+    def reach(edge: int, direction: int) -> int | None:
+        """The next new line from `edge` over at most NEW_BRIDGE lines that are new but plain ("tar: This
+        does not look like a tar archive" between a git error and tar's failure) or single blank lines."""
+        blanks = 0
+        for k in range(1, NEW_BRIDGE + 2):
+            n = edge + direction * k
+            if not low <= n <= high:
+                return None
+            if new(n):
+                return n
+            clean = view.get(n)
+            blanks = blanks + 1 if clean is not None and not clean.text.strip() else 0
+            if blanks > 1 or not novel(n):
+                return None
+        return None
 
     while top - 1 >= low and bottom - top + 1 < MAX_NEW_EXCERPT:
-        if new(top - 1):
-            top -= 1
-        elif blank(top - 1) and top - 2 >= low and new(top - 2):
-            top -= 2
-        else:
-            break
+        above = reach(top, -1)
+        if above is None:
+            # A tool's closing summary (Maven's BUILD FAILURE and timings) may stand between its error
+            # report and the new output that caused it: hop over a few lines to new detail above.
+            hops = range(top - 2, max(low, top - NEW_HOP) - 1, -1)
+            above = next((n for n in hops if _trace_end(n, view, new, erring, low)), None)
+            if above is None:
+                break
+        top = above
     while bottom + 1 <= high and bottom - top + 1 < MAX_NEW_EXCERPT:
-        if new(bottom + 1):
-            bottom += 1
-        elif blank(bottom + 1) and bottom + 2 <= high and new(bottom + 2):
-            bottom += 2
-        else:
+        below = reach(bottom, 1)
+        if below is None:
             break
+        bottom = below
     return top, bottom
 
 
@@ -594,3 +636,23 @@ def _quiet_failure(
         if 0 <= near < len(picked) and near not in generic:
             focus = picked[near]
     return Localized([focus], picked, score, region.start, region.exit)
+
+
+def _is_known_or_blank(n: int, view: LogView, scorer: LineScorer) -> bool:
+    clean = view.get(n)
+    return _is_blank(clean) or scorer.known((clean or EMPTY).text)
+
+
+def _trace_end(
+    n: int, view: LogView, new: Callable[[int], bool], erring: Callable[[int], bool], low: int
+) -> bool:
+    """Whether new line `n` ends a new trace (stack frames or detail below an error statement)."""
+    clean = view.get(n)
+    if clean is None or not CONTINUATION.match(clean.text):
+        return False
+    stop = max(low, n - MAX_NEW_EXCERPT)
+    while n >= stop and new(n):
+        if erring(n):
+            return True
+        n -= 1
+    return False

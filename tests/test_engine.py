@@ -105,6 +105,51 @@ def test_baseline_demotes_lines_the_passing_run_also_printed() -> None:
     assert plain.focus  # and without a baseline it still finds something
 
 
+MAVEN_HEAD = "".join(f"[INFO] Compiling module {i}\n" for i in range(12)) + "[INFO] running Spoon...\n"
+MAVEN_TAIL = (
+    "[INFO] ------------------------------------------------------------------------\n"
+    "[INFO] BUILD {result}\n"
+    "[INFO] ------------------------------------------------------------------------\n"
+    "[INFO] Total time:  {t} s\n"
+    "[INFO] Finished at: 2022-05-27T21:46:35+02:00\n"
+    "[INFO] ------------------------------------------------------------------------\n"
+)
+
+
+def test_baseline_excerpt_spans_the_new_trace_above_the_summary_and_leaves_out_old_lines() -> None:
+    trace = "[ERROR] No space left on device\njava.io.IOException: No space left on device\n" + "".join(
+        f"    at spoon.Launcher.step{i} (Launcher.java:{i})\n" for i in range(30)
+    )
+    failing = (
+        MAVEN_HEAD
+        + trace
+        + MAVEN_TAIL.format(result="FAILURE", t="50.5")
+        + "[ERROR] Failed to execute goal spoon:generate on project guice: Exception during the spoon run\n"
+        + "[ERROR] Re-run Maven using the -X switch to enable full debug logging.\n"
+    )
+    passing = MAVEN_HEAD + MAVEN_TAIL.format(result="SUCCESS", t="61.2")
+    lines = failing.split("\n")
+    d = analyze(failing, baseline=passing)
+    shown = {x.line for x in d.excerpt}
+    # The cause, a screen and more above Maven's closing summary, is in; lines both runs printed are not.
+    assert lines.index("[ERROR] No space left on device") + 1 in shown
+    assert all(lines[n - 1] not in passing.split("\n") for n in shown)
+    assert d.focus[0].text.startswith("[ERROR] Failed to execute goal")
+
+
+def test_baseline_excerpt_takes_the_step_exit_line_it_runs_into() -> None:
+    stamp = "2026-01-01T00:00:00.0000000Z"
+    head = "".join(f"{stamp} go: downloading example.com/m{i} v1.0.0\n" for i in range(5))
+    failing = (
+        head
+        + "2026-01-01T00:00:01.0000000Z internal/lang/functions.go:176:17: func f is unused (U1000)\n"
+        + "2026-01-01T00:00:01.0000000Z exit status 1\n"
+        + "2026-01-01T00:00:01.0000000Z ##[error]Process completed with exit code 2.\n"
+    )
+    d = analyze(failing, baseline=head)
+    assert [x.line for x in d.excerpt] == [6, 7, 8]
+
+
 def test_empty_binary_and_missing_inputs(tmp_path: Path) -> None:
     empty = tmp_path / "empty.log"
     empty.write_bytes(b"")
