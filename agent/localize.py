@@ -50,6 +50,8 @@ CONTINUATION = re.compile(
     r"|Caused by:|Suppressed:|\.\.\. \d+ more"
     r")"
 )
+# A stack frame (JVM, JS): the deep frames of a new trace are often frames the passing run printed too.
+FRAME = re.compile(r"^\s*(?:at [\w$.<>/]+[.(]|\.\.\. \d+ more)")
 # Lines that introduce an error report above its first error line.
 HEADER = re.compile(
     r"^\s*(?:Traceback |={3,}|-{3,}|_{3,}|#{2,} |\*{2,} |FAIL|ERROR|Failures?:|Errors?:|Offenses:|\d+\) |"
@@ -492,7 +494,23 @@ def localize(
     if baseline is not None:
         # What the passing run printed too is not the failure: like a diff, the excerpt leaves it out.
         shown = set(chosen)
-        excerpt = [(n, t) for n, t in excerpt if n in shown or not _is_known_or_blank(n, view, scorer)]
+        excerpt = [
+            (n, t)
+            for n, t in excerpt
+            if n in shown
+            or not _is_known_or_blank(n, view, scorer)
+            or FRAME.match((view.get(n) or EMPTY).text)
+        ]
+        # The runner's closing report further down the step (Maven's "Failures:" list and goal error)
+        # restates the failure: its new lines join the excerpt, as the diff of the two runs shows them.
+        later = [n for n in strong_new if n > bottom + CHAIN_GAP]
+        if later:
+            first, last = _grow_new(later[-1], later[-1], view, scorer, (bottom + 1, high), erring)
+            excerpt += [
+                (n, clean.display)
+                for n in range(first, last + 1)
+                if (clean := view.get(n)) is not None and not _is_known_or_blank(n, view, scorer)
+            ]
     region = scorer.region_of(anchor) or regions[-1]
     return Localized(focus, excerpt, anchor_score, region.start, region.exit, params)
 
@@ -590,6 +608,9 @@ def _grow_new(
             hops = range(top - 2, max(low, top - NEW_HOP) - 1, -1)
             above = next((n for n in hops if _trace_end(n, view, new, erring, low)), None)
             if above is None:
+                # Or a new trace's exception line above frames the passing run printed too.
+                above = _frames_above(top, view, scorer, erring, max(low, bottom - MAX_NEW_EXCERPT))
+            if above is None:
                 break
         top = above
     while bottom + 1 <= high and bottom - top + 1 < MAX_NEW_EXCERPT:
@@ -656,3 +677,19 @@ def _trace_end(
             return True
         n -= 1
     return False
+
+
+def _frames_above(
+    top: int, view: LogView, scorer: LineScorer, erring: Callable[[int], bool], low: int
+) -> int | None:
+    """The new exception line above a run of stack frames ending at `top - 1`, when the frames lead up to
+    one: a trace whose exception is new belongs to the failure even where its frames are old."""
+    n = top - 1
+    while n >= low and (clean := view.get(n)) is not None and FRAME.match(clean.text):
+        n -= 1
+    if n == top - 1 or n < low:
+        return None
+    clean = view.get(n)
+    if clean is None or scorer.known(clean.text) or not erring(n):
+        return None
+    return n

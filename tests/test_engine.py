@@ -150,6 +150,30 @@ def test_baseline_excerpt_takes_the_step_exit_line_it_runs_into() -> None:
     assert [x.line for x in d.excerpt] == [6, 7, 8]
 
 
+def test_baseline_keeps_a_new_trace_whole_and_the_runners_closing_report() -> None:
+    frames = "".join(f"\tat org.junit.platform.Runner.step{i}(Runner.java:{i})\n" for i in range(20))
+    passing_run = "[INFO] Running sorald.MinerTest\nWARNING: expected failure logged\n" + frames
+    summary = "".join(
+        f"[INFO] Running sorald.Other{i}Test\n[INFO] Tests run: 1, Failures: 0\n" for i in range(20)
+    )
+    failing = (
+        "[INFO] Running sorald.MinerTest\n"
+        "org.eclipse.jgit.api.errors.TransportException: https://example.com/x.git: 503 Service Unavailable\n"
+        "\tat org.eclipse.jgit.api.FetchCommand.call(FetchCommand.java:222)\n"
+        + frames
+        + "[ERROR] statsOutput  Time elapsed: 0.461 s  <<< FAILURE!\n"
+        + "java.lang.AssertionError: expected a value greater than <0>\n"
+        + summary
+        + "[ERROR] Failures:\n[ERROR]   MinerTest.statsOutput:189 expected a value greater than <0>\n"
+    )
+    lines = failing.split("\n")
+    d = analyze(failing, baseline=passing_run + summary)
+    shown = {lines[x.line - 1] for x in d.excerpt}
+    assert lines[1] in shown and lines[4] in shown  # the new exception and the old frames under it
+    assert "[ERROR] Failures:" in shown  # the closing report, far below the failed test
+    assert not any(line.startswith("[INFO] Tests run") for line in shown)
+
+
 def test_empty_binary_and_missing_inputs(tmp_path: Path) -> None:
     empty = tmp_path / "empty.log"
     empty.write_bytes(b"")
