@@ -40,6 +40,7 @@ SECTION_REACH = 200  # how far above a line its section header may stand
 CONTINUATION = re.compile(
     r"^(?:\s+\S"  # indented detail
     r"|at [\w$.<>]+[.(]"  # JVM/JS stack frame without indentation
+    r"|at [\w$.<>-]+, \S"  # PowerShell stack frame (`at Verify-Equal, /src/Verify-Equal.ps1:16`)
     r"|#\d+\s"  # native backtrace frame
     r"|\s*\^"  # caret under a source line
     r"|[\-+]{3} |[\-+@] "  # diff lines

@@ -174,6 +174,22 @@ def test_baseline_keeps_a_new_trace_whole_and_the_runners_closing_report() -> No
     assert not any(line.startswith("[INFO] Tests run") for line in shown)
 
 
+def test_powershell_stack_frames_stay_with_their_failure_in_a_double_spaced_log() -> None:
+    # Travis macOS logs may put a blank line after every line; Pester's frames read `at <where>, <file>:<n>`.
+    rows = [f"[+] passing test {i} 12ms" for i in range(8)] + [
+        "[-] runs all files - Expected and actual values differ!",
+        "Expected: '/tmp/dir/file1.Tests.ps1'",
+        "Actual : 'file1.Tests.ps1'",
+        "at Verify-Equal, /Users/travis/build/Pester/Verify-Equal.ps1:16",
+        "at ScriptBlock, /Users/travis/build/Pester/Pester.RSpec.ts.ps1:184",
+        "at ScriptBlock, No file:1",
+    ]
+    log = "\n\n".join(rows) + "\n\n\n\nTests Passed: 8, Failed: 1\n"
+    d = analyze(log)
+    assert d.focus[0].text.startswith("[-] runs all files")
+    assert any(x.text == "at ScriptBlock, No file:1" for x in d.excerpt)
+
+
 def test_empty_binary_and_missing_inputs(tmp_path: Path) -> None:
     empty = tmp_path / "empty.log"
     empty.write_bytes(b"")
