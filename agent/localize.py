@@ -41,6 +41,7 @@ CONTINUATION = re.compile(
     r"^(?:\s+\S"  # indented detail
     r"|at [\w$.<>]+[.(]"  # JVM/JS stack frame without indentation
     r"|at [\w$.<>-]+, \S"  # PowerShell stack frame (`at Verify-Equal, /src/Verify-Equal.ps1:16`)
+    r"|/\S+:\d+$"  # PHPUnit's trace: one absolute `path:line` a line
     r"|#\d+\s"  # native backtrace frame
     r"|\s*\^"  # caret under a source line
     r"|[\-+]{3} |[\-+@] "  # diff lines

@@ -190,6 +190,21 @@ def test_powershell_stack_frames_stay_with_their_failure_in_a_double_spaced_log(
     assert any(x.text == "at ScriptBlock, No file:1" for x in d.excerpt)
 
 
+def test_phpunit_trace_after_the_blank_line_belongs_to_its_failure() -> None:
+    log = (
+        "PHPUnit 9.5.0 by Sebastian Bergmann and contributors.\n\n"
+        "There was 1 error:\n\n"
+        "1) DB_test::test_db_valid\n"
+        "RuntimeException: Undefined property: CI_DB_mysql_driver::$_is_unbuffered\n\n"
+        "/home/travis/build/app/tests/mocks/database/db.php:136\n"
+        "/home/travis/build/app/tests/codeigniter/database/DB_test.php:37\n\n"
+        "ERRORS!\nTests: 3, Assertions: 2, Errors: 1.\n"
+    )
+    d = analyze(log)
+    assert d.focus[0].text.startswith("1) DB_test::test_db_valid")
+    assert any(x.text.endswith("DB_test.php:37") for x in d.excerpt)
+
+
 def test_empty_binary_and_missing_inputs(tmp_path: Path) -> None:
     empty = tmp_path / "empty.log"
     empty.write_bytes(b"")
