@@ -109,3 +109,18 @@ def test_a_worker_serves_its_own_metrics(sim: GitHubSim, tmp_path: Path) -> None
         worker.send_signal(signal.SIGTERM)
         worker.wait(30)
         intake.close()
+
+
+def test_metrics_directories_of_killed_serve_processes_are_removed(tmp_path: Path) -> None:
+    from agent.cli.service_cmd import _remove_orphaned_metrics
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    orphan = tmp_path / f"cimedic-metrics-{gone.pid}-abc"
+    live = tmp_path / f"cimedic-metrics-{os.getpid()}-def"
+    other = tmp_path / "cimedic-metrics-x"
+    for d in (orphan, live, other):
+        d.mkdir()
+        (d / "counter_1.db").write_bytes(b"")
+    _remove_orphaned_metrics(tmp_path)
+    assert not orphan.exists() and live.exists() and other.exists()

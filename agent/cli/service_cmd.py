@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -135,9 +136,31 @@ def _share_metrics() -> str | None:
         return None
     import tempfile
 
-    metrics_dir = tempfile.mkdtemp(prefix="cimedic-metrics-")
+    _remove_orphaned_metrics(Path(tempfile.gettempdir()))
+    metrics_dir = tempfile.mkdtemp(prefix=f"cimedic-metrics-{os.getpid()}-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     return metrics_dir
+
+
+def _remove_orphaned_metrics(tmp: Path) -> None:
+    """Delete the metrics directories of `serve` processes that are gone: one killed with SIGKILL had no
+    chance to remove its own."""
+    import shutil
+
+    for path in tmp.glob("cimedic-metrics-*-*"):
+        pid = path.name.split("-")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def _serve(
