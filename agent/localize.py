@@ -54,6 +54,8 @@ CONTINUATION = re.compile(
 )
 # A stack frame (JVM, JS): the deep frames of a new trace are often frames the passing run printed too.
 FRAME = re.compile(r"^\s*(?:at [\w$.<>/]+[.(]|\.\.\. \d+ more)")
+# Rake's closing hint below "rake aborted!", its message and backtrace: advice, not the error.
+TOOL_HINT = re.compile(r"^\s*\(See full trace")
 # Lines that introduce an error report above its first error line.
 HEADER = re.compile(
     r"^\s*(?:Traceback |={3,}|-{3,}|_{3,}|#{2,} |\*{2,} |FAIL|ERROR|Failures?:|Errors?:|Offenses:|\d+\) |"
@@ -658,6 +660,11 @@ def _quiet_failure(
         near = generic[0] + 1 if generic[0] == 0 else generic[0] - 1
         if 0 <= near < len(picked) and near not in generic:
             focus = picked[near]
+        if near > generic[0]:
+            # Below the message it announces, the tool's closing hint ("(See full trace by running task
+            # with --trace)") ends what there is to read.
+            cut = next((i for i in range(near + 1, len(picked)) if TOOL_HINT.match(picked[i][1])), None)
+            picked = picked[:cut]
     return Localized([focus], picked, score, region.start, region.exit)
 
 

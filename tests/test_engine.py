@@ -205,6 +205,20 @@ def test_phpunit_trace_after_the_blank_line_belongs_to_its_failure() -> None:
     assert any(x.text.endswith("DB_test.php:37") for x in d.excerpt)
 
 
+def test_rakes_closing_hint_is_not_part_of_the_excerpt() -> None:
+    log = (
+        "$ rake\n"
+        "rake aborted!\n"
+        "No Rakefile found (looking for: rakefile, Rakefile, rakefile.rb, Rakefile.rb)\n"
+        "/home/travis/.rvm/gems/ruby-2.2.5/bin/ruby_executable_hooks:15:in `eval'\n"
+        "(See full trace by running task with --trace)\n"
+        'The command "rake" exited with 1.\n'
+    )
+    d = analyze(log)
+    assert d.focus[0].text.startswith("No Rakefile found")
+    assert [x.text for x in d.excerpt][-1].endswith("in `eval'")
+
+
 def test_empty_binary_and_missing_inputs(tmp_path: Path) -> None:
     empty = tmp_path / "empty.log"
     empty.write_bytes(b"")
