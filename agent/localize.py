@@ -495,26 +495,6 @@ def localize(
     )
     chosen = [anchor, *sorted(n for _, n in ranked[::-1][: MAX_FOCUS - 1])]
     focus = [(n, clean.display) for n in chosen if (clean := view.get(n)) is not None]
-    if baseline is not None:
-        # What the passing run printed too is not the failure: like a diff, the excerpt leaves it out.
-        shown = set(chosen)
-        excerpt = [
-            (n, t)
-            for n, t in excerpt
-            if n in shown
-            or not _is_known_or_blank(n, view, scorer)
-            or FRAME.match((view.get(n) or EMPTY).text)
-        ]
-        # The runner's closing report further down the step (Maven's "Failures:" list and goal error)
-        # restates the failure: its new lines join the excerpt, as the diff of the two runs shows them.
-        later = [n for n in strong_new if n > bottom + CHAIN_GAP]
-        if later:
-            first, last = _grow_new(later[-1], later[-1], view, scorer, (bottom + 1, high), erring)
-            excerpt += [
-                (n, clean.display)
-                for n in range(first, last + 1)
-                if (clean := view.get(n)) is not None and not _is_known_or_blank(n, view, scorer)
-            ]
     region = scorer.region_of(anchor) or regions[-1]
     return Localized(focus, excerpt, anchor_score, region.start, region.exit, params)
 
