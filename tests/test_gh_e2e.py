@@ -334,7 +334,9 @@ def test_jobs_passing_again_updates_the_comment(sim: GitHubSim, service: Service
     assert len(sticky(sim)) == 1
 
 
-def test_a_single_failing_job_costs_few_api_calls(sim: GitHubSim, service: Service) -> None:
+def test_a_single_failing_job_costs_few_api_calls(
+    sim: GitHubSim, service: Service, request: pytest.FixtureRequest
+) -> None:
     store = service.svc.store
     base_run = sim.add_run(REPO, head_sha="b0" * 20, head_branch="main", event="push", conclusion="success")
     base_job = sim.add_job(base_run, "test", log=GREEN, conclusion="success")
@@ -350,7 +352,12 @@ def test_a_single_failing_job_costs_few_api_calls(sim: GitHubSim, service: Servi
     assert ("GET", f"/repos/{REPO}/actions/jobs/{base_job['id']}/logs") in calls
     assert not [c for c in calls if "/actions/workflows/" in c[1] or (c[0] == "GET" and "check-runs" in c[1])]
     # policy, run, log, baseline log, App login, comment search + create, check-run create
-    assert len(calls) <= 8, calls
+    limit = 8
+    if request.node.callspec.params["service"] != "embedded":
+        # Two worker processes: the comment may be published by the one that did not analyse the job, and
+        # the policy cache is per process, so it reads the policy file once more (about 1 run in 5).
+        limit += 1
+    assert len(calls) <= limit, calls
     assert "New failure" in sticky(sim)[0]["body"]  # the baseline passed: this change is to blame
 
 
