@@ -124,6 +124,8 @@ def clean_markdown(text: str, *, allowlist: Sequence[str], limit: int, report: S
     if _TAG_START.search(out):
         out = _TAG_START.sub("‹", out)
         report.note("html")
+        # The `‹` can join what the `<` kept apart into a URL again ("https://<evil.example").
+        out = _URL.sub(_bare, out)
     out = re.sub(r"[ \t]+\n", "\n", out).strip()
     if len(out) > limit:
         out = out[: limit - 1].rstrip() + "…"
