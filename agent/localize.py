@@ -538,6 +538,9 @@ def _first_of_kind(
         and scorer.region_of(n) is region
         and (other := view.get(n)) is not None
         and (kind_of(other.text) or _shape(other.text)) == kind
+        # A line the signals demote (CMake's `-- Could NOT find X` status for an optional package, above the
+        # `CMake Error` for a required one) is not where the failure starts, whatever rule it shares.
+        and scorer.signal_score(other.text)[0] >= 0
     ]
     return min(earlier, default=anchor)
 

@@ -240,3 +240,19 @@ def test_declared_secrets_never_reach_the_output() -> None:
     token = "s3cr3t-Value-That-Is-Long"
     d = analyze(f"deploying with {token}\nerror: push failed for {token}\n", secrets=[token])
     assert token not in d.model_dump_json()
+
+
+def test_a_demoted_status_line_of_the_same_kind_is_not_where_the_failure_starts() -> None:
+    # CMake reports an optional package it did not find as a `--` status line; the required one that
+    # stops the configure step follows as `CMake Error`. Both name the same catalog rule.
+    log = (
+        "-- Found PythonInterp: /usr/bin/python2.7\n"
+        "-- Could NOT find Doxygen (missing:  DOXYGEN_EXECUTABLE)\n"
+        "CMake Error at /usr/share/cmake-3.2/Modules/FindPackageHandleStandardArgs.cmake:138 (message):\n"
+        "  Could NOT find Halide (missing: HALIDE_ROOT_DIR HALIDE_LIBRARIES)\n"
+        "Call Stack (most recent call first):\n"
+        "  cmake/Modules/FindHalide.cmake:38 (find_package_handle_standard_args)\n"
+        "-- Configuring incomplete, errors occurred!\n"
+    )
+    d = analyze(log)
+    assert d.focus[0].line in (3, 4)
