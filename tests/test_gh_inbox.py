@@ -82,6 +82,7 @@ def test_two_pumps_admit_each_entry_once(tmp_path: Path) -> None:
     done.set()
     for t in threads:
         t.join(30)
+        assert not t.is_alive()
     assert sorted(_drain(queue)) == sorted(ids)
     assert store.counts() == {"queued": len(ids)}
 
@@ -139,3 +140,44 @@ def test_http_intake_writes_the_inbox_and_reports_it(tmp_path: Path) -> None:
         assert inbox.pump(queue) == 1
         assert store.delivery(headers["X-GitHub-Delivery"])["event"] == "workflow_job"
         assert _drain(queue) == [headers["X-GitHub-Delivery"]]
+
+
+def test_an_inbox_behind_the_cursor_still_gets_its_new_entries_pumped(tmp_path: Path) -> None:
+    """The inbox lost its last entries while cimedic.db kept the cursor past them (power loss with
+    synchronous=NORMAL, or a restored copy): new entries must get numbers above the cursor."""
+    store = _store(tmp_path)
+    queue = Queue.sqlite(tmp_path / "queue.db")
+    inbox = Inbox(tmp_path / "inbox.db", store)
+    for i in range(3):
+        inbox.accept(f"old{i}", "workflow_job", "{}")
+    assert inbox.pump(queue) == 3 and store.inbox_cursor(inbox.inbox_id) == 3
+    inbox._writer.execute("DELETE FROM inbox")
+    inbox._writer.execute("UPDATE sqlite_sequence SET seq = 0 WHERE name = 'inbox'")
+    for i in range(2):
+        assert inbox.accept(f"new{i}", "workflow_job", "{}") == "new"
+    assert inbox.waiting()[0] == 2
+    assert inbox.pump(queue) == 2
+    assert store.delivery("new0")["status"] == store.delivery("new1")["status"] == "queued"
+
+
+class FlakyQueue(Queue):
+    """The real SQLite queue, whose storage fails for the first `failures` enqueues."""
+
+    failures = 2
+
+    def enqueue(self, delivery_id: str, *, priority: int = 0) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise OSError("disk I/O error")
+        super().enqueue(delivery_id, priority=priority)
+
+
+def test_admitted_entries_whose_enqueue_failed_are_left_to_the_reaper(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    queue = FlakyQueue.sqlite(tmp_path / "queue.db")
+    inbox = Inbox(tmp_path / "inbox.db", store)
+    for i in range(4):
+        inbox.accept(f"d{i}", "workflow_job", "{}")
+    assert inbox.pump(queue) == 4
+    assert _drain(queue) == ["d2", "d3"]  # the others' enqueue failed
+    assert sorted(store.due()) == ["d0", "d1"]  # the reaper's next pass enqueues them

@@ -16,6 +16,7 @@ intake deletes entries the cursor has passed.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -34,6 +35,8 @@ _SCHEMA = (
     # Which inbox this is: a file deleted and made again starts at seq 1 and must not inherit the old cursor.
     "CREATE TABLE IF NOT EXISTS inbox_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
+
+log = logging.getLogger("cimedic.inbox")
 
 PRUNE_EVERY = 256  # appends between deletions of the entries the cursor has passed
 
@@ -92,9 +95,13 @@ class Inbox:
             admission = self.store.decide(status, updated)
             if admission == "duplicate":
                 return admission
+            # The new entry's seq is above the cursor even if this file lost its last entries while
+            # `cimedic.db` kept a cursor past them (power loss with synchronous=NORMAL, a restored copy):
+            # AUTOINCREMENT alone would hand out numbers the pump has already passed, and skip them.
             self._writer.execute(
-                "INSERT INTO inbox (delivery_id, event, payload, received_at) VALUES (?, ?, ?, ?)",
-                (delivery_id, event, payload, time.time()),
+                "INSERT INTO inbox (seq, delivery_id, event, payload, received_at) VALUES (max(?, coalesce("
+                "(SELECT seq FROM sqlite_sequence WHERE name = 'inbox'), 0)) + 1, ?, ?, ?, ?)",
+                (cursor, delivery_id, event, payload, time.time()),
             )
             self._appends += 1
             if self._appends % PRUNE_EVERY == 0:
@@ -115,11 +122,19 @@ class Inbox:
         admitted = self.store.admit_from_inbox(self.inbox_id, after, entries)
         if admitted is None:
             return 0  # another worker's pump moved them
+        unsent: list[str] = []
         for delivery_id, admission in admitted:
-            if admission != "duplicate":
-                # If this enqueue is lost (the process dies here), the reaper enqueues the delivery once it
-                # has stayed queued too long (Store.due).
+            if admission == "duplicate":
+                continue
+            try:
                 queue.enqueue(delivery_id)
+            except Exception:
+                unsent.append(delivery_id)
+        if unsent:
+            # Admitted but not enqueued (the queue's storage failed): the reaper's next pass enqueues them.
+            # If the process dies right here instead, they wait until they count as lost (Store.due).
+            self.store.make_due(unsent)
+            log.error("could not enqueue %d admitted deliveries; the reaper will", len(unsent))
         return len(entries)
 
     # --- operations ---------------------------------------------------------------------------------

@@ -165,7 +165,7 @@ class Queue:
                 moved = pump()
             except Exception:
                 log.exception("inbox pump failed")
-            if not moved:  # a full batch means more may be waiting: go again at once
+            if not moved:  # after moving some, more may be waiting: go again at once
                 self._stop.wait(every)
 
     def stop(self, timeout: float = 5.0) -> None:

@@ -448,6 +448,16 @@ class Store:
             ).all()
         return [r[0] for r in rows]
 
+    def make_due(self, delivery_ids: list[str]) -> None:
+        """Have the reaper enqueue these queued deliveries on its next pass (their enqueue failed)."""
+        d = deliveries.c
+        with self._tx() as conn:
+            conn.execute(
+                sa.update(deliveries)
+                .where(d.delivery_id.in_(delivery_ids), d.status == "queued")
+                .values(not_before=time.time())
+            )
+
     def mark_requeued(self, delivery_id: str) -> None:
         """After the reaper re-enqueued a due delivery: make it plainly queued so it is not enqueued again.
 
