@@ -181,3 +181,19 @@ def test_admitted_entries_whose_enqueue_failed_are_left_to_the_reaper(tmp_path: 
     assert inbox.pump(queue) == 4
     assert _drain(queue) == ["d2", "d3"]  # the others' enqueue failed
     assert sorted(store.due()) == ["d0", "d1"]  # the reaper's next pass enqueues them
+
+
+def test_intake_and_pump_follow_an_inbox_file_that_was_deleted_under_them(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    queue = Queue.sqlite(tmp_path / "queue.db")
+    intake = Inbox(tmp_path / "inbox.db", store)
+    pump = Inbox(tmp_path / "inbox.db", _store(tmp_path))  # a worker process's view of the same file
+    intake.accept("before", "workflow_job", "{}")
+    assert pump.pump(queue) == 1
+    old_id = intake.inbox_id
+    for suffix in ("", "-wal", "-shm"):
+        (tmp_path / f"inbox.db{suffix}").unlink(missing_ok=True)
+    assert intake.accept("after", "workflow_job", "{}") == "new"  # written to the new file, not the old inode
+    assert intake.inbox_id != old_id
+    assert pump.pump(queue) == 1 and pump.inbox_id == intake.inbox_id
+    assert _drain(queue) == ["before", "after"]

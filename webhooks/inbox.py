@@ -17,6 +17,7 @@ intake deletes entries the cursor has passed.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -57,20 +58,38 @@ class Inbox:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.store = store
-        self._writer = _connect(path)
-        self._reader = _connect(path)
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
         self._appends = 0
-        with self._write_lock:
-            for statement in _SCHEMA:
-                self._writer.execute(statement)
-            self._writer.execute(
-                "INSERT OR IGNORE INTO inbox_meta (key, value) VALUES ('id', ?)", (uuid.uuid4().hex,)
-            )
-            self.inbox_id: str = self._writer.execute(
-                "SELECT value FROM inbox_meta WHERE key = 'id'"
-            ).fetchone()[0]
+        self._open()
+
+    def _open(self) -> None:
+        self._writer = _connect(self.path)
+        self._reader = _connect(self.path)
+        for statement in _SCHEMA:
+            self._writer.execute(statement)
+        self._writer.execute(
+            "INSERT OR IGNORE INTO inbox_meta (key, value) VALUES ('id', ?)", (uuid.uuid4().hex,)
+        )
+        self.inbox_id: str = self._writer.execute("SELECT value FROM inbox_meta WHERE key = 'id'").fetchone()[
+            0
+        ]
+        self._inode = os.stat(self.path).st_ino
+
+    def _follow_file(self) -> None:
+        """Reopen the inbox if its file was deleted or replaced since we opened it: appends to a deleted
+        file would vanish with this process, and a worker reading the old one would never see new entries."""
+        try:
+            inode: int | None = os.stat(self.path).st_ino
+        except FileNotFoundError:
+            inode = None
+        if inode == self._inode:
+            return
+        with self._write_lock, self._read_lock:
+            log.warning("the inbox file %s was replaced or deleted; reopening it", self.path)
+            self._writer.close()
+            self._reader.close()
+            self._open()
 
     @classmethod
     def beside(cls, store: Store) -> Inbox | None:
@@ -85,6 +104,7 @@ class Inbox:
 
     def accept(self, delivery_id: str, event: str, payload: str) -> Admission:
         """Append a verified delivery unless it is a duplicate; raises if the inbox cannot be written."""
+        self._follow_file()
         with self._write_lock:
             cursor, status, updated = self.store.inbox_view(self.inbox_id, delivery_id)
             waiting = self._writer.execute(
@@ -112,6 +132,7 @@ class Inbox:
 
     def pump(self, queue: Queue, *, limit: int = 200) -> int:
         """Admit what the intake accepted since the cursor and enqueue it; the number of entries moved."""
+        self._follow_file()
         after = self.store.inbox_cursor(self.inbox_id)
         with self._read_lock:
             entries = self._reader.execute(
