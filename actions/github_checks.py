@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from actions.github_api import Client
 from actions.github_comment import VERDICT_LABEL, FailedJob, group_by_fingerprint
+from agent.render import inline_md
 
 CHECK_NAME = "CI Medic"
 MAX_ANNOTATIONS_PER_REQUEST = 50
@@ -66,18 +67,18 @@ def annotation_key(a: dict[str, Any]) -> str:
 def check_output(jobs: Sequence[FailedJob], *, note: str | None = None) -> tuple[str, str, str]:
     """(conclusion, title, summary) of the check run."""
     if not jobs:
-        return "success", "No failures", "All jobs pass." + (f"\n\n{note}" if note else "")
+        return "success", "No failures", "All jobs pass." + (f"\n\n{inline_md(note, 500)}" if note else "")
     groups = group_by_fingerprint(jobs)
     lines = []
     for g in groups:
         d = g[0].diagnosis
         kind = d.verdict.kind if d.verdict else "unsure"
         lines.append(
-            f"- **{VERDICT_LABEL[kind]}**: {d.title[:200]} ({len(g)} job{'s' if len(g) > 1 else ''})"
+            f"- **{VERDICT_LABEL[kind]}**: {inline_md(d.title)} ({len(g)} job{'s' if len(g) > 1 else ''})"
         )
     summary = "\n".join(lines)
     if note:
-        summary += f"\n\n{note}"
+        summary += f"\n\n{inline_md(note, 500)}"
     title = f"{len(groups)} distinct failure{'s' if len(groups) != 1 else ''} in {len(jobs)} job" + (
         "s" if len(jobs) != 1 else ""
     )

@@ -8,14 +8,13 @@ written only when it changed, and kept under GitHub's 65,536-character limit for
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from actions.github_api import Client, GitHubError
 from agent.models import Diagnosis
-from agent.render import LineUrl, excerpt_block
+from agent.render import LineUrl, excerpt_block, fence_for, inline_md
 
 MARKER = "<!-- cimedic:sticky-comment v1 -->"
 MAX_BODY = 65_536
@@ -43,18 +42,6 @@ class FailedJob:
 
 def body_hash(body: str) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
-
-
-def _inline(text: str, limit: int = 200) -> str:
-    """Untrusted text (from logs) for use outside code blocks: no mentions, HTML or markdown structure."""
-    text = " ".join(text.split())[:limit]
-    text = text.replace("@", "@\u200b").replace("<", "&lt;").replace(">", "&gt;")
-    return re.sub(r"([\\`*_\[\]|#])", r"\\\1", text)
-
-
-def _fence(lines: Sequence[str]) -> str:
-    longest = max((len(m) for line in lines for m in re.findall(r"`+", line)), default=0)
-    return "`" * max(3, longest + 1)
 
 
 def job_line_url(job_url: str) -> LineUrl:
@@ -89,22 +76,22 @@ def _render_group(group: list[FailedJob], *, detailed: bool) -> str:
     first = group[0]
     d = first.diagnosis
     kind = d.verdict.kind if d.verdict else "unsure"
-    out = [f"#### {VERDICT_ICON[kind]} {_inline(d.title)}", ""]
+    out = [f"#### {VERDICT_ICON[kind]} {inline_md(d.title)}", ""]
     meta = [f"**{VERDICT_LABEL[kind]}**", f"category `{d.category.value}`"]
     if d.rule:
-        meta.append(f"rule `{_inline(d.rule, 80)}`")
+        meta.append(f"rule `{inline_md(d.rule, 80)}`")
     out.append(" · ".join(meta))
     if d.verdict is not None:
-        reason = _inline(d.verdict.reason, 300)
+        reason = inline_md(d.verdict.reason, 300)
         out.append(f"\n_{reason}_" + (f" ([evidence]({d.verdict.link}))" if d.verdict.link else ""))
-    names = [f"[{_inline(j.name, 80)}]({j.url})" if j.url else _inline(j.name, 80) for j in group]
+    names = [f"[{inline_md(j.name, 80)}]({j.url})" if j.url else inline_md(j.name, 80) for j in group]
     if len(group) > 1:
         shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
         out.append(f"\nSame failure in {len(group)} jobs: {shown}")
     else:
         out.append(f"\nJob: {names[0]}")
     if d.facts.step:
-        out.append(f"Failed step: `{_inline(d.facts.step, 120)}`")
+        out.append(f"Failed step: `{inline_md(d.facts.step, 120)}`")
     if detailed and d.excerpt:
         excerpt = d.excerpt[:80]
         span = f"lines {excerpt[0].line}–{excerpt[-1].line}"
@@ -123,28 +110,30 @@ def _render_group(group: list[FailedJob], *, detailed: bool) -> str:
     if d.llm is not None and d.llm.verified:
         out += [
             "",
-            f"**Root cause** ({_inline(d.llm.model, 60)}, {d.llm.confidence} confidence): "
-            + _inline(d.llm.root_cause, 800),
+            f"**Root cause** ({inline_md(d.llm.model, 60)}, {d.llm.confidence} confidence): "
+            + inline_md(d.llm.root_cause, 800),
         ]
         if d.llm.fix:
-            out.append(f"**Suggested fix:** {_inline(d.llm.fix, 800)}")
+            out.append(f"**Suggested fix:** {inline_md(d.llm.fix, 800)}")
     rem = d.remediation
     if detailed and (rem.explanation or rem.steps or rem.commands):
         out += ["", "**What to do**"]
         if rem.explanation:
-            out.append(_inline(rem.explanation, 600))
-        out += [f"- {_inline(s, 300)}" for s in rem.steps[:8]]
+            out.append(inline_md(rem.explanation, 600))
+        out += [f"- {inline_md(s, 300)}" for s in rem.steps[:8]]
         if rem.commands:
-            fence = _fence(rem.commands)
+            fence = fence_for(rem.commands)
             out += ["", fence + "shell", *rem.commands[:8], fence]
         out += [f"- docs: {u}" for u in rem.docs[:3] if u.startswith("https://")]
+    if d.notes:
+        out += ["", "_" + "; ".join(inline_md(n, 300) for n in d.notes[:5]) + "_"]
     if d.similar:
         out += ["", "**Seen before**"]
         for s in d.similar[:3]:
-            fix = f"; fixed by {_inline(s.resolution, 200)}" if s.resolution else ""
-            where = f" in {_inline(s.repo, 80)}" if s.repo else ""
+            fix = f"; fixed by {inline_md(s.resolution, 200)}" if s.resolution else ""
+            where = f" in {inline_md(s.repo, 80)}" if s.repo else ""
             out.append(
-                f"- {_inline(s.title, 150)}{where} ({s.occurrences}×, "
+                f"- {inline_md(s.title, 150)}{where} ({s.occurrences}×, "
                 f"{'same fingerprint' if s.exact else f'{s.similarity:.0%} similar'}){fix}"
             )
     return "\n".join(out)

@@ -133,6 +133,10 @@ class Diagnosis(_Model):
     similar: list[SimilarFailure] = Field(default_factory=list)
     llm: LlmExplanation | None = None
     verdict: Verdict | None = None
+    notes: list[str] = Field(
+        default_factory=list,
+        description="optional steps that could not be done (baseline, knowledge base, LLM...) and why",
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -1,15 +1,40 @@
 """The pipeline around the engine: knowledge-base lookup, optional LLM, then recording.
 
 Pure composition: the knowledge base and the explainer are injected (see `agent.ports`), so the same code
-serves the CLI, the Action and the worker.
+serves the CLI, the Action and the worker. Each of these steps is optional: when one fails, the diagnosis
+says so in `notes` and the others still run (a knowledge base that is down must not cost the user the
+diagnosis; docs/ARCHITECTURE.md, "optional steps degrade").
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterable, Sequence
 
+from agent.jobs import StepNotes
+from agent.logtext import clean_line
 from agent.models import Diagnosis, JobContext
 from agent.ports import ChangeContext, Explainer, KnowledgeLookup
+from agent.scan import iter_text_lines
+
+log = logging.getLogger("cimedic.pipeline")
+
+MAX_LLM_LINES = 200_000
+"""Lines handed to the explainer for evidence checks; beyond that only the excerpt's lines are kept."""
+
+
+def prompt_lines(chunks: Iterable[bytes], diagnosis: Diagnosis) -> list[str]:
+    """The log as the explainer sees it: numbered exactly as the excerpt (the contract's line breaks only).
+
+    The excerpt's redacted texts replace the raw lines, so the LLM never sees what the diagnosis hid.
+    """
+    lines: list[str] = []
+    for raw in iter_text_lines(chunks):
+        lines.append(clean_line(raw).display if len(lines) < MAX_LLM_LINES else "")
+    for item in diagnosis.excerpt:
+        if item.line <= len(lines):
+            lines[item.line - 1] = item.text
+    return lines
 
 
 def enrich(
@@ -24,13 +49,29 @@ def enrich(
     k: int = 3,
 ) -> Diagnosis:
     """Add similar past failures and an LLM explanation to `diagnosis`, then remember it."""
+    notes = StepNotes(list(diagnosis.notes))
     result = diagnosis
     if kb is not None:
-        result = result.model_copy(update={"similar": kb.similar(result, k)})
+        try:
+            result = result.model_copy(update={"similar": kb.similar(result, k)})
+        except Exception as exc:
+            log.warning("knowledge base lookup failed", exc_info=True)
+            notes.add("knowledge base lookup", exc)
     if explainer is not None and log_lines is not None:
-        explanation = explainer.explain(result, log_lines, change=change)
-        if explanation is not None:
-            result = result.model_copy(update={"llm": explanation})
+        try:
+            explanation = explainer.explain(result, log_lines, change=change)
+        except Exception as exc:
+            log.warning("LLM explanation failed", exc_info=True)
+            notes.add("LLM explanation", exc)
+        else:
+            if explanation is not None:
+                result = result.model_copy(update={"llm": explanation})
     if kb is not None and record:
-        kb.record(result, job)
+        try:
+            kb.record(result, job)
+        except Exception as exc:
+            log.warning("knowledge base record failed", exc_info=True)
+            notes.add("knowledge base record", exc)
+    if notes.items != diagnosis.notes:
+        result = result.model_copy(update={"notes": notes.items})
     return result

@@ -1,4 +1,4 @@
-"""The interfaces the pure pipeline is given (the knowledge base, the LLM); implementations live elsewhere.
+"""The interfaces the pipeline is given (forge, knowledge base, LLM, run history); implemented elsewhere.
 
 The `agent` core imports none of `knowledge`, `webhooks` or `actions`: the composition root (the CLI, the
 worker) passes objects that satisfy these protocols.
@@ -9,7 +9,31 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from agent.jobs import Baseline, JobRef, PullRef
 from agent.models import Diagnosis, JobContext, LlmExplanation, SimilarFailure
+from agent.verdict import Evidence
+
+
+class Forge(Protocol):
+    """What the use case reads from a code host (GitHub, GitLab; an in-memory fake in tests).
+
+    `job_log` is required: without a log there is nothing to diagnose, so its errors propagate. The other
+    two are optional steps: the use case turns their errors into a note and carries on.
+    """
+
+    def job_log(self, job: JobRef) -> bytes: ...
+
+    def pull_requests(self, job: JobRef) -> list[PullRef]: ...
+
+    def baseline(self, job: JobRef, base_ref: str) -> Baseline | None: ...
+
+
+class RunHistory(Protocol):
+    """What our own record of other runs says about blame (the service's store; the Action has none)."""
+
+    def evidence(
+        self, job: JobRef, diagnosis: Diagnosis, base_ref: str | None, baseline: Baseline | None
+    ) -> Evidence: ...
 
 
 class KnowledgeLookup(Protocol):

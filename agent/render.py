@@ -1,8 +1,11 @@
-"""Views of a Diagnosis: the terminal (`text`), a PR/MR comment body (`markdown`), and JSON.
+"""Views of a Diagnosis: the terminal (`text`), a PR/MR comment body (`markdown`), and JSON; and the one
+escaping policy every Markdown surface uses (PR/MR comments, check-run summaries, job summaries).
 
-Text that came from a log is untrusted: in Markdown it goes inside code spans or fenced blocks whose fence is
-longer than any backtick run in it, and `@` is defused so a log cannot mention people (GitHub notifies on
-`@user` anywhere outside code).
+Text that came from a log (or from a model that read it) is untrusted. In Markdown it goes either inside
+code spans or fenced blocks whose fence is longer than any backtick run in it (`code_span`, `code_block`),
+or through `inline_md`, which flattens it to one line, defuses `@` (GitHub notifies on `@user` anywhere
+outside code), escapes `<` and `>` (no HTML: images, links, details) and backslash-escapes the characters
+that start Markdown structure (links, emphasis, tables, headings).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ LineUrl = Callable[[int], str]
 """Where line `n` of the log is on the web (CI systems anchor lines differently)."""
 _BACKTICKS = re.compile(r"`+")
 _MENTION = re.compile(r"@(?=[A-Za-z0-9])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|#])")
 _CATEGORY_STYLE = {
     "test": "yellow",
     "build": "red",
@@ -113,6 +117,8 @@ def render_text(diagnosis: Diagnosis, console: Console) -> None:
         console.print(Text(f"  {d.llm.root_cause}", style="dim"))
         if d.llm.fix:
             console.print(Text(f"  fix: {d.llm.fix}", style="green"))
+    for note in d.notes:
+        console.print(Text(f"note: {note}", style="yellow"))
     console.print()
 
 
@@ -121,6 +127,19 @@ def render_text(diagnosis: Diagnosis, console: Console) -> None:
 
 def _defuse(text: str) -> str:
     return _MENTION.sub("@\u200b", text)
+
+
+def inline_md(text: str, limit: int = 200) -> str:
+    """Untrusted text for use outside code: one line, no mentions, no HTML, no Markdown structure."""
+    text = " ".join(text.split())[:limit]
+    text = text.replace("@", "@\u200b").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def fence_for(lines: Sequence[str]) -> str:
+    """A code fence longer than any backtick run in `lines` (CommonMark 4.5), at least three."""
+    longest = max((len(m.group(0)) for line in lines for m in _BACKTICKS.finditer(line)), default=0)
+    return "`" * max(3, longest + 1)
 
 
 def code_span(text: str) -> str:
@@ -132,10 +151,8 @@ def code_span(text: str) -> str:
 
 
 def code_block(lines: Sequence[str], info: str = "text") -> str:
-    body = "\n".join(lines)
-    longest = max((len(m.group(0)) for m in _BACKTICKS.finditer(body)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}{info}\n{body}\n{fence}"
+    fence = fence_for(lines)
+    return f"{fence}{info}\n" + "\n".join(lines) + f"\n{fence}"
 
 
 def anchor_lines(log_url: str) -> LineUrl:
@@ -244,15 +261,17 @@ def render_markdown(
     if d.llm is not None:
         tag = "" if d.llm.verified else " (unverified: evidence did not check out)"
         out += [
-            f"**Root cause** ({d.llm.model}{tag})",
+            f"**Root cause** ({inline_md(d.llm.model, 60)}{tag})",
             "",
-            _defuse(d.llm.summary),
+            inline_md(d.llm.summary, 800),
             "",
-            _defuse(d.llm.root_cause),
+            inline_md(d.llm.root_cause, 800),
             "",
         ]
         if d.llm.fix:
-            out += [f"**Fix:** {_defuse(d.llm.fix)}", ""]
+            out += [f"**Fix:** {inline_md(d.llm.fix, 800)}", ""]
+    if d.notes:
+        out += ["**Notes**", "", *(f"- {inline_md(n, 300)}" for n in d.notes), ""]
     body = "\n".join(out).rstrip() + "\n"
     if len(body) > MARKDOWN_LIMIT and len(d.excerpt) > 10:
         # Keep the focus and the lines around it; say what was cut.

@@ -9,8 +9,8 @@ from pathlib import Path
 from github_sim import new_sim
 from test_gh_e2e import GREEN, PYTEST_FAIL, REPO
 
-from actions.gh_action import print_untrusted, run_action
 from actions.github_comment import MARKER
+from webhooks.github_action import print_untrusted, run_action
 
 
 def test_action_under_workflow_run_writes_summary_and_comment(tmp_path: Path) -> None:

@@ -13,13 +13,14 @@ from fastapi import FastAPI
 from actions.audit import AuditLog
 from actions.github_api import GitHubApi, RetryPolicy
 from agent.config import ConfigError, Settings
+from agent.failed_job import Analyzer
 from agent.ports import Explainer, KnowledgeLookup
 from webhooks import metrics
 from webhooks.app import create_app
 from webhooks.inbox import Inbox
 from webhooks.queue import Queue
 from webhooks.store import Store, make_engine
-from webhooks.worker import Analyzer, Worker, WorkerSettings
+from webhooks.worker import Worker, WorkerSettings
 
 
 def private_key(settings: Settings) -> str | None:

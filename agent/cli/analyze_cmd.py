@@ -15,17 +15,13 @@ from rich.console import Console
 
 from agent.config import ConfigError, load_settings
 from agent.engine import InputError, analyze_file
-from agent.logtext import clean_line
 from agent.models import Diagnosis, JobContext
-from agent.pipeline import enrich
+from agent.pipeline import enrich, prompt_lines
 from agent.ports import Explainer, KnowledgeLookup
 from agent.render import render_markdown, render_text, to_json
-from agent.scan import iter_text_lines
 
 if TYPE_CHECKING:
     from agent.llm.explainer import LlmExplainer
-
-MAX_LLM_LINES = 200_000  # lines handed to the explainer for evidence checks; beyond that only the excerpt
 
 
 class Format(StrEnum):
@@ -45,16 +41,6 @@ def _spool_stdin() -> Path:
     with handle:
         shutil.copyfileobj(sys.stdin.buffer, handle, 1 << 20)
     return Path(handle.name)
-
-
-def _log_lines(path: Path, diagnosis: Diagnosis) -> list[str]:
-    lines: list[str] = []
-    for raw in iter_text_lines(_blocks(path)):
-        lines.append(clean_line(raw).display if len(lines) < MAX_LLM_LINES else "")
-    for item in diagnosis.excerpt:
-        if item.line <= len(lines):
-            lines[item.line - 1] = item.text
-    return lines
 
 
 def _blocks(path: Path) -> Iterator[bytes]:
@@ -134,7 +120,7 @@ def _analyze_all(
         try:
             diagnosis = analyze_file(path, source=name, baseline=baseline, secrets=secrets)
             job = JobContext(ci_system="local", repo=repo, url=log_url)
-            lines = _log_lines(path, diagnosis) if explainer is not None else None
+            lines = prompt_lines(_blocks(path), diagnosis) if explainer is not None else None
             diagnosis = enrich(diagnosis, job=job, log_lines=lines, kb=kb, explainer=explainer)
         except InputError as exc:
             _fail(f"error: {exc}")

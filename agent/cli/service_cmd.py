@@ -314,6 +314,6 @@ def action_command(
     summary: Annotated[bool, typer.Option(help="write the job summary")] = True,
 ) -> None:
     """Inside GitHub Actions: analyze the failed jobs of this run (or of the triggering run)."""
-    from actions.gh_action import run_action
+    from webhooks.github_action import run_action
 
     raise typer.Exit(run_action(comment=comment, summary=summary))

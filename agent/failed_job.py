@@ -1,0 +1,117 @@
+"""The one use case: diagnose a failed job, whatever the forge and whatever the entry point.
+
+The App's worker, the GitHub Action and (next) GitLab call `diagnose_failed_job` with a `JobRef` and the
+ports they have: a `Forge` to read the log, the change requests and the baseline; optionally our own
+`RunHistory`, a knowledge base and an explainer. Only the log is required. Every other step is optional and
+degrades with a note in the diagnosis instead of failing the job: a baseline lookup that answers 404
+(workflow deleted, token without `actions: read`) must not cost the user the diagnosis of their own job.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from agent.jobs import Baseline, JobRef, PullRef, StepNotes
+from agent.models import Diagnosis, JobContext
+from agent.pipeline import enrich, prompt_lines
+from agent.ports import Explainer, Forge, KnowledgeLookup, RunHistory
+from agent.verdict import Evidence, decide
+
+log = logging.getLogger("cimedic.failed_job")
+
+Analyzer = Callable[..., Diagnosis]
+
+
+def default_analyzer(text: bytes, **kwargs: Any) -> Diagnosis:
+    from agent.engine import analyze
+
+    return analyze(text, **kwargs)
+
+
+@dataclass(frozen=True)
+class FailedJobReport:
+    """The diagnosis (with its verdict and notes) and where it belongs."""
+
+    diagnosis: Diagnosis
+    pulls: list[PullRef]
+    analysis_seconds: float
+
+
+def diagnose_failed_job(
+    job: JobRef,
+    *,
+    forge: Forge,
+    ci_system: Literal["github", "gitlab"] = "github",
+    analyzer: Analyzer | None = None,
+    history: RunHistory | None = None,
+    kb: KnowledgeLookup | None = None,
+    explainer: Explainer | None = None,
+) -> FailedJobReport:
+    notes = StepNotes()
+    pulls = list(job.pull_requests) if job.pull_requests is not None else None
+    if pulls is None:
+        try:
+            pulls = forge.pull_requests(job)
+        except Exception as exc:
+            log.warning("pull request lookup failed", exc_info=True, extra={"repo": job.repo})
+            notes.add("pull request lookup", exc)
+            pulls = []
+    base_ref = next((p.base_ref for p in pulls if p.base_ref), None)
+    text = forge.job_log(job)
+    baseline: Baseline | None = None
+    if base_ref:
+        try:
+            baseline = forge.baseline(job, base_ref)
+        except Exception as exc:
+            log.warning("baseline lookup failed", exc_info=True, extra={"repo": job.repo})
+            notes.add(f"comparison with `{base_ref}`", exc)
+    ctx = JobContext(
+        ci_system=ci_system,
+        repo=job.repo,
+        branch=job.head_branch,
+        commit=job.head_sha,
+        workflow=job.workflow_name,
+        job=job.job_name,
+        url=job.url,
+        pull_requests=[p.number for p in pulls],
+        run_id=job.run_id,
+        run_attempt=job.run_attempt,
+        job_id=job.job_id,
+        time=job.completed_at,
+    )
+    source = job.url or f"{job.repo} job {job.job_id}"
+    t0 = time.perf_counter()
+    diagnosis = (analyzer or default_analyzer)(
+        text, source=source, baseline=baseline.log if baseline else None, context=ctx
+    )
+    seconds = time.perf_counter() - t0
+    if notes.items:
+        diagnosis = diagnosis.model_copy(update={"notes": [*diagnosis.notes, *notes.items]})
+    if kb is not None or explainer is not None:
+        lines = prompt_lines([text], diagnosis) if explainer is not None else None
+        diagnosis = enrich(diagnosis, job=ctx, log_lines=lines, kb=kb, explainer=explainer)
+    evidence = _evidence(job, diagnosis, base_ref, baseline, history)
+    diagnosis = diagnosis.model_copy(update={"verdict": decide(diagnosis, evidence)})
+    return FailedJobReport(diagnosis, pulls, seconds)
+
+
+def _evidence(
+    job: JobRef,
+    diagnosis: Diagnosis,
+    base_ref: str | None,
+    baseline: Baseline | None,
+    history: RunHistory | None,
+) -> Evidence:
+    if history is None:
+        # Without a record of other runs there is no broken-trunk or flaky evidence: `new` needs the job's
+        # green baseline on the base branch, anything else is `unsure` or `infrastructure`.
+        return Evidence(
+            base_branch=base_ref,
+            baseline_passed=baseline is not None,
+            baseline_url=baseline.url if baseline else None,
+        )
+    return history.evidence(job, diagnosis, base_ref, baseline)
