@@ -402,3 +402,33 @@ def test_installations_are_recorded_and_a_removed_one_stops_work(sim: GitHubSim,
     send_job(service, sim, late, "late")
     wait_until(lambda: (store.delivery("late") or {}).get("status") == "done")
     assert not touched(late) and not sticky(sim, 14)
+
+
+@pytest.mark.parametrize("status", [403, 404])
+def test_a_failing_baseline_lookup_still_gives_the_diagnosis(
+    sim: GitHubSim, service: Service, status: int
+) -> None:
+    # The workflow's runs answer 404 (workflow deleted or renamed) or 403 (token without actions: read):
+    # the comparison is skipped with a note, the diagnosis is still posted (it failed four times before).
+    green_base(sim, ["test"])
+    job = sim.add_job(pr_run(sim), "test", log=PYTEST_FAIL)
+    sim.fail("GET", r"/actions/workflows/\d+/runs$", status=status, times=100)
+    assert send_job(service, sim, job) == 202
+    body = wait_until(lambda: sticky(sim))[0]["body"]
+    assert "Cause unclear" in body and "E       assert 3 == 4" in body
+    assert "comparison with \\`main\\` skipped" in body and f"HTTP {status}" in body
+    wait_until(lambda: settled(service))
+    assert service.svc.store.counts().get("failed", 0) == 0
+
+
+def test_a_job_name_longer_than_the_column_is_diagnosed(sim: GitHubSim, service: Service) -> None:
+    # Matrix job names can be long; PostgreSQL refuses a value over a VARCHAR's length (SQLite does not).
+    name = "test (" + ", ".join(f"param-{i}-{'x' * 12}" for i in range(40)) + ")"
+    assert len(name) > 500
+    green_base(sim, [name])
+    job = sim.add_job(pr_run(sim), name, log=PYTEST_FAIL)
+    assert send_job(service, sim, job) == 202
+    body = wait_until(lambda: sticky(sim))[0]["body"]
+    assert "New failure" in body
+    wait_until(lambda: settled(service))
+    assert service.svc.store.counts().get("failed", 0) == 0

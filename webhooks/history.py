@@ -11,7 +11,7 @@ import hashlib
 from agent.jobs import FAILED_CONCLUSIONS, Baseline, JobRef
 from agent.models import Diagnosis
 from agent.verdict import Evidence
-from webhooks.store import Store
+from webhooks.store import NAME_LEN, Store, bounded
 
 
 def signature(d: Diagnosis) -> str:
@@ -29,7 +29,7 @@ class StoreHistory:
             (
                 r
                 for r in self.store.branch_history(job.repo, base_ref, job.job_name)
-                if r.conclusion == "success" and r.workflow_name == job.workflow_name
+                if r.conclusion == "success" and r.workflow_name == bounded(job.workflow_name, NAME_LEN)
             ),
             None,
         )

@@ -14,6 +14,7 @@ Works on SQLite (default) and PostgreSQL: only portable SQL plus each dialect's 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import threading
 import time
@@ -28,6 +29,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 metadata = sa.MetaData()
+
+NAME_LEN = 500  # job_results.job_name, workflow_name: see `bounded`
+BRANCH_LEN = 300  # job_results.head_branch
 
 deliveries = sa.Table(
     "gh_deliveries",
@@ -62,9 +66,9 @@ job_results = sa.Table(
     sa.Column("run_id", sa.BigInteger, nullable=False),
     sa.Column("run_attempt", sa.Integer, nullable=False),
     sa.Column("head_sha", sa.String(64), nullable=False),
-    sa.Column("head_branch", sa.String(300), nullable=True),
-    sa.Column("job_name", sa.String(500), nullable=False),
-    sa.Column("workflow_name", sa.String(500), nullable=True),
+    sa.Column("head_branch", sa.String(BRANCH_LEN), nullable=True),
+    sa.Column("job_name", sa.String(NAME_LEN), nullable=False),
+    sa.Column("workflow_name", sa.String(NAME_LEN), nullable=True),
     sa.Column("conclusion", sa.String(32), nullable=False),
     sa.Column("fingerprint", sa.String(200), nullable=True),
     # sha256 of (rule, category, title): matches the same failure when the engine's fingerprint differs
@@ -190,6 +194,18 @@ def make_engine(url: str) -> Engine:
         # psycopg 3 is the driver we ship; plain postgresql:// would ask for psycopg2.
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def bounded(value: str | None, size: int) -> str | None:
+    """`value` fitted to a VARCHAR(size) column, still unique: a long one keeps its head and a hash.
+
+    PostgreSQL refuses a longer value (SQLite does not check), and a matrix job's name has no length limit
+    we can rely on; the same mapping is applied to stored values and to the values we look them up by.
+    """
+    if value is None or len(value) <= size:
+        return value
+    digest = hashlib.sha256(value.encode()).hexdigest()[:16]
+    return f"{value[: size - 18]}…{digest}"
 
 
 class Store:
@@ -537,9 +553,9 @@ class Store:
             "run_id": result.run_id,
             "run_attempt": result.run_attempt,
             "head_sha": result.head_sha,
-            "head_branch": result.head_branch,
-            "job_name": result.job_name,
-            "workflow_name": result.workflow_name,
+            "head_branch": bounded(result.head_branch, BRANCH_LEN),
+            "job_name": bounded(result.job_name, NAME_LEN),
+            "workflow_name": bounded(result.workflow_name, NAME_LEN),
             "conclusion": result.conclusion,
             "fingerprint": result.fingerprint,
             "signature": result.signature,
@@ -595,7 +611,11 @@ class Store:
     def branch_history(self, repo: str, branch: str, job_name: str, *, limit: int = 20) -> list[JobResult]:
         c = job_results.c
         return self._rows(
-            sa.and_(c.repo == repo, c.head_branch == branch, c.job_name == job_name),
+            sa.and_(
+                c.repo == repo,
+                c.head_branch == bounded(branch, BRANCH_LEN),
+                c.job_name == bounded(job_name, NAME_LEN),
+            ),
             c.updated_at.desc(),
             limit,
         )
@@ -603,7 +623,8 @@ class Store:
     def same_sha_job(self, repo: str, head_sha: str, job_name: str) -> list[JobResult]:
         c = job_results.c
         return self._rows(
-            sa.and_(c.repo == repo, c.head_sha == head_sha, c.job_name == job_name), c.run_attempt
+            sa.and_(c.repo == repo, c.head_sha == head_sha, c.job_name == bounded(job_name, NAME_LEN)),
+            c.run_attempt,
         )
 
     def fingerprint_history(
