@@ -6,7 +6,8 @@ import io
 import json
 from pathlib import Path
 
-from github_sim import new_sim
+import pytest
+from github_sim import APP_ID, GitHubSim, keypair, new_sim
 from test_gh_e2e import GREEN, PYTEST_FAIL, REPO
 
 from actions.github_comment import MARKER
@@ -67,3 +68,81 @@ def test_untrusted_output_is_fenced_by_stop_commands() -> None:
 def test_missing_environment_is_a_clear_error() -> None:
     out = io.StringIO()
     assert run_action(env={}, out=out) == 2 and "GITHUB_REPOSITORY" in out.getvalue()
+
+
+RUNNER_TOKEN = "ghs_runner_own_token"
+APP_TOKEN = "ghs_from_create_github_app_token"
+
+
+def _scenario(sim: GitHubSim, tmp_path: Path, shape: str) -> dict[str, str]:
+    """A PR whose run failed `test`, and the runner's environment of the Action in `shape`."""
+    sim.add_repo(REPO)
+    green = sim.add_run(REPO, head_sha="b" * 40, head_branch="main", event="push", conclusion="success")
+    sim.add_job(green, "test", log=GREEN, conclusion="success")
+    pull = sim.add_pull(REPO, 3, head_sha="c" * 40, head_ref="feature")
+    run = sim.add_run(REPO, head_sha="c" * 40, head_branch="feature", pulls=[3])
+    sim.add_job(run, "test", log=PYTEST_FAIL)
+    event = tmp_path / "event.json"
+    if shape == "workflow_run":
+        payload = {
+            "action": "completed",
+            "workflow_run": {k: v for k, v in run.items() if not k.startswith("_")},
+        }
+        env = {"GITHUB_EVENT_NAME": "workflow_run", "GITHUB_RUN_ID": "999"}
+    else:  # a last job with `if: failure()` in the pull_request workflow itself
+        payload = {
+            "action": "synchronize",
+            "pull_request": {k: v for k, v in pull.items() if not k.startswith("_")},
+        }
+        env = {"GITHUB_EVENT_NAME": "pull_request", "GITHUB_RUN_ID": str(run["id"])}
+    event.write_text(json.dumps(payload))
+    return env | {
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_REPOSITORY": REPO,
+        "GITHUB_API_URL": sim.url,
+        # action.yml passes the run's own token beside the chosen one, to tell them apart
+        "CIMEDIC_RUNNER_TOKEN": RUNNER_TOKEN,
+    }
+
+
+@pytest.mark.parametrize("shape", ["workflow_run", "last-job"])
+@pytest.mark.parametrize(
+    ("token", "author"),
+    [
+        (RUNNER_TOKEN, "github-actions[bot]"),  # the default `github.token`
+        ("ghp_personal", "token-user"),  # a fine-grained or classic personal token: GET /user
+        (APP_TOKEN, "other-app[bot]"),  # an App installation token: GET /user is 403, GraphQL viewer answers
+    ],
+)
+def test_each_token_keeps_one_comment_over_two_runs(
+    tmp_path: Path, shape: str, token: str, author: str
+) -> None:
+    sim = new_sim(pat="ghp_personal")
+    sim.bot_tokens.update({RUNNER_TOKEN: "github-actions[bot]", APP_TOKEN: "other-app[bot]"})
+    try:
+        env = _scenario(sim, tmp_path, shape) | {"GITHUB_TOKEN": token}
+        for _ in range(2):
+            assert run_action(env=env, out=io.StringIO()) == 0
+        comments = sim.comments_on(REPO, 3)
+        assert [c["user"]["login"] for c in comments] == [author]
+        assert comments[0]["body"].startswith(MARKER)
+    finally:
+        sim.stop()
+
+
+def test_app_credentials_name_the_author_through_get_app(tmp_path: Path) -> None:
+    sim = new_sim()
+    sim.bot_tokens[APP_TOKEN] = f"{sim.app_slug}[bot]"
+    sim.fail("POST", r"^/graphql$", status=404, times=10)  # not needed when the App's JWT answers
+    try:
+        env = _scenario(sim, tmp_path, "workflow_run") | {
+            "GITHUB_TOKEN": APP_TOKEN,
+            "CIMEDIC_GITHUB_APP_ID": str(APP_ID),
+            "CIMEDIC_GITHUB_PRIVATE_KEY": keypair()[0],
+        }
+        for _ in range(2):
+            assert run_action(env=env, out=io.StringIO()) == 0
+        assert [c["user"]["login"] for c in sim.comments_on(REPO, 3)] == ["cimedic-test[bot]"]
+        assert ("GET", "/app", 200) in sim.calls
+    finally:
+        sim.stop()

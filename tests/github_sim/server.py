@@ -86,6 +86,9 @@ class GitHubSim:
         self.reruns: list[int] = []
         self.comment_log: list[tuple[float, str, int, str]] = []  # (time, repo, issue, body) of every write
         self.tokens: dict[str, int] = {}
+        # Installation tokens minted elsewhere (the runner's GITHUB_TOKEN, actions/create-github-app-token):
+        # token -> the bot login its writes appear under.
+        self.bot_tokens: dict[str, str] = {}
         self.calls: list[tuple[str, str, int]] = []
         self.started: list[tuple[str, str]] = []  # requests as they arrive (calls records them when answered)
         self.faults: list[Fault] = []
@@ -366,7 +369,16 @@ class GitHubSim:
                 return ("installation", self.tokens[cred])
         if self.pat is not None and cred == self.pat:
             return ("pat", None)
+        if cred in self.bot_tokens:
+            return ("installation", self.bot_tokens[cred])
         return ("bad", None)
+
+    def login_of(self, request: Request) -> tuple[str, bool]:
+        """(login, is a bot) that a write with this request's credentials appears under."""
+        kind, detail = self._auth(request)
+        if kind == "installation":
+            return (detail if isinstance(detail, str) else f"{self.app_slug}[bot]"), True
+        return "token-user", False
 
     def _build(self) -> FastAPI:
         app = FastAPI()
@@ -432,6 +444,23 @@ class GitHubSim:
             resp.headers.setdefault("x-ratelimit-limit", "5000")
             resp.headers.setdefault("x-ratelimit-remaining", "4999")
             return resp
+
+        # --- who am I (docs: rest/users/users#get-the-authenticated-user, graphql/reference/queries#viewer)
+
+        @app.get("/user")
+        async def get_user(request: Request) -> Response:
+            login, bot = sim.login_of(request)
+            if bot:  # installation tokens cannot read /user
+                return err(403, "Resource not accessible by integration")
+            return JSONResponse(_user(login, 99))
+
+        @app.post("/graphql")
+        async def graphql(request: Request) -> Response:
+            query = (await request.json()).get("query", "")
+            if "viewer" not in query:
+                return JSONResponse({"errors": [{"message": "the simulator answers only viewer"}]})
+            login, _bot = sim.login_of(request)
+            return JSONResponse({"data": {"viewer": {"login": login}}})
 
         # --- app (JWT) ----------------------------------------------------------------------------
 
@@ -623,8 +652,7 @@ class GitHubSim:
             body = (await request.json()).get("body", "")
             if len(body) > 65536:
                 return err(422, "Validation Failed: body is too long (maximum is 65536 characters)")
-            kind, _ = sim._auth(request)
-            login = f"{sim.app_slug}[bot]" if kind == "installation" else "token-user"
+            login, bot = sim.login_of(request)
             cid = next(sim.ids)
             comment = {
                 "id": cid,
@@ -633,9 +661,7 @@ class GitHubSim:
                 "html_url": f"{WEB_HOST}/{full}/pull/{number}#issuecomment-{cid}",
                 "issue_url": f"{API_HOST}/repos/{full}/issues/{number}",
                 "body": body,
-                "user": _user(
-                    login, 4242 if kind == "installation" else 99, "Bot" if kind == "installation" else "User"
-                ),
+                "user": _user(login, 4242 if bot else 99, "Bot" if bot else "User"),
                 "created_at": _now(),
                 "updated_at": _now(),
                 "author_association": "NONE",
