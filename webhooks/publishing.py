@@ -16,6 +16,7 @@ from actions.audit import AuditLog
 from actions.github_api import Client, GitHubApi
 from actions.github_checks import ensure_check_run
 from actions.github_comment import FailedJob, body_hash, ensure_sticky_comment, render_comment
+from actions.github_identity import resolve_login
 from actions.policy import Policy
 from agent.jobs import FAILED_CONCLUSIONS
 from agent.models import Diagnosis
@@ -106,9 +107,10 @@ class Publisher:
         if self.store.admit(request.delivery_id, request.kind, payload, rearm=True) != "duplicate":
             self.queue.enqueue(request.delivery_id, priority=PUBLISH_PRIORITY)
 
-    def _login_name(self) -> str | None:
+    def _login_name(self, gh: Client) -> str | None:
+        """Who our comments are written as (looked up once per process, as the Action does per run)."""
         if self._login is None:
-            self._login = self.api.app_login()
+            self._login = resolve_login(gh, app=self.api)
         return self._login
 
     def comment(
@@ -117,7 +119,7 @@ class Publisher:
         if not policy.outputs.comment:
             return
         target = f"comment:{repo}#{number}"
-        login = self._login_name()
+        login = self._login_name(gh)
         with self.store.lock(target, ttl_s=self.lock_ttl_s):
             results = [r for r in self.store.results_for_pr(repo, number) if r.head_sha == head_sha]
             jobs = failed_jobs(results, policy)

@@ -138,7 +138,7 @@ def build_service(
 
 def knowledge_for_repo(settings: Settings) -> Callable[[str], KnowledgeLookup]:
     """A function giving the knowledge base scoped to one repository (opened once, lazily)."""
-    from agent.cli.wiring import open_knowledge_base
+    from knowledge import open_knowledge_base
 
     kb = open_knowledge_base(settings)
 
