@@ -135,6 +135,10 @@ class Queue:
             t.start()
             self._threads.append(t)
 
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
     def set_handler(self, handler: Callable[[str], None]) -> None:
         self._handler = handler
 

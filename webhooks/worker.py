@@ -12,9 +12,12 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from actions.audit import AuditLog
 from actions.github_api import GitHubApi, GitHubError
@@ -46,6 +49,7 @@ class WorkerSettings:
     baseline_ttl_s: float = 600.0
     lock_ttl_s: float = 60.0
     publish_delay_s: float = 2.0
+    db_wait_s: float = 300.0
 
 
 class Worker:
@@ -114,10 +118,35 @@ class Worker:
             log.info("requeued", extra={"delivery": delivery_id})
         return len(due)
 
-    def handle(self, delivery_id: str) -> None:
+    def _claim(self, delivery_id: str) -> Claimed | None:
+        """Claim the delivery, waiting out a database outage instead of dropping the message.
+
+        The message exists only in the queue once taken: an exception here would make huey log it and drop
+        it, and the delivery would wait for the stale-queued rule (15 minutes). So the thread keeps it and
+        retries with backoff; after `db_wait_s` it puts the message back in the queue and moves on.
+        """
         # The owner names host and pid so an operator (and the SIGKILL test) can tell who holds a lease.
         owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        claimed = self.store.claim(delivery_id, lease_s=self.settings.lease_s, owner=owner)
+        delay, deadline = 0.25, time.monotonic() + self.settings.db_wait_s
+        while True:
+            try:
+                return self.store.claim(delivery_id, lease_s=self.settings.lease_s, owner=owner)
+            except SQLAlchemyError as exc:
+                if time.monotonic() + delay > deadline or self.queue.stopping:
+                    log.warning("database unreachable; message put back", extra={"delivery": delivery_id})
+                    self.queue.enqueue(delivery_id)
+                    return None
+                log.warning(
+                    "database unreachable (%s); retrying in %.1f s",
+                    type(exc).__name__,
+                    delay,
+                    extra={"delivery": delivery_id},
+                )
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def handle(self, delivery_id: str) -> None:
+        claimed = self._claim(delivery_id)
         if claimed is None:
             return  # done, failed, or another worker holds it
         stop = threading.Event()
