@@ -432,3 +432,19 @@ def test_a_job_name_longer_than_the_column_is_diagnosed(sim: GitHubSim, service:
     assert "New failure" in body
     wait_until(lambda: settled(service))
     assert service.svc.store.counts().get("failed", 0) == 0
+
+
+def test_an_invalid_policy_is_named_in_a_check_run_and_nothing_else_is_written(
+    sim: GitHubSim, service: Service
+) -> None:
+    # A typo must not make CI Medic write where a maintainer meant to restrict it (dry-run), but the owners
+    # must see why it stays quiet: the check run, the least intrusive output, names the error.
+    sim.add_file(REPO, ".github/cimedic.yml", "outputs:\n  coment: false\n")
+    green_base(sim, ["test"])
+    send_job(service, sim, sim.add_job(pr_run(sim), "test", log=PYTEST_FAIL))
+    checks = wait_until(lambda: sim.checks_on(REPO, SHA))
+    wait_until(lambda: settled(service))
+    assert len(checks) == 1 and ".github/cimedic.yml ignored" in checks[0]["output"]["summary"]
+    assert sim.comments_on(REPO, 12) == []
+    outcomes = {(e.action, e.outcome) for e in service.svc.audit.entries(repo=REPO)}
+    assert ("check_run.created", "done") in outcomes and ("comment.dry-run", "dry-run") in outcomes

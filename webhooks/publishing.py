@@ -168,7 +168,10 @@ class Publisher:
             # without searching first (one call less). The intent is written before the create, so a process
             # that dies after creating it leaves a record that makes the next attempt search.
             attempted = known_id is not None or state is not None
-            if not attempted and not policy.dry_run:
+            # An invalid policy file falls back to dry-run, yet its owners must learn why CI Medic is quiet:
+            # the check run, the least intrusive output, is still written and names the error.
+            dry_run = policy.dry_run and policy.error is None
+            if not attempted and not dry_run:
                 self.store.set_published(target, None, None, [])
             outcome, check_id, digest, sent, requests = ensure_check_run(
                 gh,
@@ -180,7 +183,7 @@ class Publisher:
                 sent_keys=set(state or []),
                 ignore_path=policy.ignores_path,
                 note=policy.error,
-                dry_run=policy.dry_run,
+                dry_run=dry_run,
                 search=attempted,
             )
             if outcome in ("created", "updated"):
