@@ -505,11 +505,20 @@ class Store:
         return {str(s): int(n) for s, n in rows}
 
     def oldest_queued_age(self) -> float:
+        """How long the oldest runnable delivery has waited since it became runnable.
+
+        A delivery deferred on purpose (a retry after a primary rate limit resets, a debounced publish) is
+        not waiting on us until its `not_before`: counting it from `received_at` reported minutes of backlog
+        on an idle queue.
+        """
+        now = time.time()
+        d = deliveries.c
+        since = sa.case((d.not_before > d.received_at, d.not_before), else_=d.received_at)
         with self.engine.connect() as conn:
             oldest = conn.execute(
-                sa.select(sa.func.min(deliveries.c.received_at)).where(deliveries.c.status == "queued")
+                sa.select(sa.func.min(since)).where(d.status == "queued", d.not_before <= now)
             ).scalar()
-        return max(0.0, time.time() - float(oldest)) if oldest is not None else 0.0
+        return max(0.0, now - float(oldest)) if oldest is not None else 0.0
 
     # --- locks --------------------------------------------------------------------------------------
 
