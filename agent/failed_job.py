@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from agent.jobs import Baseline, JobRef, PullRef, StepNotes
+from agent.jobs import BaseBranch, BaseFailure, Baseline, JobRef, PullRef, StepNotes
 from agent.models import Diagnosis, JobContext
 from agent.pipeline import enrich, prompt_lines
 from agent.ports import Explainer, Forge, KnowledgeLookup, RunHistory
@@ -62,13 +62,14 @@ def diagnose_failed_job(
             pulls = []
     base_ref = next((p.base_ref for p in pulls if p.base_ref), None)
     text = forge.job_log(job)
-    baseline: Baseline | None = None
+    base = BaseBranch()
     if base_ref:
         try:
-            baseline = forge.baseline(job, base_ref)
+            base = forge.base_branch(job, base_ref)
         except Exception as exc:
-            log.warning("baseline lookup failed", exc_info=True, extra={"repo": job.repo})
+            log.warning("base branch lookup failed", exc_info=True, extra={"repo": job.repo})
             notes.add(f"comparison with `{base_ref}`", exc)
+    baseline = base.baseline
     ctx = JobContext(
         ci_system=ci_system,
         repo=job.repo,
@@ -85,9 +86,8 @@ def diagnose_failed_job(
     )
     source = job.url or f"{job.repo} job {job.job_id}"
     t0 = time.perf_counter()
-    diagnosis = (analyzer or default_analyzer)(
-        text, source=source, baseline=baseline.log if baseline else None, context=ctx
-    )
+    analyze = analyzer or default_analyzer
+    diagnosis = analyze(text, source=source, baseline=baseline.log if baseline else None, context=ctx)
     seconds = time.perf_counter() - t0
     if notes.items:
         diagnosis = diagnosis.model_copy(update={"notes": [*diagnosis.notes, *notes.items]})
@@ -95,6 +95,10 @@ def diagnose_failed_job(
         lines = prompt_lines([text], diagnosis) if explainer is not None else None
         diagnosis = enrich(diagnosis, job=ctx, log_lines=lines, kb=kb, explainer=explainer)
     evidence = _evidence(job, diagnosis, base_ref, baseline, history)
+    if base.failure is not None and evidence.base_failure_url is None:
+        late = StepNotes(list(diagnosis.notes))
+        evidence = _same_failure_on_base(diagnosis, evidence, base.failure, analyze, late)
+        diagnosis = diagnosis.model_copy(update={"notes": late.items})
     diagnosis = diagnosis.model_copy(update={"verdict": decide(diagnosis, evidence)})
     return FailedJobReport(diagnosis, pulls, seconds)
 
@@ -115,3 +119,22 @@ def _evidence(
             baseline_url=baseline.url if baseline else None,
         )
     return history.evidence(job, diagnosis, base_ref, baseline)
+
+
+def _same_failure_on_base(
+    diagnosis: Diagnosis, evidence: Evidence, failure: BaseFailure, analyze: Analyzer, notes: StepNotes
+) -> Evidence:
+    """Broken trunk from the forge's own history, when our record did not see the base branch fail.
+
+    The newest run of the job on the base branch failed after its last success there: the same
+    fingerprint there means this change did not cause it.
+    """
+    try:
+        theirs = analyze(failure.fetch_log(), source=failure.url or "base branch")
+    except Exception as exc:
+        log.warning("base branch failure log unavailable", exc_info=True)
+        notes.add("check of the base branch's failure", exc)
+        return evidence
+    if theirs.fingerprint != diagnosis.fingerprint:
+        return evidence
+    return replace(evidence, base_failure_url=failure.url or evidence.base_branch)

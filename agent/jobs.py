@@ -7,6 +7,7 @@ path for the analysis.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 # Conclusions of a completed job that mean "the job failed and a developer should look at it". `cancelled`
@@ -53,6 +54,25 @@ class Baseline:
 
     log: bytes
     url: str | None = None
+
+
+@dataclass(frozen=True)
+class BaseFailure:
+    """The same job failing on the base branch more recently than it last passed there.
+
+    Its log is fetched only when our own record cannot already tell whether it is the same failure.
+    """
+
+    url: str | None
+    fetch_log: Callable[[], bytes]
+
+
+@dataclass(frozen=True)
+class BaseBranch:
+    """What the forge's own history of the base branch says about this job."""
+
+    baseline: Baseline | None = None
+    failure: BaseFailure | None = None
 
 
 @dataclass(frozen=True)

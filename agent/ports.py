@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from agent.jobs import Baseline, JobRef, PullRef
+from agent.jobs import BaseBranch, Baseline, JobRef, PullRef
 from agent.models import Diagnosis, JobContext, LlmExplanation, SimilarFailure
 from agent.verdict import Evidence
 
@@ -25,7 +25,9 @@ class Forge(Protocol):
 
     def pull_requests(self, job: JobRef) -> list[PullRef]: ...
 
-    def baseline(self, job: JobRef, base_ref: str) -> Baseline | None: ...
+    def base_branch(self, job: JobRef, base_ref: str) -> BaseBranch:
+        """The same job on the base branch: its newest green log, and a newer failure if there is one."""
+        ...
 
 
 class RunHistory(Protocol):

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agent.jobs import Baseline, JobRef, PullRef
+from agent.jobs import BaseBranch, JobRef, PullRef
 
 
 @dataclass
 class FakeForge:
     logs: dict[int, bytes | BaseException] = field(default_factory=dict)
     pulls: dict[int, list[PullRef] | BaseException] = field(default_factory=dict)
-    baselines: dict[int, Baseline | BaseException | None] = field(default_factory=dict)
+    bases: dict[int, BaseBranch | BaseException] = field(default_factory=dict)
     calls: list[tuple[str, int]] = field(default_factory=list)
 
     @staticmethod
@@ -32,6 +32,6 @@ class FakeForge:
         self.calls.append(("pulls", job.job_id))
         return self._answer(self.pulls.get(job.job_id, []))  # type: ignore[return-value]
 
-    def baseline(self, job: JobRef, base_ref: str) -> Baseline | None:
-        self.calls.append(("baseline", job.job_id))
-        return self._answer(self.baselines.get(job.job_id))  # type: ignore[return-value]
+    def base_branch(self, job: JobRef, base_ref: str) -> BaseBranch:
+        self.calls.append(("base", job.job_id))
+        return self._answer(self.bases.get(job.job_id, BaseBranch()))  # type: ignore[return-value]

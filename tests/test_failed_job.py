@@ -9,7 +9,7 @@ from fake_forge import FakeForge
 
 from actions.github_api import GitHubError
 from agent.failed_job import diagnose_failed_job
-from agent.jobs import Baseline, JobRef, PullRef
+from agent.jobs import BaseBranch, BaseFailure, Baseline, JobRef, PullRef
 from agent.models import Diagnosis, JobContext, LlmExplanation, SimilarFailure
 from agent.ports import ChangeContext
 
@@ -41,7 +41,7 @@ def forge_with(**answers: object) -> FakeForge:
 
 
 def test_new_failure_with_a_green_baseline() -> None:
-    forge = forge_with(baselines=Baseline(GREEN, "https://github.com/octo/app/actions/runs/9/job/3"))
+    forge = forge_with(bases=BaseBranch(Baseline(GREEN, "https://github.com/octo/app/actions/runs/9/job/3")))
     report = diagnose_failed_job(job(), forge=forge)
     d = report.diagnosis
     assert d.verdict is not None and d.verdict.kind == "new" and d.notes == []
@@ -53,7 +53,7 @@ def test_new_failure_with_a_green_baseline() -> None:
 def test_a_failed_baseline_lookup_is_a_note_not_a_lost_diagnosis(status: int) -> None:
     # GET /repos/{o}/{r}/actions/workflows/{id}/runs answering 404 (workflow gone) or 403 (no actions: read)
     failing = GitHubError(f"GET workflows/{{id}}/runs: HTTP {status}", status=status)
-    report = diagnose_failed_job(job(), forge=forge_with(baselines=failing))
+    report = diagnose_failed_job(job(), forge=forge_with(bases=failing))
     d = report.diagnosis
     assert d.verdict is not None and d.verdict.kind == "unsure"
     assert len(d.notes) == 1 and "comparison with `main` skipped" in d.notes[0] and str(status) in d.notes[0]
@@ -118,3 +118,33 @@ def test_prompt_lines_are_numbered_as_the_excerpt(odd: str) -> None:
     for item in d.excerpt:
         assert catcher.lines[item.line - 1] == item.text
     assert len(catcher.lines) == 3 + PYTEST_FAIL.count(b"\n")
+
+
+OTHER_FAIL = b"src/app.ts(3,7): error TS2322: Type 'string' is not assignable to type 'number'.\n"
+
+
+@pytest.mark.parametrize(
+    ("base_log", "green", "verdict"),
+    [
+        (PYTEST_FAIL, True, "broken-trunk"),  # red with the same failure
+        (OTHER_FAIL, True, "new"),  # red with another failure: judged against the newest green
+        (OTHER_FAIL, False, "unsure"),  # never green in the runs looked at
+    ],
+)
+def test_the_base_branch_history_from_the_forge(base_log: bytes, green: bool, verdict: str) -> None:
+    fetched: list[int] = []
+
+    def fetch() -> bytes:
+        fetched.append(1)
+        return base_log
+
+    failure = BaseFailure("https://github.com/octo/app/actions/runs/8/job/2", fetch)
+    base = BaseBranch(
+        Baseline(GREEN, "https://github.com/octo/app/actions/runs/5/job/1") if green else None, failure
+    )
+    d = diagnose_failed_job(job(), forge=forge_with(bases=base)).diagnosis
+    assert d.verdict is not None and d.verdict.kind == verdict and fetched == [1]
+    if verdict == "broken-trunk":
+        assert d.verdict.link == failure.url
+    if verdict == "unsure":
+        assert "No successful run of this job on `main`" in d.verdict.reason

@@ -448,3 +448,46 @@ def test_an_invalid_policy_is_named_in_a_check_run_and_nothing_else_is_written(
     assert sim.comments_on(REPO, 12) == []
     outcomes = {(e.action, e.outcome) for e in service.svc.audit.entries(repo=REPO)}
     assert ("check_run.created", "done") in outcomes and ("comment.dry-run", "dry-run") in outcomes
+
+
+TS_FAIL = """\
+2024-05-01T10:00:00.0000000Z ##[group]Run npx tsc --noEmit
+2024-05-01T10:00:03.0000000Z src/ui/app.ts(3,7): error TS2322: Type 'string' is not assignable to type 'number'.
+2024-05-01T10:00:03.0000000Z ##[error]Process completed with exit code 2.
+"""
+
+
+def red_base(sim: GitHubSim, log: str, *, green_first: bool = True) -> dict[str, Any]:
+    """The base branch's history as GitHub has it, none of it ever delivered to us: green, then red."""
+    if green_first:
+        green_base(sim, ["test"])
+    run = sim.add_run(REPO, head_sha="c0" * 20, head_branch="main", event="push")
+    return sim.add_job(run, "test", log=log)
+
+
+@pytest.mark.parametrize(
+    ("base_log", "green_first", "label"),
+    [
+        (PYTEST_FAIL, True, "Broken trunk"),  # red with the same failure
+        (TS_FAIL, True, "New failure"),  # red with another failure: the baseline is the newest green
+        (TS_FAIL, False, "Cause unclear"),  # never green
+    ],
+)
+def test_the_base_branch_is_read_from_github_when_we_never_saw_it(
+    sim: GitHubSim, service: Service, base_log: str, green_first: bool, label: str
+) -> None:
+    base_job = red_base(sim, base_log, green_first=green_first)
+    job = sim.add_job(pr_run(sim), "test", log=PYTEST_FAIL)
+    before = len(sim.api_calls())
+    send_job(service, sim, job)
+    body = wait_until(lambda: sticky(sim))[0]["body"]
+    assert label in body
+    if label == "Broken trunk":
+        assert base_job["html_url"] in body
+    if label == "Cause unclear":
+        assert "No successful run of this job on \\`main\\`" in body
+    wait_until(lambda: settled(service))
+    reads = [c for c in sim.api_calls()[before:] if c[0] == "GET" and "/actions/" in c[1]]
+    # With a green base branch: the run, the job log, the base runs (one page), the green run's jobs and the
+    # green log (5). A red base branch may add the red run's jobs and the red log: two calls at most.
+    assert len(reads) <= 7, reads

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from actions.github_api import Client, GitHubError
-from agent.jobs import Baseline, JobRef, LogLimits, PullRef
+from agent.jobs import FAILED_CONCLUSIONS, BaseBranch, BaseFailure, Baseline, JobRef, LogLimits, PullRef
 from webhooks.lookups import Lookups
 
 KnownGreen = Callable[[JobRef, str], "tuple[int, str | None] | None"]
@@ -18,6 +18,8 @@ KnownGreen = Callable[[JobRef, str], "tuple[int, str | None] | None"]
 # Events whose runs belong to a pull request (docs.github.com/en/actions/reference/events-that-trigger-
 # workflows); runs of other events (push, schedule...) are not commented on a PR.
 PULL_EVENTS = ("pull_request", "pull_request_target", None)
+BASE_RUNS = 5  # newest completed runs of the workflow on the base branch, one page
+BASE_JOB_LOOKUPS = 3  # of those, how many runs' jobs may be read looking for this job's last success
 
 
 def _pull(p: dict[str, Any]) -> PullRef:
@@ -63,35 +65,62 @@ class GitHubForge:
             if p.get("state", "open") == "open" and (p.get("head") or {}).get("sha") == job.head_sha
         ]
 
-    def baseline(self, job: JobRef, base_ref: str) -> Baseline | None:
-        """The log of this job in the last successful run of the same workflow on the base branch."""
+    def base_branch(self, job: JobRef, base_ref: str) -> BaseBranch:
+        """The job on the base branch, from the newest completed runs of the same workflow there.
+
+        One call lists the newest runs (any conclusion, `BASE_RUNS` a page); their jobs are read newest
+        first, at most `BASE_JOB_LOOKUPS` runs, until one where this job passed (the baseline). A newer run
+        where it failed is kept as the base branch's failure, whose log is fetched only if the use case needs
+        it. Against asking for the last green run alone this costs at most two calls more, and only when the
+        base branch is red; it tells a broken trunk even when we never received that run's events.
+        """
         workflow_id = job.workflow_id or self.run(job).get("workflow_id")
         if not workflow_id:
-            return None
+            return BaseBranch()
         key = (job.repo, workflow_id, base_ref, job.job_name)
-        found = self.lookups.cached(self.lookups.baselines, key, lambda: self._find_baseline(job, base_ref))
-        return found if isinstance(found, Baseline) else None
+        found = self.lookups.cached(
+            self.lookups.baselines, key, lambda: self._base_branch(job, base_ref, int(workflow_id))
+        )
+        baseline, failure = found
+        if failure is None:
+            return BaseBranch(baseline)
+        failed_id, failed_url = failure
+        return BaseBranch(baseline, BaseFailure(failed_url, lambda: self._baseline_log(job.repo, failed_id)))
 
-    def _find_baseline(self, job: JobRef, base_ref: str) -> Baseline | bool:
-        """The baseline, or False when there is none (cached too: a miss costs the same calls every time)."""
+    def _base_branch(
+        self, job: JobRef, base_ref: str, workflow_id: int
+    ) -> tuple[Baseline | None, tuple[int, str | None] | None]:
+        """(baseline, (job id, URL) of a newer failure): plain data, cached across deliveries."""
         known = self._known_baseline(job, base_ref)
         if known is not None:
-            return known
-        workflow_id = int(job.workflow_id or self.run(job)["workflow_id"])
-        green = self.lookups.cached(
+            return known, None
+        runs = self.lookups.cached(
             self.lookups.baselines,
             ("runs", job.repo, workflow_id, base_ref),
-            lambda: self.gh.last_successful_run(job.repo, workflow_id, base_ref) or {},
+            lambda: self._recent_runs(job.repo, workflow_id, base_ref),
         )
-        if not green.get("id"):
-            return False
-        jobs = self.lookups.jobs_of_run(self.gh, job.repo, int(green["id"]))
-        match = next(
-            (j for j in jobs if j.get("name") == job.job_name and j.get("conclusion") == "success"), None
+        failure: tuple[int, str | None] | None = None
+        for run in runs[:BASE_JOB_LOOKUPS]:
+            jobs = self.lookups.jobs_of_run(self.gh, job.repo, int(run["id"]))
+            mine = next((j for j in jobs if j.get("name") == job.job_name), None)
+            if mine is None:
+                continue
+            if mine.get("conclusion") == "success":
+                return Baseline(self._baseline_log(job.repo, int(mine["id"])), mine.get("html_url")), failure
+            if mine.get("conclusion") in FAILED_CONCLUSIONS and failure is None:
+                failure = (int(mine["id"]), mine.get("html_url"))
+        return None, failure
+
+    def _recent_runs(self, repo: str, workflow_id: int, branch: str) -> list[dict[str, Any]]:
+        """The newest completed runs of a workflow on a branch (docs: rest/actions/workflow-runs,
+        "List workflow runs for a workflow": `status` takes `completed`; newest first)."""
+        data = self.gh.get_json(
+            "GET",
+            f"/repos/{repo}/actions/workflows/{workflow_id}/runs",
+            route="workflows/{id}/runs",
+            params={"branch": branch, "status": "completed", "per_page": BASE_RUNS},
         )
-        if match is None:
-            return False
-        return Baseline(self._baseline_log(job.repo, int(match["id"])), match.get("html_url"))
+        return [dict(r) for r in (data or {}).get("workflow_runs") or []]
 
     def _known_baseline(self, job: JobRef, base_ref: str) -> Baseline | None:
         """The baseline from our own record: one call instead of three (last green run, its jobs, the log).

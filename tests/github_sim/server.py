@@ -582,8 +582,11 @@ class GitHubSim:
                 runs = [r for r in sim.runs.values() if r["_repo"] == full and r["workflow_id"] == wid]
             if "branch" in q:
                 runs = [r for r in runs if r["head_branch"] == q["branch"]]
+            # `status` takes a status or a conclusion (docs: rest/actions/workflow-runs, list workflow runs).
             if q.get("status") in ("success", "failure"):
                 runs = [r for r in runs if r["conclusion"] == q["status"]]
+            elif q.get("status") in ("completed", "queued", "in_progress"):
+                runs = [r for r in runs if r["status"] == q["status"]]
             runs.sort(key=lambda r: r["id"], reverse=True)
             per_page = int(q.get("per_page", 30))
             return JSONResponse(
