@@ -11,6 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from knowledge.sqlstore import migrate_database
+
 metadata = sa.MetaData()
 
 audit_log = sa.Table(
@@ -45,7 +47,7 @@ class AuditLog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._lock = threading.Lock() if engine.dialect.name == "sqlite" else None
-        metadata.create_all(engine)
+        migrate_database(engine.url.render_as_string(hide_password=False))  # knowledge/migrations, 0003
 
     def record(
         self,

@@ -9,6 +9,7 @@ when the occurrence row was really inserted, in the same transaction: a re-deliv
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,10 @@ from sqlalchemy.engine import make_url
 from knowledge.schema import failures, occurrences
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# Alembic logs "Context impl SQLiteImpl." at INFO each time a revision is read, which every process start
+# (and every `cimedic audit --json`) does; upgrades are logged by us instead.
+logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
+log = logging.getLogger("cimedic.schema")
 _MIGRATION_LOCK = 72_100_503  # any constant: the PostgreSQL advisory lock id taken while migrating
 
 
@@ -110,6 +115,16 @@ def insert_ignore(conn: Connection, table: Table, values: Mapping[str, Any], key
     return conn.execute(stmt).first() is not None
 
 
+def migrate_database(url: str) -> None:
+    """Bring a CI Medic database to the newest schema: every table (knowledge base, service, audit log) is
+    defined and migrated by the one Alembic history in knowledge/migrations."""
+    store = SqlStore(url)
+    try:
+        store.migrate()
+    finally:
+        store.close()
+
+
 class SqlStore:
     def __init__(self, url: str) -> None:
         self.url = url
@@ -147,6 +162,7 @@ class SqlStore:
                 return
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
+        log.info("database schema upgraded to revision %s", head)
 
     # -- writes -------------------------------------------------------------------------------------------
 

@@ -452,7 +452,7 @@ def test_an_invalid_policy_is_named_in_a_check_run_and_nothing_else_is_written(
 
 TS_FAIL = """\
 2024-05-01T10:00:00.0000000Z ##[group]Run npx tsc --noEmit
-2024-05-01T10:00:03.0000000Z src/ui/app.ts(3,7): error TS2322: Type 'string' is not assignable to type 'number'.
+2024-05-01T10:00:03.0000000Z src/ui/app.ts(3,7): error TS2322: Type 'string' is not assignable to 'number'.
 2024-05-01T10:00:03.0000000Z ##[error]Process completed with exit code 2.
 """
 

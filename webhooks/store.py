@@ -28,6 +28,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from knowledge.sqlstore import migrate_database
+
 metadata = sa.MetaData()
 
 NAME_LEN = 500  # job_results.job_name, workflow_name: see `bounded`
@@ -109,7 +111,6 @@ reruns = sa.Table(
 # Installations of the App and the repositories they cover, from `installation` and
 # `installation_repositories` deliveries
 # (docs.github.com/en/webhooks/webhook-events-and-payloads#installation).
-# New tables need no migration step: `metadata.create_all` adds missing tables to an existing database.
 installations = sa.Table(
     "gh_installations",
     metadata,
@@ -217,7 +218,8 @@ class Store:
         self._sqlite = engine.dialect.name == "sqlite"
         self._write_lock = threading.Lock() if self._sqlite else None
         self._insert_stmts: dict[str, Any] = {}
-        metadata.create_all(engine)
+        # The tables are made and changed by the one Alembic history (knowledge/migrations, 0003).
+        migrate_database(engine.url.render_as_string(hide_password=False))
 
     @classmethod
     def from_url(cls, url: str) -> Store:
