@@ -7,15 +7,23 @@ checks/runs, repos/contents, apps/apps, apps/webhooks). App JWTs are verified wi
 generating-a-json-web-token-jwt-for-a-github-app describes); installation tokens are issued by
 POST /app/installations/{id}/access_tokens and required on repository endpoints.
 
-Faults on cue: `fail(...)` answers a status (5xx, 403 secondary limit with retry-after) or delays a matching
-request N times; `primary_limit(n)` makes the n+1-th call answer 403 with x-ratelimit-remaining 0.
+Faults on cue: `fail(...)` makes the next N matching requests (or, with `chance`, a random share of them)
+- answer a status instead of being carried out (5xx, 403 secondary limit with or without retry-after),
+- wait `delay_s` before being carried out (a slow GitHub),
+- be carried out and then answer `after_s` late (the write happened; a client with a shorter timeout never
+  hears of it), or lose the connection after the status line (`drop`: the write happened, the answer is cut),
+- or send their body one byte every `drip_s` seconds (a log host that trickles).
+`primary_limit(n)` makes the n+1-th call answer 403 with x-ratelimit-remaining 0. `fired` lists the faults
+applied, as (method, path, kind), so a test can tell which of its injected faults actually happened.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import json
+import random
 import re
 import socket
 import threading
@@ -42,6 +50,20 @@ class Fault:
     times: int = 1
     headers: dict[str, str] = field(default_factory=dict)
     body: dict[str, Any] | None = None
+    after_s: float = 0.0
+    drop: bool = False
+    drip_s: float = 0.0
+    chance: float = 1.0
+
+    @property
+    def kind(self) -> str:
+        if self.status is not None:
+            return f"status {self.status}"
+        if self.drop:
+            return "drop"
+        if self.drip_s:
+            return "drip"
+        return "late answer" if self.after_s else "delay"
 
 
 def _now() -> str:
@@ -66,7 +88,13 @@ class GitHubSim:
     """In-memory GitHub. Build a scenario with the `add_*` methods, then point CI Medic at `url`."""
 
     def __init__(
-        self, *, app_id: int, public_key_pem: str, app_slug: str = "cimedic-test", pat: str | None = None
+        self,
+        *,
+        app_id: int,
+        public_key_pem: str,
+        app_slug: str = "cimedic-test",
+        pat: str | None = None,
+        seed: int = 0,
     ) -> None:
         self.app_id = app_id
         self.public_key = public_key_pem
@@ -89,6 +117,9 @@ class GitHubSim:
         self.calls: list[tuple[str, str, int]] = []
         self.started: list[tuple[str, str]] = []  # requests as they arrive (calls records them when answered)
         self.faults: list[Fault] = []
+        self.uninstalled: set[int] = set()
+        self.fired: list[tuple[str, str, str]] = []
+        self.rng = random.Random(seed)
         self.ratelimit_left: int | None = None
         self.hook_deliveries: list[dict[str, Any]] = []
         self.redelivered: list[int] = []
@@ -288,12 +319,47 @@ class GitHubSim:
         delay_s: float = 0.0,
         headers: dict[str, str] | None = None,
         body: dict[str, Any] | None = None,
+        after_s: float = 0.0,
+        drop: bool = False,
+        drip_s: float = 0.0,
+        chance: float = 1.0,
     ) -> None:
-        """The next `times` requests matching answer `status` (None: only delayed by `delay_s`)."""
+        """The next `times` requests matching (each with probability `chance`) answer `status`; with
+        `status=None` they are carried out and delayed (`delay_s` before, `after_s` after), cut (`drop`) or
+        trickled (`drip_s`). `method` "*" matches any method."""
         with self.lock:
             self.faults.append(
-                Fault(method.upper(), re.compile(path_regex), status, delay_s, times, headers or {}, body)
+                Fault(
+                    method.upper(),
+                    re.compile(path_regex),
+                    status,
+                    delay_s,
+                    times,
+                    headers or {},
+                    body,
+                    after_s,
+                    drop,
+                    drip_s,
+                    chance,
+                )
             )
+
+    def _take_fault(self, method: str, path: str) -> Fault | None:
+        with self.lock:
+            self.started.append((method, path))
+            for f in self.faults:
+                if f.times > 0 and f.method in (method, "*") and f.pattern.search(path):
+                    if f.chance < 1.0 and self.rng.random() >= f.chance:
+                        return None
+                    f.times -= 1
+                    self.fired.append((method, path, f.kind))
+                    return f
+        return None
+
+    def uninstall(self, installation_id: int) -> None:
+        """The App is no longer installed there: its token requests answer 404, as GitHub's do."""
+        with self.lock:
+            self.uninstalled.add(installation_id)
 
     def primary_limit(self, remaining: int) -> None:
         with self.lock:
@@ -368,7 +434,7 @@ class GitHubSim:
             return ("pat", None)
         return ("bad", None)
 
-    def _build(self) -> FastAPI:
+    def _build(self) -> _FaultLayer:
         app = FastAPI()
         sim = self
 
@@ -383,29 +449,15 @@ class GitHubSim:
         async def gate(request: Request, call_next: Callable[[Request], Any]) -> Response:
             path = request.url.path
             method = request.method
-            fault = None
             with sim.lock:
-                sim.started.append((method, path))
-                for f in sim.faults:
-                    if f.times > 0 and f.method in (method, "*") and f.pattern.search(path):
-                        f.times -= 1
-                        fault = f
-                        break
                 limited = False
                 if sim.ratelimit_left is not None and not path.startswith("/_"):
                     if sim.ratelimit_left <= 0:
                         limited = True
                     else:
                         sim.ratelimit_left -= 1
-            if fault is not None and fault.delay_s:
-                import asyncio
-
-                await asyncio.sleep(fault.delay_s)
-            if fault is not None and fault.status is not None:
-                resp: Response = JSONResponse(
-                    fault.body or {"message": "Server Error"}, status_code=fault.status, headers=fault.headers
-                )
-            elif limited:
+            resp: Response
+            if limited:
                 reset = int(time.time()) + 1
                 resp = err(
                     403,
@@ -455,6 +507,8 @@ class GitHubSim:
         async def access_token(iid: int, request: Request) -> Response:
             if sim._auth(request)[0] != "jwt":
                 return err(401, "A JSON web token could not be decoded")
+            if iid in sim.uninstalled:
+                return err(404, "Not Found")
             token = f"ghs_sim{next(sim.ids)}x{iid}"
             with sim.lock:
                 sim.tokens[token] = iid
@@ -762,7 +816,75 @@ class GitHubSim:
             ]
             return JSONResponse({"total_count": len(items), "check_runs": items})
 
-        return app
+        return _FaultLayer(app, sim)
+
+
+def _replay(messages: list[dict[str, Any]], receive: Any) -> Any:
+    async def replayed() -> Any:
+        return messages.pop(0) if messages else await receive()
+
+    return replayed
+
+
+class _FaultLayer:
+    """ASGI wrapper applying `GitHubSim.fail` faults around the simulated API (below the HTTP server, so a
+    fault can cut a connection or trickle a body, which a response object cannot)."""
+
+    def __init__(self, app: FastAPI, sim: GitHubSim) -> None:
+        self.app = app
+        self.sim = sim
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        fault = self.sim._take_fault(scope["method"], scope["path"])
+        if fault is None:
+            await self.app(scope, receive, send)
+            return
+        if fault.delay_s:
+            # GitHub has the whole request before it is slow: a client that gives up meanwhile does not stop
+            # it from being carried out.
+            received = [await receive()]
+            while received[-1].get("type") == "http.request" and received[-1].get("more_body"):
+                received.append(await receive())
+            receive = _replay(received, receive)
+            await asyncio.sleep(fault.delay_s)
+        if fault.status is not None:  # answered instead of carried out
+            headers = {"x-ratelimit-limit": "5000", "x-ratelimit-remaining": "4999", **fault.headers}
+            resp = JSONResponse(
+                fault.body or {"message": "Server Error"}, status_code=fault.status, headers=headers
+            )
+            with self.sim.lock:
+                self.sim.calls.append((scope["method"], scope["path"], fault.status))
+            await resp(scope, receive, send)
+            return
+        if not (fault.after_s or fault.drop or fault.drip_s):
+            await self.app(scope, receive, send)
+            return
+        sent: list[dict[str, Any]] = []
+
+        async def keep(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await self.app(scope, receive, keep)  # carried out: the write happens whatever the client sees
+        if fault.after_s:
+            await asyncio.sleep(fault.after_s)
+        start = sent[0]
+        body = b"".join(m.get("body", b"") for m in sent[1:])
+        await send(start)
+        if fault.drop:
+            # Status line and headers sent, body cut: uvicorn closes the connection when the app raises
+            # after the response started.
+            await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
+            raise ConnectionAbortedError("simulated dropped connection")
+        if fault.drip_s:
+            for i in range(len(body)):
+                await send({"type": "http.response.body", "body": body[i : i + 1], "more_body": True})
+                await asyncio.sleep(fault.drip_s)
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await send({"type": "http.response.body", "body": body})
 
 
 def to_json(data: Any) -> bytes:
