@@ -346,3 +346,32 @@ def test_repository_webhook_form_encoded_body_is_accepted(intake: Any) -> None:
     bad = b"payload=%7Bnot-json"
     headers["X-Hub-Signature-256"] = sign(SECRET, bad)
     assert client.post("/webhooks/github", headers=headers, content=bad).status_code == 400
+
+
+def test_a_16_mb_header_sent_to_the_real_server_is_431(tmp_path: Path) -> None:
+    import socket
+    import time
+
+    import uvicorn
+    from github_sim import free_port, wait_until
+
+    store = Store.from_url(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    app = create_app(store=store, queue=Queue.sqlite(tmp_path / "queue.db"), secret=SECRET)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_until(lambda: server.started, timeout=10)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            pad = b"a" * (16 * 1024 * 1024)
+            sock.sendall(b"POST /webhooks/github HTTP/1.1\r\nHost: x\r\nX-Pad: " + pad + b"\r\n")
+            sock.sendall(b"Content-Length: 2\r\n\r\n{}")
+            deadline = time.monotonic() + 30
+            answer = b""
+            while b"\r\n" not in answer and time.monotonic() < deadline:
+                answer += sock.recv(100)
+        assert answer.startswith(b"HTTP/1.1 431 ")
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -42,6 +42,15 @@ from webhooks.store import Admission, Store
 
 log = logging.getLogger("cimedic.intake")
 
+ReadinessCheck = Callable[[], None]
+"""Raises when a part the service needs is unavailable; its message is shown by /readyz."""
+
+
+def add_readiness_check(app: FastAPI, name: str, check: ReadinessCheck) -> None:
+    """Make /readyz also require `check` (e.g. worker heartbeats, added by the `serve` command)."""
+    app.state.readiness.append((name, check))
+
+
 MAX_HEADER_BYTES = 16 * 1024
 """Total size of a request's header names and values that we accept (GitHub sends about 1 KB)."""
 
@@ -92,6 +101,7 @@ def create_app(
 
     app = FastAPI(title="CI Medic", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.add_middleware(HeaderCap)
+    app.state.readiness = []
 
     def persist(event: WorkflowJobCompleted | WorkflowRunCompleted | InstallationChanged) -> Admission:
         if inbox is not None:  # SQLite: the workers' pump admits and enqueues it (webhooks/inbox.py)
@@ -168,7 +178,14 @@ def create_app(
                     fn()
                     checks[name] = "ok"
                 except Exception as exc:
+                    # The type only: a driver's message can name hosts and users.
                     checks[name] = f"error: {type(exc).__name__}"
+            for name, fn in app.state.readiness:
+                try:
+                    fn()
+                    checks[name] = "ok"
+                except Exception as exc:
+                    checks[name] = f"error: {exc}"
             if chroma_url:
                 try:
                     r = httpx.get(chroma_url.rstrip("/") + "/api/v2/heartbeat", timeout=2.0)
