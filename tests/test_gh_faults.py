@@ -6,6 +6,7 @@ writers must find them instead of writing twice. Errors say whether retrying can
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 
 import pytest
@@ -13,7 +14,14 @@ from github_sim import APP_ID, GitHubSim, keypair, new_sim, wait_until
 from test_gh_e2e import PYTEST_FAIL, REPO, SHA, green_base, pr_run, send_job, settled, sticky
 from test_gh_outputs import diag
 
-from actions.github_api import SECONDARY_LIMIT_WAIT_S, Client, GitHubApi, GitHubError, LogExpired
+from actions.github_api import (
+    SECONDARY_LIMIT_WAIT_S,
+    Client,
+    GitHubApi,
+    GitHubError,
+    LogExpired,
+    RetryPolicy,
+)
 from actions.github_checks import CHECK_NAME, ensure_check_run
 from actions.github_comment import MARKER, FailedJob, ensure_sticky_comment
 
@@ -211,3 +219,24 @@ def test_log_download_has_an_overall_deadline(sim: GitHubSim) -> None:
     with _api(sim, timeout_s=5.0, log_deadline_s=1.0).client(1) as gh, pytest.raises(GitHubError) as info:
         gh.job_log(REPO, job["id"], max_bytes=1000, head_bytes=100)
     assert info.value.transient and "within 1 s" in str(info.value)
+
+
+def test_chaos_faults_are_random_reproducible_and_recorded() -> None:
+    def run(seed: int) -> list[tuple[str, str, str]]:
+        s = new_sim(seed=seed)
+        s.add_repo(REPO)
+        s.chaos(0.5, late_s=0.0)
+        try:
+            with _api(s, timeout_s=5.0, retry=RetryPolicy(base_delay_s=0.01)).client(1) as gh:
+                for _ in range(20):
+                    with contextlib.suppress(GitHubError):  # 4 failures in a row end a call
+                        gh.get_repo(REPO)
+            return list(s.fired)
+        finally:
+            s.stop()
+
+    first = run(7)
+    assert first == run(7)  # same seed, same sequential requests: same faults
+    kinds = {kind for _m, _p, kind in first}
+    assert kinds == {"status 502", "drop"}
+    assert all(path == f"/repos/{REPO}" for _m, path, _k in first)

@@ -350,11 +350,24 @@ class GitHubSim:
             for f in self.faults:
                 if f.times > 0 and f.method in (method, "*") and f.pattern.search(path):
                     if f.chance < 1.0 and self.rng.random() >= f.chance:
-                        return None
+                        continue  # spared by this fault; a later one may still apply
                     f.times -= 1
                     self.fired.append((method, path, f.kind))
                     return f
         return None
+
+    def chaos(self, chance: float, *, late_s: float = 3.0, times: int = 1_000_000) -> None:
+        """Random faults on the repository endpoints and log downloads, each request hit with about
+        `chance`: reads answer 502 or are cut; writes answer 502 (not carried out), answer `late_s` late or
+        are cut (carried out). Installation tokens are spared (GitHub's token endpoint is not the subject)."""
+        repo, blobs = r"^/repos/", r"^/_blobs/"
+        self.fail("GET", repo, status=502, times=times, chance=chance / 2)
+        self.fail("GET", repo, status=None, drop=True, times=times, chance=chance / 2)
+        self.fail("GET", blobs, status=503, times=times, chance=chance)
+        for method in ("POST", "PATCH"):
+            self.fail(method, repo, status=502, times=times, chance=chance / 3)
+            self.fail(method, repo, status=None, after_s=late_s, times=times, chance=chance / 3)
+            self.fail(method, repo, status=None, drop=True, times=times, chance=chance / 3)
 
     def uninstall(self, installation_id: int) -> None:
         """The App is no longer installed there: its token requests answer 404, as GitHub's do."""
