@@ -543,6 +543,13 @@ class Client:
             )
         )
 
+    def check_run_annotations(self, repo: str, check_run_id: int) -> list[dict[str, Any]]:
+        return list(
+            self.paginate(
+                f"/repos/{repo}/check-runs/{check_run_id}/annotations", route="check-runs/{id}/annotations"
+            )
+        )
+
 
 def _until(chunks: Iterator[bytes], deadline: float, budget_s: float) -> Iterator[bytes]:
     """`chunks` until the monotonic `deadline`: a host that drips bytes keeps every single read under the

@@ -182,8 +182,10 @@ def _create(client: Client, repo: str, body: dict[str, Any], requests: int) -> t
 
 
 def _update(client: Client, repo: str, check_id: int, body: dict[str, Any]) -> None:
-    """PATCH the run. Without annotations a PATCH sets fields and is safe to repeat; with them it is not
-    (GitHub appends every request's annotations), so an unknown outcome then goes to the caller."""
+    """PATCH the run. Fields are set, so repeating that is harmless; annotations are appended, so after an
+    unknown outcome those already on the run are not sent again (matched by `annotation_key`). As for
+    creates: nothing there after a timeout means the request may still be on its way, and the caller retries
+    later; after an answered 5xx the missing ones are sent again."""
     attempts = 0
     while True:
         try:
@@ -191,9 +193,16 @@ def _update(client: Client, repo: str, check_id: int, body: dict[str, Any]) -> N
             return
         except GitHubError as exc:
             attempts += 1
-            if (
-                not exc.outcome_unknown
-                or (body.get("output") or {}).get("annotations")
-                or attempts >= WRITE_ATTEMPTS
-            ):
+            output = body.get("output") or {}
+            batch = output.get("annotations") or []
+            if not exc.outcome_unknown or attempts >= WRITE_ATTEMPTS:
                 raise
+            if not batch:
+                continue
+            present = {annotation_key(a) for a in client.check_run_annotations(repo, check_id)}
+            missing = [a for a in batch if annotation_key(a) not in present]
+            if not missing:
+                return  # carried out
+            if exc.status is None and len(missing) == len(batch):
+                raise
+            body = {**body, "output": {**output, "annotations": missing}}

@@ -119,6 +119,24 @@ def test_check_run_post_answered_502_is_created_once(sim: GitHubSim, client: Cli
     assert _posts(sim, "/check-runs") == [502, 201]
 
 
+@pytest.mark.parametrize(
+    "fault", [{"after_s": 2.0}, {"drop": True}, {"status": 502}], ids=["late answer", "dropped", "502"]
+)
+def test_annotations_of_a_lost_update_are_not_sent_twice(
+    sim: GitHubSim, client: Client, fault: dict[str, object]
+) -> None:
+    # 60 annotations: 50 go with the create, 10 with a PATCH (GitHub appends each request's annotations).
+    jobs = [FailedJob(name="test", url=None, diagnosis=diag(1, locations=60))]
+    sim.fail("PATCH", r"/check-runs/\d+$", **{"status": None, **fault})  # type: ignore[arg-type]
+    outcome, check_id, _digest, sent, _n = ensure_check_run(
+        client, REPO, HEAD, jobs, known_id=None, known_hash=None, sent_keys=set(), search=False
+    )
+    assert outcome == "created" and len(sent) == 60
+    run = sim.check_runs[check_id]
+    assert len(run["_annotations"]) == 60
+    assert len({(a["path"], a["start_line"]) for a in run["_annotations"]}) == 60
+
+
 def test_reads_are_still_retried_after_a_lost_connection(sim: GitHubSim, client: Client) -> None:
     sim.fail("GET", rf"/repos/{REPO}$", status=None, drop=True)
     assert client.get_repo(REPO)["full_name"] == REPO

@@ -829,6 +829,38 @@ class GitHubSim:
             ]
             return JSONResponse({"total_count": len(items), "check_runs": items})
 
+        @app.get("/repos/{owner}/{name}/check-runs/{cid}/annotations")
+        async def list_annotations(owner: str, name: str, cid: int, request: Request) -> Response:
+            # docs: rest/checks/runs#list-check-run-annotations (a plain array, paginated)
+            with sim.lock:
+                c = sim.check_runs.get(cid)
+                items = list(c["_annotations"]) if c is not None else None
+            if items is None:
+                return err(404, "Not Found")
+            per_page = min(int(request.query_params.get("per_page", 30)), 100)
+            page = int(request.query_params.get("page", 1))
+            chunk = items[(page - 1) * per_page : page * per_page]
+            headers = {}
+            if page * per_page < len(items):
+                base = f"{sim.url}/repos/{owner}/{name}/check-runs/{cid}/annotations?per_page={per_page}"
+                headers["link"] = f'<{base}&page={page + 1}>; rel="next"'
+            shaped = [
+                {
+                    "path": a["path"],
+                    "start_line": a["start_line"],
+                    "end_line": a.get("end_line", a["start_line"]),
+                    "start_column": a.get("start_column"),
+                    "end_column": a.get("end_column"),
+                    "annotation_level": a.get("annotation_level"),
+                    "title": a.get("title"),
+                    "message": a.get("message"),
+                    "raw_details": a.get("raw_details"),
+                    "blob_href": f"{WEB_HOST}/{owner}/{name}/blob/{c['head_sha'] if c else ''}/{a['path']}",
+                }
+                for a in chunk
+            ]
+            return JSONResponse(shaped, headers=headers)
+
         return _FaultLayer(app, sim)
 
 
