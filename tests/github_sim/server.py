@@ -13,6 +13,8 @@ Faults on cue: `fail(...)` makes the next N matching requests (or, with `chance`
 - be carried out and then answer `after_s` late (the write happened; a client with a shorter timeout never
   hears of it), or lose the connection after the status line (`drop`: the write happened, the answer is cut),
 - or send their body one byte every `drip_s` seconds (a log host that trickles).
+`chaos(chance)` spreads such faults at random (seeded: `GitHubSim(seed=...)`) over the repository endpoints and
+log downloads, for chaos tests. `uninstall(id)` makes an installation's token requests answer 404.
 `primary_limit(n)` makes the n+1-th call answer 403 with x-ratelimit-remaining 0. `fired` lists the faults
 applied, as (method, path, kind), so a test can tell which of its injected faults actually happened.
 """
