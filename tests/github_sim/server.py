@@ -13,8 +13,8 @@ Faults on cue: `fail(...)` makes the next N matching requests (or, with `chance`
 - be carried out and then answer `after_s` late (the write happened; a client with a shorter timeout never
   hears of it), or lose the connection after the status line (`drop`: the write happened, the answer is cut),
 - or send their body one byte every `drip_s` seconds (a log host that trickles).
-`chaos(chance)` spreads such faults at random (seeded: `GitHubSim(seed=...)`) over the repository endpoints and
-log downloads, for chaos tests. `uninstall(id)` makes an installation's token requests answer 404.
+`chaos(chance)` spreads such faults at random (seeded: `GitHubSim(seed=...)`) over the repository endpoints
+and log downloads, for chaos tests. `uninstall(id)` makes an installation's token requests answer 404.
 `primary_limit(n)` makes the n+1-th call answer 403 with x-ratelimit-remaining 0. `fired` lists the faults
 applied, as (method, path, kind), so a test can tell which of its injected faults actually happened.
 """
@@ -126,7 +126,7 @@ class GitHubSim:
         self.hook_deliveries: list[dict[str, Any]] = []
         self.redelivered: list[int] = []
         self.url = ""
-        self.app = self._build()
+        self.app = _FaultLayer(self._build(), self)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -449,7 +449,7 @@ class GitHubSim:
             return ("pat", None)
         return ("bad", None)
 
-    def _build(self) -> _FaultLayer:
+    def _build(self) -> FastAPI:
         app = FastAPI()
         sim = self
 
@@ -863,7 +863,7 @@ class GitHubSim:
             ]
             return JSONResponse(shaped, headers=headers)
 
-        return _FaultLayer(app, sim)
+        return app
 
 
 def _replay(messages: list[dict[str, Any]], receive: Any) -> Any:
