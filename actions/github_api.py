@@ -10,7 +10,17 @@ Limits we keep (docs.github.com/en/rest/using-the-rest-api/best-practices-for-us
   `x-ratelimit-reset` (githubkit raises Primary/SecondaryRateLimitExceeded with the delay; `_retry` decides);
 - writes are serialized per installation ("make requests serially instead of concurrently") and paced to
   at most 80 content-creating requests per minute (the documented secondary limit);
-- 5xx and timeouts are retried with exponential backoff, a few times.
+- reads (GET) that time out, lose their connection or answer 5xx are retried with exponential backoff, a few
+  times. Writes are never retried blind: a POST whose answer never came may have been carried out (issue 10:
+  a comment POST answered after the client's timeout was sent again, and the PR got two comments), so a
+  failed write raises `GitHubError(outcome_unknown=True)` and the writer looks its output up before writing
+  again (`ensure_sticky_comment`, `ensure_check_run`).
+
+Every `GitHubError` says whether trying again can help (`transient`) and when (`retry_after`): 5xx, timeouts,
+lost connections and rate limits are transient; other 4xx (a 404 installation, a 422) and a missing
+installation id are permanent. A secondary rate limit without `retry-after` waits at least one minute
+("wait for at least one minute before retrying", rate-limits-for-the-rest-api, "Exceeding the rate limit").
+A job log that is gone (404/410: GitHub keeps logs for a limited time) raises `LogExpired`.
 """
 
 from __future__ import annotations
@@ -30,8 +40,8 @@ from githubkit.cache import MemCacheStrategy
 from githubkit.exception import (
     GitHubException,
     RateLimitExceeded,
+    RequestError,
     RequestFailed,
-    RequestTimeout,
 )
 from githubkit.typing import RetryOption
 
@@ -39,18 +49,87 @@ CallHook = Callable[[str, str, int, httpx.Headers | None], None]
 """Called after every API response: (method, route template, status, headers) for metrics."""
 
 
-class GitHubError(Exception):
-    """A GitHub call failed for good; `retry_after` says when trying again makes sense, if known."""
+SECONDARY_LIMIT_WAIT_S = 60.0
+"""Wait after a secondary rate limit that names no time (GitHub: "wait for at least one minute")."""
 
-    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class GitHubError(Exception):
+    """A GitHub call failed.
+
+    `transient`: trying again later can succeed (5xx, timeout, lost connection, rate limit); otherwise the
+    failure is permanent (404 installation, 422, missing installation id) and retrying only delays the notice.
+    `retry_after`: seconds to wait before trying again, when known. `outcome_unknown`: a write whose effect
+    is unknown (no answer, or a 5xx): look the output up before writing it again.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        transient: bool | None = None,
+        outcome_unknown: bool = False,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
+        self.transient = _transient_status(status) if transient is None else transient
+        self.outcome_unknown = outcome_unknown
+
+
+class LogExpired(GitHubError):
+    """The job's log is no longer available (404/410): permanent; the caller tells the user so."""
+
+    def __init__(self, message: str, *, status: int | None) -> None:
+        super().__init__(message, status=status, transient=False)
+
+
+def _transient_status(status: int | None) -> bool:
+    # None: no answer at all (timeout, connection lost).
+    return status is None or status >= 500 or status in (408, 429)
+
+
+def _failed_request(exc: GitHubException) -> httpx.Request | None:
+    """The request that failed, when githubkit's exception carries it."""
+    if isinstance(exc, RequestFailed):
+        return exc.request
+    if isinstance(exc, RequestError):
+        inner = exc.exc
+        if isinstance(inner, RequestFailed):
+            return inner.request
+        try:
+            return inner.request  # type: ignore[no-any-return]
+        except (AttributeError, RuntimeError):  # httpx raises RuntimeError when no request is attached
+            return None
+    return None
+
+
+def _replayable(request: httpx.Request | None) -> bool:
+    """Sending `request` again cannot duplicate an effect: a read, or githubkit's own installation-token
+    request (its failure means the call it was made for was never sent)."""
+    if request is None:
+        return False
+    return request.method in IDEMPOTENT_METHODS or request.url.path.endswith("/access_tokens")
+
+
+def _unwrap(exc: GitHubException) -> GitHubException:
+    """githubkit wraps a failed installation-token request (made inside httpx's auth flow) in RequestError."""
+    if (
+        isinstance(exc, RequestError)
+        and not isinstance(exc, RequestFailed)
+        and isinstance(exc.exc, RequestFailed)
+    ):
+        return exc.exc
+    return exc
 
 
 @dataclass
 class RetryPolicy:
-    """githubkit retry decision: rate limits (bounded wait), 5xx and timeouts with exponential backoff."""
+    """githubkit retry decision: rate limits (bounded wait); reads that fail in transit or with 5xx, with
+    exponential backoff. Writes are not retried here (see the module docstring)."""
 
     server_retries: int = 3
     base_delay_s: float = 1.0
@@ -58,17 +137,21 @@ class RetryPolicy:
 
     def __call__(self, exc: GitHubException, retry_count: int) -> RetryOption:
         if isinstance(exc, RateLimitExceeded):
+            # Refused, not carried out: safe to repeat, writes included.
             wait = exc.retry_after.total_seconds()
             # A long reset (primary limit spent) is not waited out in a worker thread: fail, and the task is
             # retried after the reset (GitHubError.retry_after).
             if retry_count < 3 and wait <= self.max_rate_limit_wait_s:
                 return RetryOption(True, timedelta(seconds=max(wait, 0.0)))
             return RetryOption(False)
-        if retry_count >= self.server_retries:
+        exc = _unwrap(exc)
+        if retry_count >= self.server_retries or not _replayable(_failed_request(exc)):
             return RetryOption(False)
-        if isinstance(exc, RequestTimeout) or (
-            isinstance(exc, RequestFailed) and exc.response.status_code >= 500
-        ):
+        if isinstance(exc, RequestFailed):
+            retry = exc.response.status_code >= 500
+        else:
+            retry = isinstance(exc, RequestError)  # timeout or lost connection
+        if retry:
             return RetryOption(True, timedelta(seconds=self.base_delay_s * (2**retry_count)))
         return RetryOption(False)
 
@@ -105,6 +188,8 @@ class GitHubApi:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     writes_per_minute: int = 80
     on_call: CallHook | None = None
+    log_deadline_s: float = 60.0
+    """Overall time a job log download may take, however its bytes arrive."""
     # Our own cache (JWTs and installation tokens, keyed by app and installation), shared by the clients this
     # object makes, not by unrelated GitHubApi objects in the same process (tests run several simulators).
     _cache: MemCacheStrategy = field(default_factory=MemCacheStrategy)
@@ -149,13 +234,13 @@ class GitHubApi:
             key = 0
         else:
             if installation_id is None:
-                raise GitHubError("delivery has no installation id; is this an App webhook?")
+                raise GitHubError("delivery has no installation id; is this an App webhook?", transient=False)
             assert self.app_id is not None and self.private_key is not None
             auth = AppInstallationAuthStrategy(self.app_id, self.private_key, installation_id)
             key = installation_id
         gh = self._github(auth)
         with gh:
-            yield Client(gh, self._pacer(key), self.on_call)
+            yield Client(gh, self._pacer(key), self.on_call, log_deadline_s=self.log_deadline_s)
 
     def app_login(self) -> str | None:
         """The login our comments are written under: `<app slug>[bot]` for an App (GET /app, as the App)."""
@@ -175,7 +260,10 @@ class GitHubApi:
     def app_client(self) -> GitHub[Any]:
         """A client authenticated as the App itself (JWT), e.g. for /app/hook/deliveries."""
         if self.app_id is None or not self.private_key:
-            raise GitHubError("App credentials required (CIMEDIC_GITHUB_APP_ID, CIMEDIC_GITHUB_PRIVATE_KEY)")
+            raise GitHubError(
+                "App credentials required (CIMEDIC_GITHUB_APP_ID, CIMEDIC_GITHUB_PRIVATE_KEY)",
+                transient=False,
+            )
         return self._github(AppAuthStrategy(self.app_id, self.private_key))
 
 
@@ -189,10 +277,13 @@ class LogText:
 class Client:
     """The calls of one job's processing, as one installation. Methods return plain dicts."""
 
-    def __init__(self, gh: GitHub[Any], pacer: _Pacer, on_call: CallHook | None) -> None:
+    def __init__(
+        self, gh: GitHub[Any], pacer: _Pacer, on_call: CallHook | None, *, log_deadline_s: float = 60.0
+    ) -> None:
         self.gh = gh
         self.pacer = pacer
         self.on_call = on_call
+        self.log_deadline_s = log_deadline_s
         self.calls = 0
 
     def _record(self, method: str, route: str, status: int, headers: httpx.Headers | None) -> None:
@@ -208,25 +299,42 @@ class Client:
                     resp = self.gh.request(method, url, **kwargs)
             else:
                 resp = self.gh.request(method, url, **kwargs)
-        except RequestFailed as exc:
+        except GitHubException as raw:
+            raise self._error(method, route, write, _unwrap(raw)) from raw
+        self._record(method, route, resp.status_code, resp.headers)
+        return resp.raw_response
+
+    def _error(self, method: str, route: str, write: bool, exc: GitHubException) -> GitHubError:
+        if isinstance(exc, RateLimitExceeded):  # refused, not carried out
             self._record(method, route, exc.response.status_code, exc.response.headers)
-            raise GitHubError(
-                f"{method} {route}: HTTP {exc.response.status_code}",
-                status=exc.response.status_code,
-                retry_after=_retry_after(exc.response.headers),
-            ) from exc
-        except RateLimitExceeded as exc:
-            self._record(method, route, exc.response.status_code, exc.response.headers)
-            raise GitHubError(
+            return GitHubError(
                 f"{method} {route}: rate limited",
                 status=exc.response.status_code,
                 retry_after=exc.retry_after.total_seconds(),
-            ) from exc
-        except GitHubException as exc:
-            self._record(method, route, 0, None)
-            raise GitHubError(f"{method} {route}: {exc}") from exc
-        self._record(method, route, resp.status_code, resp.headers)
-        return resp.raw_response
+                transient=True,
+            )
+        if isinstance(exc, RequestFailed):
+            status = exc.response.status_code
+            self._record(method, route, status, exc.response.headers)
+            # The installation-token request of githubkit's auth flow: 404 means the App is not installed.
+            where = "installation token" if exc.request.url.path.endswith("/access_tokens") else route
+            retry_after = _retry_after(exc.response.headers)
+            limited = _rate_limited(exc.response.raw_response)
+            if limited and retry_after is None:
+                retry_after = SECONDARY_LIMIT_WAIT_S
+            return GitHubError(
+                f"{method} {route}: {where + ': ' if where != route else ''}HTTP {status}"
+                + (" (rate limited)" if limited else ""),
+                status=status,
+                retry_after=retry_after,
+                transient=True if limited else None,
+                outcome_unknown=write and status >= 500,
+            )
+        self._record(method, route, 0, None)
+        if isinstance(exc, RequestError):
+            # Timeout or lost connection: a write may have been carried out all the same.
+            return GitHubError(f"{method} {route}: {exc!r}", transient=True, outcome_unknown=write)
+        return GitHubError(f"{method} {route}: {exc!r}", transient=False)  # e.g. an unusable App key
 
     def get_json(self, method: str, url: str, *, route: str, **kwargs: Any) -> Any:
         resp = self.request(method, url, route=route, **kwargs)
@@ -292,16 +400,39 @@ class Client:
         step; the head the runner and checkout context.
         """
         route = "jobs/{id}/logs"
-        first = self.request("GET", f"/repos/{repo}/actions/jobs/{job_id}/logs", route=route)
+        deadline = time.monotonic() + self.log_deadline_s
+        try:
+            first = self.request("GET", f"/repos/{repo}/actions/jobs/{job_id}/logs", route=route)
+        except GitHubError as exc:
+            if exc.status in (404, 410):
+                raise LogExpired(
+                    f"job {job_id}: log not available (HTTP {exc.status})", status=exc.status
+                ) from exc
+            raise
         location = first.headers.get("location")
         if first.status_code in (301, 302, 303, 307, 308) and location:
-            with (
-                httpx.Client(timeout=self.gh.config.timeout, follow_redirects=True) as plain,
-                plain.stream("GET", location) as resp,
-            ):
-                if resp.status_code >= 400:
-                    raise GitHubError(f"log download: HTTP {resp.status_code}", status=resp.status_code)
-                return self._capped(resp.iter_bytes(), max_bytes=max_bytes, head_bytes=head_bytes)
+            # No single read may wait past the deadline either.
+            timeout = httpx.Timeout(
+                min(self.gh.config.timeout.read or self.log_deadline_s, self.log_deadline_s)
+            )
+            try:
+                with (
+                    httpx.Client(timeout=timeout, follow_redirects=True) as plain,
+                    plain.stream("GET", location) as resp,
+                ):
+                    if resp.status_code in (404, 410):
+                        raise LogExpired(
+                            f"job {job_id}: log download HTTP {resp.status_code}", status=resp.status_code
+                        )
+                    if resp.status_code >= 400:
+                        # e.g. 403 for a pre-signed URL that expired on the way: a new one may work
+                        raise GitHubError(
+                            f"log download: HTTP {resp.status_code}", status=resp.status_code, transient=True
+                        )
+                    chunks = _until(resp.iter_bytes(), deadline, self.log_deadline_s)
+                    return self._capped(chunks, max_bytes=max_bytes, head_bytes=head_bytes)
+            except httpx.HTTPError as exc:
+                raise GitHubError(f"log download: {exc!r}", transient=True) from exc
         return self._capped(iter([first.content]), max_bytes=max_bytes, head_bytes=head_bytes)
 
     @staticmethod
@@ -411,6 +542,36 @@ class Client:
                 "PATCH", f"/repos/{repo}/check-runs/{check_run_id}", route="check-runs/{id}", json=body
             )
         )
+
+    def check_run_annotations(self, repo: str, check_run_id: int) -> list[dict[str, Any]]:
+        return list(
+            self.paginate(
+                f"/repos/{repo}/check-runs/{check_run_id}/annotations", route="check-runs/{id}/annotations"
+            )
+        )
+
+
+def _until(chunks: Iterator[bytes], deadline: float, budget_s: float) -> Iterator[bytes]:
+    """`chunks` until the monotonic `deadline`: a host that drips bytes keeps every single read under the
+    timeout and would hold the worker for as long as it likes."""
+    for chunk in chunks:
+        if time.monotonic() > deadline:
+            raise GitHubError(f"log download: not finished within {budget_s:g} s", transient=True)
+        yield chunk
+
+
+def _rate_limited(resp: httpx.Response) -> bool:
+    """A 403/429 that is a rate limit, not a permission error (docs: rate-limits-for-the-rest-api,
+    "Exceeding the rate limit": 403 or 429, `x-ratelimit-remaining: 0` or a message naming the limit)."""
+    if resp.status_code not in (403, 429):
+        return False
+    if resp.status_code == 429 or resp.headers.get("x-ratelimit-remaining") == "0":
+        return True
+    try:
+        message = str(resp.json().get("message", ""))
+    except (ValueError, AttributeError):
+        return False
+    return "rate limit" in message.lower()
 
 
 def _retry_after(headers: httpx.Headers) -> float | None:

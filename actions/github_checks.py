@@ -4,6 +4,9 @@ GitHub accepts at most 50 annotations per request and appends the annotations of
 run (docs.github.com/en/rest/checks/runs#update-a-check-run, "output.annotations"): so the first 50 go with
 the create/update carrying the summary and the rest follow in further updates of 50, and annotations already
 sent are not sent again.
+
+Writes are not retried blind (actions/github_api.py): after a create whose outcome is unknown the run is
+looked up by name and head SHA before creating again, as the sticky comment is.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-from actions.github_api import Client
+from actions.github_api import Client, GitHubError
 from actions.github_comment import VERDICT_LABEL, FailedJob, group_by_fingerprint
 from agent.render import inline_md
 
@@ -126,23 +129,81 @@ def ensure_check_run(
         body["details_url"] = details_url
     requests = 1
     if known_id is None and search:
-        existing = client.check_runs(repo, head_sha, CHECK_NAME)
+        known_id = _find(client, repo, head_sha)
         requests += 1
-        mine = [c for c in existing if c.get("name") == CHECK_NAME]
-        known_id = int(mine[0]["id"]) if mine else None
     if known_id is None:
-        created = client.create_check_run(repo, {"name": CHECK_NAME, "head_sha": head_sha, **body})
-        check_id = int(created["id"])
+        check_id, requests = _create(
+            client, repo, {"name": CHECK_NAME, "head_sha": head_sha, **body}, requests
+        )
         outcome: CheckOutcome = "created"
     else:
-        client.update_check_run(repo, known_id, body)
+        _update(client, repo, known_id, body)
         check_id = known_id
         outcome = "updated"
     sent = set(sent_keys) | {annotation_key(a) for a in first}
     for batch in batches[1:]:
-        client.update_check_run(
-            repo, check_id, {"output": {"title": title, "summary": summary, "annotations": batch}}
+        _update(
+            client, repo, check_id, {"output": {"title": title, "summary": summary, "annotations": batch}}
         )
         requests += 1
         sent |= {annotation_key(a) for a in batch}
     return outcome, check_id, digest, sent, requests
+
+
+WRITE_ATTEMPTS = 3
+
+
+def _find(client: Client, repo: str, head_sha: str) -> int | None:
+    mine = [c for c in client.check_runs(repo, head_sha, CHECK_NAME) if c.get("name") == CHECK_NAME]
+    return int(mine[0]["id"]) if mine else None
+
+
+def _create(client: Client, repo: str, body: dict[str, Any], requests: int) -> tuple[int, int]:
+    """POST the check run once; after an unknown outcome, look it up (name, head SHA) before posting again.
+
+    As for the sticky comment (actions/github_comment.py `_create`): an answered 5xx is followed by a search
+    and, if nothing is there, another create; a timeout or lost connection by a search and, if nothing is
+    there yet, a transient error, so that the retried delivery searches again later.
+    """
+    attempts = 0
+    while True:
+        try:
+            return int(client.create_check_run(repo, body)["id"]), requests
+        except GitHubError as exc:
+            attempts += 1
+            if not exc.outcome_unknown:
+                raise
+            found = _find(client, repo, str(body["head_sha"]))
+            requests += 1
+            if found is not None:
+                return found, requests  # the create went through, annotations and all
+            if exc.status is None or attempts >= WRITE_ATTEMPTS:
+                raise
+            requests += 1
+
+
+def _update(client: Client, repo: str, check_id: int, body: dict[str, Any]) -> None:
+    """PATCH the run. Fields are set, so repeating that is harmless; annotations are appended, so after an
+    unknown outcome those already on the run are not sent again (matched by `annotation_key`). As for
+    creates: nothing there after a timeout means the request may still be on its way, and the caller retries
+    later; after an answered 5xx the missing ones are sent again."""
+    attempts = 0
+    while True:
+        try:
+            client.update_check_run(repo, check_id, body)
+            return
+        except GitHubError as exc:
+            attempts += 1
+            output = body.get("output") or {}
+            batch = output.get("annotations") or []
+            if not exc.outcome_unknown or attempts >= WRITE_ATTEMPTS:
+                raise
+            if not batch:
+                continue
+            present = {annotation_key(a) for a in client.check_run_annotations(repo, check_id)}
+            missing = [a for a in batch if annotation_key(a) not in present]
+            if not missing:
+                return  # carried out
+            if exc.status is None and len(missing) == len(batch):
+                raise
+            body = {**body, "output": {**output, "annotations": missing}}

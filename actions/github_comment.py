@@ -228,7 +228,7 @@ def ensure_sticky_comment(
         return "dry-run", known_id
     if known_id is not None:
         try:
-            client.update_comment(repo, known_id, body)
+            _update(client, repo, known_id, body)
             return "updated", known_id
         except GitHubError as exc:
             if exc.status != 404:
@@ -237,7 +237,45 @@ def ensure_sticky_comment(
     if existing is not None:
         if existing.get("body") == body:
             return "unchanged", int(existing["id"])
-        client.update_comment(repo, int(existing["id"]), body)
+        _update(client, repo, int(existing["id"]), body)
         return "updated", int(existing["id"])
-    created = client.create_comment(repo, number, body)
-    return "created", int(created["id"])
+    return "created", _create(client, repo, number, body, login)
+
+
+WRITE_ATTEMPTS = 3
+
+
+def _create(client: Client, repo: str, number: int, body: str, login: str | None) -> int:
+    """POST our comment once; after a write whose outcome is unknown, look for it before posting again.
+
+    A 5xx was answered, so GitHub is done with that request: if the comment is not there, it was not made
+    and posting again is safe. A timeout or a lost connection leaves the request possibly still running at
+    GitHub: a search that comes too early would miss it, so we give up for now (transient) and the next
+    attempt (the worker retries the delivery after a backoff) searches again first.
+    """
+    attempts = 0
+    while True:
+        try:
+            return int(client.create_comment(repo, number, body)["id"])
+        except GitHubError as exc:
+            attempts += 1
+            if not exc.outcome_unknown:
+                raise
+            found = find_sticky_comment(client, repo, number, login)
+            if found is not None:
+                if found.get("body") != body:
+                    _update(client, repo, int(found["id"]), body)
+                return int(found["id"])
+            if exc.status is None or attempts >= WRITE_ATTEMPTS:
+                raise
+
+
+def _update(client: Client, repo: str, comment_id: int, body: str) -> None:
+    """PATCH the body; setting the same body twice is harmless, so an unknown outcome is retried."""
+    for attempt in range(WRITE_ATTEMPTS):
+        try:
+            client.update_comment(repo, comment_id, body)
+            return
+        except GitHubError as exc:
+            if not exc.outcome_unknown or attempt == WRITE_ATTEMPTS - 1:
+                raise

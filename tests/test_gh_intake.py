@@ -255,3 +255,123 @@ def test_store_lease_expiry_lets_another_worker_claim(tmp_path: Path) -> None:
     assert store.delivery(did)["status"] == "running"
     store.finish(second, ok=True)
     assert store.delivery(did)["status"] == "done"
+
+
+# --- hostile and unusual requests (issue 10, items 5-7) --------------------------------------------
+
+
+def _series(text: str, name: str) -> list[str]:
+    return [line.rsplit(" ", 1)[0] for line in text.splitlines() if line.startswith(name + "{")]
+
+
+def test_unsigned_requests_with_random_events_add_no_metric_series(intake: Any) -> None:
+    client, _store, _queue = intake
+    before = _series(client.get("/metrics").text, "cimedic_webhook_deliveries_total")
+    events = [uuid.uuid4().hex for _ in range(300)]
+    for name in events:
+        r = client.post("/webhooks/github", headers={"X-GitHub-Event": name}, content=b"{}")
+        assert r.status_code == 401
+    text = client.get("/metrics").text
+    after = _series(text, "cimedic_webhook_deliveries_total")
+    assert not any(name in text for name in events)
+    assert set(after) - set(before) <= {
+        'cimedic_webhook_deliveries_total{event="other",outcome="rejected"}',
+        'cimedic_webhook_deliveries_created{event="other",outcome="rejected"}',
+    }
+
+
+def test_oversized_headers_are_431_and_the_body_is_not_read(tmp_path: Path) -> None:
+    store = Store.from_url(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    queue = Queue.sqlite(tmp_path / "queue.db")
+    read: list[bytes] = []
+
+    async def recorder(scope: Any, receive: Any, send: Any) -> None:
+        async def watched() -> Any:
+            message = await receive()
+            read.append(message.get("body", b""))
+            return message
+
+        await app(scope, watched if scope["type"] == "http" else receive, send)
+
+    app = create_app(store=store, queue=queue, secret=SECRET)
+    headers, body = delivery("workflow_job", _job_payload())
+    with TestClient(recorder) as client:  # type: ignore[arg-type]
+        r = client.post("/webhooks/github", headers={**headers, "X-Padding": "a" * 64 * 1024}, content=body)
+        assert r.status_code == 431
+        assert read == []
+        r = client.post("/webhooks/github", headers=headers, content=body)  # ordinary headers pass
+        assert r.status_code == 202
+
+
+def test_signed_deeply_nested_body_is_400_not_500(intake: Any) -> None:
+    client, _store, _queue = intake
+    depth = 200_000  # 400 KB of brackets
+    for raw in (
+        b"[" * depth + b"]" * depth,
+        b'{"action": "completed", "x": ' + b"[" * depth + b"]" * depth + b"}",
+    ):
+        headers, _ = delivery("workflow_job", {})
+        headers["X-Hub-Signature-256"] = sign(SECRET, raw)
+        r = client.post("/webhooks/github", headers=headers, content=raw)
+        assert r.status_code == 400, r.text
+    # nested just below json's limit, inside the object the models read
+    payload = _job_payload()
+    inner: Any = "leaf"
+    for _ in range(900):
+        inner = [inner]
+    payload["workflow_job"]["steps"] = inner
+    headers, body = delivery("workflow_job", payload)
+    assert client.post("/webhooks/github", headers=headers, content=body).status_code in (202, 400)
+
+
+def test_repository_webhook_form_encoded_body_is_accepted(intake: Any) -> None:
+    from urllib.parse import urlencode
+
+    client, store, _queue = intake
+    payload = _job_payload()
+    form = urlencode({"payload": json.dumps(payload)}).encode()
+    headers, _ = delivery("workflow_job", payload)
+    headers["Content-Type"] = "application/x-www-form-urlencoded"
+    headers["X-Hub-Signature-256"] = sign(SECRET, form)  # GitHub signs the body as sent: the form
+    r = client.post("/webhooks/github", headers=headers, content=form)
+    assert r.status_code == 202, r.text
+    json_headers, json_body = delivery("workflow_job", payload, delivery_id=headers["X-GitHub-Delivery"])
+    assert parse_github_delivery(headers, form, SECRET) == parse_github_delivery(
+        json_headers, json_body, SECRET
+    )
+    assert store.delivery(headers["X-GitHub-Delivery"])["status"] == "queued"
+    # signed JSON sent as a form (or a form signed as its decoded JSON) is refused, not guessed at
+    headers["X-Hub-Signature-256"] = sign(SECRET, json_body)
+    assert client.post("/webhooks/github", headers=headers, content=form).status_code == 401
+    bad = b"payload=%7Bnot-json"
+    headers["X-Hub-Signature-256"] = sign(SECRET, bad)
+    assert client.post("/webhooks/github", headers=headers, content=bad).status_code == 400
+
+
+def test_a_16_mb_header_sent_to_the_real_server_is_431(tmp_path: Path) -> None:
+    import socket
+    import time
+
+    import uvicorn
+    from github_sim import free_port, wait_until
+
+    store = Store.from_url(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    app = create_app(store=store, queue=Queue.sqlite(tmp_path / "queue.db"), secret=SECRET)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_until(lambda: server.started, timeout=10)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            pad = b"a" * (16 * 1024 * 1024)
+            sock.sendall(b"POST /webhooks/github HTTP/1.1\r\nHost: x\r\nX-Pad: " + pad + b"\r\n")
+            sock.sendall(b"Content-Length: 2\r\n\r\n{}")
+            deadline = time.monotonic() + 30
+            answer = b""
+            while b"\r\n" not in answer and time.monotonic() < deadline:
+                answer += sock.recv(100)
+        assert answer.startswith(b"HTTP/1.1 431 ")
+    finally:
+        server.should_exit = True
+        thread.join(10)

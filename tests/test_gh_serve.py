@@ -124,3 +124,91 @@ def test_metrics_directories_of_killed_serve_processes_are_removed(tmp_path: Pat
         (d / "counter_1.db").write_bytes(b"")
     _remove_orphaned_metrics(tmp_path)
     assert not orphan.exists() and live.exists() and other.exists()
+
+
+def _workers(db: Path) -> dict[int, float]:
+    """pid -> last beat of the heartbeat rows in `db` (webhooks/heartbeat.py)."""
+    from webhooks.heartbeat import Heartbeats, worker_heartbeats
+
+    store = Store.from_url(f"sqlite:///{db}")
+    try:
+        Heartbeats(store.engine)
+        with store.engine.connect() as conn:
+            rows = conn.execute(worker_heartbeats.select()).all()
+        return {int(r.worker.rsplit(":", 1)[1]): r.beat_at for r in rows}
+    finally:
+        store.engine.dispose()
+
+
+def _ready(url: str) -> int:
+    try:
+        return httpx.get(url + "/readyz", timeout=5).status_code
+    except httpx.HTTPError:
+        return 0
+
+
+# Issue 10 item 2: after `kill -9` of the child, the intake still answered 202, /readyz stayed 200, and
+# nothing was processed until someone restarted `serve`.
+def test_serve_restarts_a_killed_worker_process(sim: GitHubSim, tmp_path: Path) -> None:
+    env = {**os.environ, **service_env(sim, tmp_path)}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    db = tmp_path / "cimedic.db"
+    with (tmp_path / "serve.log").open("wb") as err:
+        serve = subprocess.Popen(
+            [*CLI, "serve", "--no-knowledge", "--port", str(port), "--log-level", "warning"],
+            env=env,
+            stderr=err,
+        )
+    try:
+        wait_until(lambda: _ready(url) == 200, timeout=60, every=0.2)  # ready only once a worker beats
+        (first,) = _workers(db)
+        os.kill(first, signal.SIGKILL)
+        wait_until(lambda: not _alive(first), timeout=10)
+        wait_until(lambda: set(_workers(db)) - {first}, timeout=60, every=0.2)
+        green_base(sim, ["test"])
+        job = sim.add_job(pr_run(sim), "test", log=PYTEST_FAIL)
+        headers, body = delivery("workflow_job", job_payload(sim, job), delivery_id="after-kill")
+        assert httpx.post(url + "/webhooks/github", headers=headers, content=body).status_code == 202
+        wait_until(lambda: sticky(sim), timeout=60)
+        assert _ready(url) == 200
+        assert b"restarting in" in (tmp_path / "serve.log").read_bytes()
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(60)
+    assert not any(_alive(pid) for pid in _workers(db))
+
+
+def test_readyz_reports_workers_that_stopped_beating(sim: GitHubSim, tmp_path: Path) -> None:
+    env = {**os.environ, **service_env(sim, tmp_path)}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    serve = subprocess.Popen(
+        [*CLI, "serve", "--no-worker", "--port", str(port), "--log-level", "warning"],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
+    worker_cmd = [*CLI, "worker", "--no-knowledge", "--log-level", "warning", "--heartbeat-seconds", "0.5"]
+    worker = None
+    try:
+        wait_until(lambda: _up(url + "/healthz"), timeout=60, every=0.2)
+        r = httpx.get(url + "/readyz")
+        assert r.status_code == 503 and r.json()["checks"]["workers"].startswith("error: no worker heartbeat")
+        assert r.json()["checks"]["database"] == "ok"
+        worker = subprocess.Popen(worker_cmd, env=env, stderr=subprocess.DEVNULL)
+        wait_until(lambda: _ready(url) == 200, timeout=60, every=0.2)
+        worker.kill()  # SIGKILL: no chance to say goodbye
+        worker.wait(10)
+        wait_until(lambda: _ready(url) == 503, timeout=30, every=0.2)
+        worker = subprocess.Popen(worker_cmd, env=env, stderr=subprocess.DEVNULL)
+        wait_until(lambda: _ready(url) == 200, timeout=60, every=0.2)
+        worker.send_signal(signal.SIGTERM)  # a clean stop removes its row at once
+        worker.wait(30)
+        assert _ready(url) == 503
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.kill()
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(60)

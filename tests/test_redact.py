@@ -315,6 +315,55 @@ def test_pem_on_one_line_with_escaped_newlines() -> None:
     )
 
 
+# Issue 10 item 4: the key body reached a PR comment and cimedic.db when every line carried a prefix.
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        "E   ",  # pytest's failure report
+        "#12 0.345 ",  # BuildKit: step number and seconds, which change from line to line
+        "+ ",  # a diff
+        "+",
+        "  | ",  # docker compose, tables
+        "[stderr] ",
+        "2026-11-24T08:00:00.1234567Z ",  # GitHub Actions raw log
+        "2026-11-24 08:00:00,123 INFO ",  # Python logging
+    ],
+)
+def test_pem_block_with_a_prefix_on_every_line(prefix: str) -> None:
+    numbered = [
+        prefix.replace("0.345", f"0.{300 + i}").replace(":00,123", f":{i:02d},{i}") + ln
+        for i, ln in enumerate(["-----BEGIN PRIVATE KEY-----", *PEM_BODY, "-----END PRIVATE KEY-----"])
+    ]
+    text = "step\n" + "\n".join(numbered) + "\nnext step\n"
+    out = redact(text)
+    for body in PEM_BODY:
+        assert body not in out
+    out_lines = out.splitlines()
+    assert out_lines[0] == "step" and out_lines[-1] == "next step"
+    assert all(ln.endswith("[REDACTED:private-key]") for ln in out_lines[2:-2])
+    assert out_lines[-2].endswith("-----END PRIVATE KEY-----")
+    assert "".join(DEFAULT_REDACTOR.redact_lines(text.splitlines(keepends=True))) == out
+    # the prefix stays: the reader sees which step printed a key
+    assert out_lines[2] == numbered[1][: -len(PEM_BODY[0])] + "[REDACTED:private-key]"
+
+
+def test_pem_body_prefix_is_the_lines_common_start_not_the_text_before_begin() -> None:
+    text = (
+        "E   ValueError: bad key -----BEGIN RSA PRIVATE KEY-----\n"
+        + "".join(f"E   {b}\n" for b in PEM_BODY)
+        + "E   -----END RSA PRIVATE KEY-----\n"
+    )
+    out = redact(text)
+    assert not any(b in out for b in PEM_BODY)
+    assert out.splitlines()[1] == "E   [REDACTED:private-key]"
+
+
+def test_prefixed_truncated_pem_stops_at_the_first_prefixed_non_key_line() -> None:
+    text = "[stderr] -----BEGIN PRIVATE KEY-----\n" + "".join(f"[stderr] {b}\n" for b in PEM_BODY[:2])
+    text += "[stderr] Error: exit code 1\n"
+    assert redact(text).splitlines()[-1] == "[stderr] Error: exit code 1"
+
+
 def test_truncated_pem_stops_at_first_non_key_line() -> None:
     lines = [
         "-----BEGIN OPENSSH PRIVATE KEY-----\n",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 import string
+from collections.abc import Callable
 
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -253,3 +254,34 @@ def test_invariants_on_arbitrary_text(text: str, secrets: list[str]) -> None:
         assert s not in strip_hidden(out)
     if not secrets:
         assert "".join(r.redact_lines(_LINE_RE.findall(text))) == out
+
+
+# Line prefixes of the tools that print keys (issue 10 item 4), as functions of a line's number: BuildKit's
+# seconds, timestamps and line counters change from line to line.
+_PREFIXES: list[Callable[[int], str]] = [
+    lambda _i: "E   ",
+    lambda i: f"#12 {i // 10}.{i % 10 * 37:03d} ",
+    lambda _i: "+ ",
+    lambda _i: "  | ",
+    lambda _i: "[stderr] ",
+    lambda i: f"2026-11-24T08:{i // 60 % 60:02d}:{i % 60:02d}.{i * 7919 % 10**7}Z ",
+    lambda i: f"{i + 1}> ",
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(_PREFIXES), st.integers(0, 500), st.data())
+def test_prefixed_pem_body_never_survives(
+    prefix: Callable[[int], str], start: int, data: st.DataObject
+) -> None:
+    alphabet = string.ascii_letters + string.digits + "+/"
+    body = data.draw(st.lists(st.text(alphabet, min_size=16, max_size=64), min_size=1, max_size=30))
+    lines = [prefix(start) + "-----BEGIN OPENSSH PRIVATE KEY-----"]
+    lines += [prefix(start + 1 + i) + b for i, b in enumerate(body)]
+    lines += [prefix(start + 1 + len(body)) + "-----END OPENSSH PRIVATE KEY-----", "done."]
+    text = "\n".join(lines) + "\n"
+    out = redact(text)
+    for b in body:
+        assert b not in out
+    assert out.count("\n") == text.count("\n")
+    assert "".join(DEFAULT_REDACTOR.redact_lines(text.splitlines(keepends=True))) == out

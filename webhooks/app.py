@@ -6,6 +6,10 @@ failed delivery that `cimedic github redeliver` (or a person) can send again
 (docs.github.com/en/webhooks/using-webhooks/handling-failed-webhook-deliveries). GitHub expects an answer
 within 10 seconds (docs: best-practices-for-using-webhooks, "Respond within 10 seconds").
 Verified deliveries we do not act on get 2xx, never 4xx.
+
+Before any route runs, requests whose headers add up to more than `MAX_HEADER_BYTES` are answered 431
+(RFC 6585 §5, "Request Header Fields Too Large") without reading their body: GitHub's delivery headers are
+well under 2 KB, and nothing about an unauthenticated request may cost us more than a small, fixed amount.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from webhooks import metrics
 from webhooks.github import (
@@ -36,6 +41,41 @@ from webhooks.queue import Queue
 from webhooks.store import Admission, Store
 
 log = logging.getLogger("cimedic.intake")
+
+ReadinessCheck = Callable[[], None]
+"""Raises when a part the service needs is unavailable; its message is shown by /readyz."""
+
+
+def add_readiness_check(app: FastAPI, name: str, check: ReadinessCheck) -> None:
+    """Make /readyz also require `check` (e.g. worker heartbeats, added by the `serve` command)."""
+    app.state.readiness.append((name, check))
+
+
+MAX_HEADER_BYTES = 16 * 1024
+"""Total size of a request's header names and values that we accept (GitHub sends about 1 KB)."""
+
+
+class HeaderCap:
+    """ASGI middleware: 431 for requests with oversized headers, before the app reads anything else."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_HEADER_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            size = sum(len(name) + len(value) for name, value in scope["headers"])
+            if size > self.max_bytes:
+                if scope["path"] == "/webhooks/github":
+                    metrics.DELIVERIES.labels(event="unread", outcome="rejected").inc()
+                response = JSONResponse(
+                    {"error": "request header fields too large"},
+                    status_code=431,
+                    headers={"connection": "close"},
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def create_app(
@@ -60,6 +100,8 @@ def create_app(
             on_shutdown()
 
     app = FastAPI(title="CI Medic", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.add_middleware(HeaderCap)
+    app.state.readiness = []
 
     def persist(event: WorkflowJobCompleted | WorkflowRunCompleted | InstallationChanged) -> Admission:
         if inbox is not None:  # SQLite: the workers' pump admits and enqueues it (webhooks/inbox.py)
@@ -77,7 +119,7 @@ def create_app(
     @app.post("/webhooks/github")
     async def github_webhook(request: Request) -> Response:
         started = time.perf_counter()
-        event_name = request.headers.get("x-github-event", "unknown")[:64]
+        event_name = metrics.event_label(request.headers.get("x-github-event"))
         try:
             declared = int(request.headers.get("content-length") or 0)
         except ValueError:
@@ -136,7 +178,14 @@ def create_app(
                     fn()
                     checks[name] = "ok"
                 except Exception as exc:
+                    # The type only: a driver's message can name hosts and users.
                     checks[name] = f"error: {type(exc).__name__}"
+            for name, fn in app.state.readiness:
+                try:
+                    fn()
+                    checks[name] = "ok"
+                except Exception as exc:
+                    checks[name] = f"error: {exc}"
             if chroma_url:
                 try:
                     r = httpx.get(chroma_url.rstrip("/") + "/api/v2/heartbeat", timeout=2.0)

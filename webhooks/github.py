@@ -9,6 +9,10 @@ GitHub's documentation this follows:
   time; `X-Hub-Signature` carries the legacy SHA-1 HMAC, which we do not accept on its own).
 - headers: https://docs.github.com/en/webhooks/webhook-events-and-payloads#delivery-headers
 - payloads: https://docs.github.com/en/webhooks/webhook-events-and-payloads#workflow_job and #workflow_run.
+- content types: https://docs.github.com/en/webhooks/using-webhooks/creating-webhooks ("Content type":
+  `application/json` delivers the JSON as the body; `application/x-www-form-urlencoded`, the default of
+  repository webhooks, "will send the JSON payload as a form parameter called `payload`"). The signature is
+  computed over the body as sent, so it is verified before the form is decoded.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
+from urllib.parse import parse_qs
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -326,18 +331,52 @@ def parse_github_delivery(
     delivery_id = delivery_id.strip()
     if len(delivery_id) > 128:
         raise DeliveryRejected("X-GitHub-Delivery too long")
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise DeliveryRejected("body is not JSON") from None
-    if not isinstance(payload, dict):
-        raise DeliveryRejected("body is not a JSON object")
+    payload = _payload(body, _header(headers, "Content-Type"))
     action = payload.get("action")
     action = action if isinstance(action, str) else None
 
     def ignored(reason: str) -> Ignored:
         return Ignored(delivery_id=delivery_id, event=event, action=action, reason=reason)
 
+    try:
+        return _event(delivery_id, event, action, payload, ignored)
+    except RecursionError:
+        # Verified, yet nested past what the models can walk: GitHub's payloads are shallow.
+        raise DeliveryRejected("payload nested too deeply") from None
+
+
+def _payload(body: bytes, content_type: str | None) -> dict[str, Any]:
+    """The delivery's JSON object, from a JSON body or from the `payload` field of a form-encoded one."""
+    media = (content_type or "application/json").split(";", 1)[0].strip().lower()
+    text: str | bytes = body
+    if media == "application/x-www-form-urlencoded":
+        try:
+            fields = parse_qs(body.decode("ascii"), strict_parsing=True, max_num_fields=32)
+        except (UnicodeDecodeError, ValueError):
+            raise DeliveryRejected("form body is malformed") from None
+        values = fields.get("payload")
+        if not values or len(values) != 1:
+            raise DeliveryRejected("form body has no single `payload` field")
+        text = values[0]
+    try:
+        payload = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise DeliveryRejected("body is not JSON") from None
+    except RecursionError:
+        # json's C decoder gives up on deep nesting with RecursionError, which is not a ValueError.
+        raise DeliveryRejected("body is not JSON: nested too deeply") from None
+    if not isinstance(payload, dict):
+        raise DeliveryRejected("body is not a JSON object")
+    return payload
+
+
+def _event(
+    delivery_id: str,
+    event: str,
+    action: str | None,
+    payload: dict[str, Any],
+    ignored: Callable[[str], Ignored],
+) -> WorkflowJobCompleted | WorkflowRunCompleted | InstallationChanged | Ignored:
     try:
         if event == "workflow_job":
             if action != "completed":

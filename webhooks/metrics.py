@@ -17,6 +17,27 @@ from prometheus_client.exposition import start_http_server
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
+# Label values come from this fixed set only: the event header of an unauthenticated request is anyone's
+# text, and every new label value is a new series held in memory for the life of the process.
+KNOWN_EVENTS = frozenset(
+    {
+        "workflow_job",
+        "workflow_run",
+        "installation",
+        "installation_repositories",
+        "ping",
+        "github_app_authorization",
+    }
+)
+
+
+def event_label(name: str | None) -> str:
+    """The `event` label of a delivery: its `X-GitHub-Event` if we know it, else `other` (or `missing`)."""
+    if not name:
+        return "missing"
+    return name if name in KNOWN_EVENTS else "other"
+
+
 DELIVERIES = Counter(
     "cimedic_webhook_deliveries_total",
     "Webhook deliveries by event and outcome (accepted, duplicate, redelivered, ignored, rejected...)",

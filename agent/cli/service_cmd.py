@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -176,15 +177,20 @@ def _serve(
     except ConfigError as exc:
         typer.echo(f"cimedic: {exc}", err=True)
         raise typer.Exit(2) from None
-    children = []
-    if spawn > 0:
-        import subprocess
+    if spawn > 0 or not embedded:
+        # Workers in other processes (our children, or `cimedic worker`s run next to `serve --no-worker`):
+        # /readyz requires one of them to have beaten recently (webhooks/heartbeat.py).
+        from webhooks.app import add_readiness_check
+        from webhooks.heartbeat import Heartbeats
 
+        add_readiness_check(app, "workers", Heartbeats(service.store.engine).check)
+    supervisor = None
+    if spawn > 0:
         cmd = [sys.executable, "-c", "from agent.cli import main; main()", "worker", "--log-level", log_level]
         cmd += ["--parent", str(os.getpid())]
         if not knowledge:
             cmd.append("--no-knowledge")
-        children = [subprocess.Popen(cmd) for _ in range(spawn)]
+        supervisor = Supervisor(cmd, spawn).start()
         # uvicorn re-raises the signal that stopped it once it has shut down (uvicorn/server.py,
         # `capture_signals`); under the default SIGTERM disposition that ends the process before `finally`
         # can stop the children. A handler that returns lets `uvicorn.run` return instead.
@@ -192,10 +198,80 @@ def _serve(
     try:
         uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
     finally:
-        for child in children:
-            child.terminate()  # SIGTERM: the worker finishes or hands back its jobs (leases)
-        for child in children:
-            child.wait(30)
+        if supervisor is not None:
+            supervisor.stop()
+
+
+class Supervisor:
+    """Keeps `count` child worker processes running: one that exits while `serve` runs (killed with SIGKILL,
+    out of memory, crashed) is started again, after a backoff that doubles while children keep dying soon
+    after starting (1 s up to 60 s) and starts over once a child has lived `STABLE_S`."""
+
+    FIRST_BACKOFF_S = 1.0
+    MAX_BACKOFF_S = 60.0
+    STABLE_S = 60.0
+
+    def __init__(self, cmd: list[str], count: int, *, poll_s: float = 0.5) -> None:
+        self.cmd = cmd
+        self.count = count
+        self.poll_s = poll_s
+        self.children: list[subprocess.Popen[bytes]] = []
+        self.restarts = 0
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._watch, name="cimedic-supervisor", daemon=True)
+
+    def start(self) -> Supervisor:
+        self.children = [subprocess.Popen(self.cmd) for _ in range(self.count)]
+        self._thread.start()
+        return self
+
+    def _watch(self) -> None:
+        log = logging.getLogger("cimedic.serve")
+        started = [time.monotonic()] * self.count
+        backoff = [self.FIRST_BACKOFF_S] * self.count
+        due: list[float | None] = [None] * self.count
+        while not self._stop.wait(self.poll_s):
+            now = time.monotonic()
+            for i in range(self.count):
+                with self._lock:
+                    if self._stop.is_set():
+                        return
+                    child = self.children[i]
+                    code = child.poll()
+                    if code is None:
+                        continue
+                    if due[i] is None:
+                        lived = now - started[i]
+                        if lived >= self.STABLE_S:
+                            backoff[i] = self.FIRST_BACKOFF_S
+                        due[i] = now + backoff[i]
+                        log.error(
+                            "worker process %s exited with %s after %.0f s; restarting in %.0f s",
+                            child.pid,
+                            code,
+                            lived,
+                            backoff[i],
+                        )
+                        backoff[i] = min(backoff[i] * 2, self.MAX_BACKOFF_S)
+                    if now < (due[i] or 0.0):
+                        continue
+                    self.children[i] = subprocess.Popen(self.cmd)
+                    self.restarts += 1
+                    started[i], due[i] = time.monotonic(), None
+                    log.warning("worker process %s started in place of %s", self.children[i].pid, child.pid)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stop.set()
+            for child in self.children:
+                child.terminate()  # SIGTERM: the worker finishes or hands back its jobs (leases)
+        for child in self.children:
+            try:
+                child.wait(30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        self._thread.join(5)
 
 
 def worker_command(
@@ -207,6 +283,10 @@ def worker_command(
     parent: Annotated[
         int | None, typer.Option(hidden=True, help="stop when this process (serve) is gone")
     ] = None,
+    heartbeat_seconds: Annotated[
+        float,
+        typer.Option(help="write this worker's heartbeat (read by serve's /readyz) every so many seconds"),
+    ] = 5.0,
 ) -> None:
     """Run workers only (with CIMEDIC_REDIS_URL, on any number of hosts)."""
     _setup_logging(log_level)
@@ -228,11 +308,15 @@ def worker_command(
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     service.worker.start(threads=threads or settings.worker_threads)
+    from webhooks.heartbeat import Beater, Heartbeats
+
+    beater = Beater(Heartbeats(service.store.engine), heartbeat_seconds).start()
     logging.getLogger("cimedic.worker").info("worker started (%s queue)", service.queue.backend)
     while not stop.wait(1.0):
         # A child of `serve` that was killed (no chance to stop us) is re-parented: stop with it.
         if parent is not None and os.getppid() != parent:
             break
+    beater.stop()
     # In-flight jobs that do not finish in time are picked up again when their lease expires.
     service.queue.stop(timeout=10)
 

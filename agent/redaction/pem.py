@@ -7,7 +7,14 @@ headers. Markers stay visible (they say a key was printed, which helps the reade
 redacted line by line, so line numbers do not move.
 
 The block is followed with a tiny state machine, the same for a whole text and for line-at-a-time
-callers (`Redactor.redact_lines`): the state is the number of body lines seen, or None outside a block.
+callers (`Redactor.redact_lines`): the state is a `Block` (body lines seen, the line prefix learned from the
+BEGIN line), or None outside a block.
+
+Logs put a prefix before every line of a printed key: pytest (`E   `), BuildKit (`#12 0.345 `), diffs
+(`+ `), compose and tables (`  | `), runners (`[stderr] `, timestamps). Whatever stands before the BEGIN
+marker on its line is taken as that prefix, with its digits and blanks generalised (BuildKit's and the
+timestamps' numbers change from line to line) and cut at every blank (`E   ValueError: -----BEGIN` has
+body lines prefixed `E   ` only); a body line is key material once a prefix is stripped from it.
 A block ends at its END marker; if the log was truncated and END never comes, it ends at the first line
 that does not look like key material, and after `MAX_BODY_LINES` at the latest (an RSA-8192 key in PEM is
 about 100 lines), so a missing END cannot swallow the rest of a log.
@@ -16,6 +23,7 @@ about 100 lines), so a missing END cannot swallow the rest of a log.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 KIND = "private-key"
 MAX_BODY_LINES = 200
@@ -36,7 +44,38 @@ _BODY_RE = re.compile(
     r"|\[REDACTED:[a-z0-9-]+\]|"
 )
 
+_DIGITS_OR_BLANKS_RE = re.compile(r"\d+|[ \t]+")
+
 Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Block:
+    """Inside a private-key block: body lines seen so far and the learned line prefix (None: none)."""
+
+    lines: int
+    prefix: re.Pattern[str] | None
+
+
+def _generalise(prefix: str) -> str:
+    out: list[str] = []
+    pos = 0
+    for m in _DIGITS_OR_BLANKS_RE.finditer(prefix):
+        out.append(re.escape(prefix[pos : m.start()]))
+        out.append(r"\d+" if m.group()[0].isdigit() else r"[ \t]+")
+        pos = m.end()
+    out.append(re.escape(prefix[pos:]))
+    return "".join(out)
+
+
+def learn_prefix(prefix: str) -> re.Pattern[str] | None:
+    """A pattern for the prefix of a block's body lines, from what stands before its BEGIN marker."""
+    if not prefix.strip():
+        return None  # indentation only: `_PREFIX_RE` already strips it
+    # Every cut just after a run of blanks, and the whole prefix; the longest that matches is stripped.
+    cuts = {len(prefix)} | {m.end() for m in re.finditer(r"[ \t]+", prefix)}
+    alternatives = [_generalise(prefix[:cut]) for cut in sorted(cuts, reverse=True) if prefix[:cut].strip()]
+    return re.compile("|".join(f"(?:{a})" for a in alternatives)) if alternatives else None
 
 
 def _line_at(text: str, pos: int) -> tuple[int, int]:
@@ -45,8 +84,12 @@ def _line_at(text: str, pos: int) -> tuple[int, int]:
     return (m.start(), m.end()) if m else (len(text), len(text))
 
 
-def _content(text: str, start: int, end: int) -> Span:
-    """The span of text[start:end] without a log prefix and surrounding whitespace."""
+def _content(text: str, start: int, end: int, prefix: re.Pattern[str] | None = None) -> Span:
+    """The span of text[start:end] without a log prefix (the learned one, if it matches) and whitespace."""
+    if prefix is not None:
+        learned = prefix.match(text, start, end)
+        if learned is not None:
+            start = learned.end()
     m = _PREFIX_RE.match(text, start, end)
     s = m.end() if m else start
     e = end
@@ -55,11 +98,12 @@ def _content(text: str, start: int, end: int) -> Span:
     return s, e
 
 
-def _continue_block(text: str, pos: int, count: int, spans: list[Span]) -> tuple[int, int | None]:
+def _continue_block(text: str, pos: int, block: Block, spans: list[Span]) -> tuple[int, Block | None]:
     """Walk body lines from `pos`; returns where normal scanning resumes and the state afterwards."""
+    count = block.lines
     while pos < len(text):
         eol, nxt = _line_at(text, pos)
-        s, e = _content(text, pos, eol)
+        s, e = _content(text, pos, eol, block.prefix)
         end_marker = END_RE.search(text, s, e)
         if end_marker is not None:
             if end_marker.start() > s:
@@ -73,10 +117,14 @@ def _continue_block(text: str, pos: int, count: int, spans: list[Span]) -> tuple
         if count >= MAX_BODY_LINES:
             return nxt, None
         pos = nxt
-    return pos, count
+    return pos, Block(count, block.prefix)
 
 
-def find_blocks(text: str, state: int | None) -> tuple[list[Span], int | None]:
+def _line_start(text: str, pos: int) -> int:
+    return max(text.rfind("\n", 0, pos), text.rfind("\r", 0, pos)) + 1
+
+
+def find_blocks(text: str, state: Block | None) -> tuple[list[Span], Block | None]:
     """Spans of private-key material in `text` given the state the previous chunk left; and the new state."""
     spans: list[Span] = []
     pos = 0
@@ -103,5 +151,6 @@ def find_blocks(text: str, state: int | None) -> tuple[list[Span], int | None]:
         if end_marker is not None:
             pos = end_marker.end()
             continue
-        pos, state = _continue_block(text, nxt, 0, spans)
+        prefix = learn_prefix(text[_line_start(text, p) : p])
+        pos, state = _continue_block(text, nxt, Block(0, prefix), spans)
     return spans, state

@@ -210,7 +210,7 @@ class Redactor:
         equals `redact` on the joined text, except for declared secrets that span lines (their lines are
         matched one by one here).
         """
-        state: int | None = None
+        state: pem.Block | None = None
         for line in lines:
             out, state = self._redact(line, state)
             yield out
@@ -221,7 +221,7 @@ class Redactor:
 
     # ---------------------------------------------------------------------------------------- internals
 
-    def _redact(self, text: str, state: int | None) -> tuple[str, int | None]:
+    def _redact(self, text: str, state: pem.Block | None) -> tuple[str, pem.Block | None]:
         tv = TextView(text)
         found, state = self._findings(tv, state)
         if not found:
@@ -236,7 +236,7 @@ class Redactor:
         out.append(text[prev:])
         return "".join(out), state
 
-    def _findings(self, tv: TextView, state: int | None) -> tuple[list[Finding], int | None]:
+    def _findings(self, tv: TextView, state: pem.Block | None) -> tuple[list[Finding], pem.Block | None]:
         hits, state = self._hits(tv.view, state)
         if not tv.identity:
             hits = [(*tv.span_to_original(s, e), p, k) for s, e, p, k in hits]
@@ -261,7 +261,7 @@ class Redactor:
                 found.append(Finding(kind, seg, end))
         return found, state
 
-    def _hits(self, view: str, state: int | None) -> tuple[list[_Hit], int | None]:
+    def _hits(self, view: str, state: pem.Block | None) -> tuple[list[_Hit], pem.Block | None]:
         hits: list[_Hit] = []
         short = len(view) <= _SHORT_TEXT
         low = _lower(view)

@@ -7,15 +7,25 @@ checks/runs, repos/contents, apps/apps, apps/webhooks). App JWTs are verified wi
 generating-a-json-web-token-jwt-for-a-github-app describes); installation tokens are issued by
 POST /app/installations/{id}/access_tokens and required on repository endpoints.
 
-Faults on cue: `fail(...)` answers a status (5xx, 403 secondary limit with retry-after) or delays a matching
-request N times; `primary_limit(n)` makes the n+1-th call answer 403 with x-ratelimit-remaining 0.
+Faults on cue: `fail(...)` makes the next N matching requests (or, with `chance`, a random share of them)
+- answer a status instead of being carried out (5xx, 403 secondary limit with or without retry-after),
+- wait `delay_s` before being carried out (a slow GitHub),
+- be carried out and then answer `after_s` late (the write happened; a client with a shorter timeout never
+  hears of it), or lose the connection after the status line (`drop`: the write happened, the answer is cut),
+- or send their body one byte every `drip_s` seconds (a log host that trickles).
+`chaos(chance)` spreads such faults at random (seeded: `GitHubSim(seed=...)`) over the repository endpoints
+and log downloads, for chaos tests. `uninstall(id)` makes an installation's token requests answer 404.
+`primary_limit(n)` makes the n+1-th call answer 403 with x-ratelimit-remaining 0. `fired` lists the faults
+applied, as (method, path, kind), so a test can tell which of its injected faults actually happened.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import json
+import random
 import re
 import socket
 import threading
@@ -42,6 +52,20 @@ class Fault:
     times: int = 1
     headers: dict[str, str] = field(default_factory=dict)
     body: dict[str, Any] | None = None
+    after_s: float = 0.0
+    drop: bool = False
+    drip_s: float = 0.0
+    chance: float = 1.0
+
+    @property
+    def kind(self) -> str:
+        if self.status is not None:
+            return f"status {self.status}"
+        if self.drop:
+            return "drop"
+        if self.drip_s:
+            return "drip"
+        return "late answer" if self.after_s else "delay"
 
 
 def _now() -> str:
@@ -66,7 +90,13 @@ class GitHubSim:
     """In-memory GitHub. Build a scenario with the `add_*` methods, then point CI Medic at `url`."""
 
     def __init__(
-        self, *, app_id: int, public_key_pem: str, app_slug: str = "cimedic-test", pat: str | None = None
+        self,
+        *,
+        app_id: int,
+        public_key_pem: str,
+        app_slug: str = "cimedic-test",
+        pat: str | None = None,
+        seed: int = 0,
     ) -> None:
         self.app_id = app_id
         self.public_key = public_key_pem
@@ -92,11 +122,14 @@ class GitHubSim:
         self.calls: list[tuple[str, str, int]] = []
         self.started: list[tuple[str, str]] = []  # requests as they arrive (calls records them when answered)
         self.faults: list[Fault] = []
+        self.uninstalled: set[int] = set()
+        self.fired: list[tuple[str, str, str]] = []
+        self.rng = random.Random(seed)
         self.ratelimit_left: int | None = None
         self.hook_deliveries: list[dict[str, Any]] = []
         self.redelivered: list[int] = []
         self.url = ""
-        self.app = self._build()
+        self.app = _FaultLayer(self._build(), self)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -291,12 +324,60 @@ class GitHubSim:
         delay_s: float = 0.0,
         headers: dict[str, str] | None = None,
         body: dict[str, Any] | None = None,
+        after_s: float = 0.0,
+        drop: bool = False,
+        drip_s: float = 0.0,
+        chance: float = 1.0,
     ) -> None:
-        """The next `times` requests matching answer `status` (None: only delayed by `delay_s`)."""
+        """The next `times` requests matching (each with probability `chance`) answer `status`; with
+        `status=None` they are carried out and delayed (`delay_s` before, `after_s` after), cut (`drop`) or
+        trickled (`drip_s`). `method` "*" matches any method."""
         with self.lock:
             self.faults.append(
-                Fault(method.upper(), re.compile(path_regex), status, delay_s, times, headers or {}, body)
+                Fault(
+                    method.upper(),
+                    re.compile(path_regex),
+                    status,
+                    delay_s,
+                    times,
+                    headers or {},
+                    body,
+                    after_s,
+                    drop,
+                    drip_s,
+                    chance,
+                )
             )
+
+    def _take_fault(self, method: str, path: str) -> Fault | None:
+        with self.lock:
+            self.started.append((method, path))
+            for f in self.faults:
+                if f.times > 0 and f.method in (method, "*") and f.pattern.search(path):
+                    if f.chance < 1.0 and self.rng.random() >= f.chance:
+                        continue  # spared by this fault; a later one may still apply
+                    f.times -= 1
+                    self.fired.append((method, path, f.kind))
+                    return f
+        return None
+
+    def chaos(self, chance: float, *, late_s: float = 3.0, times: int = 1_000_000) -> None:
+        """Random faults on the repository endpoints and log downloads, each request hit with about
+        `chance`: reads answer 502 or are cut; writes answer 502 (not carried out), answer `late_s` late or
+        are cut (carried out). Installation tokens are spared (GitHub's token endpoint is not the subject)."""
+        repo, blobs = r"^/repos/", r"^/_blobs/"
+        self.fail("GET", repo, status=502, times=times, chance=chance / 2)
+        self.fail("GET", repo, status=None, drop=True, times=times, chance=chance / 2)
+        self.fail("GET", blobs, status=503, times=times, chance=chance)
+        for method in ("POST", "PATCH"):
+            self.fail(method, repo, status=502, times=times, chance=chance / 3)
+            self.fail(method, repo, status=None, after_s=late_s, times=times, chance=chance / 3)
+            self.fail(method, repo, status=None, drop=True, times=times, chance=chance / 3)
+
+    def uninstall(self, installation_id: int) -> None:
+        """The App is no longer installed there: its token requests answer 404, as GitHub's do."""
+        with self.lock:
+            self.uninstalled.add(installation_id)
 
     def primary_limit(self, remaining: int) -> None:
         with self.lock:
@@ -395,29 +476,15 @@ class GitHubSim:
         async def gate(request: Request, call_next: Callable[[Request], Any]) -> Response:
             path = request.url.path
             method = request.method
-            fault = None
             with sim.lock:
-                sim.started.append((method, path))
-                for f in sim.faults:
-                    if f.times > 0 and f.method in (method, "*") and f.pattern.search(path):
-                        f.times -= 1
-                        fault = f
-                        break
                 limited = False
                 if sim.ratelimit_left is not None and not path.startswith("/_"):
                     if sim.ratelimit_left <= 0:
                         limited = True
                     else:
                         sim.ratelimit_left -= 1
-            if fault is not None and fault.delay_s:
-                import asyncio
-
-                await asyncio.sleep(fault.delay_s)
-            if fault is not None and fault.status is not None:
-                resp: Response = JSONResponse(
-                    fault.body or {"message": "Server Error"}, status_code=fault.status, headers=fault.headers
-                )
-            elif limited:
+            resp: Response
+            if limited:
                 reset = int(time.time()) + 1
                 resp = err(
                     403,
@@ -484,6 +551,8 @@ class GitHubSim:
         async def access_token(iid: int, request: Request) -> Response:
             if sim._auth(request)[0] != "jwt":
                 return err(401, "A JSON web token could not be decoded")
+            if iid in sim.uninstalled:
+                return err(404, "Not Found")
             token = f"ghs_sim{next(sim.ids)}x{iid}"
             with sim.lock:
                 sim.tokens[token] = iid
@@ -791,7 +860,107 @@ class GitHubSim:
             ]
             return JSONResponse({"total_count": len(items), "check_runs": items})
 
+        @app.get("/repos/{owner}/{name}/check-runs/{cid}/annotations")
+        async def list_annotations(owner: str, name: str, cid: int, request: Request) -> Response:
+            # docs: rest/checks/runs#list-check-run-annotations (a plain array, paginated)
+            with sim.lock:
+                c = sim.check_runs.get(cid)
+                items = list(c["_annotations"]) if c is not None else None
+            if items is None:
+                return err(404, "Not Found")
+            per_page = min(int(request.query_params.get("per_page", 30)), 100)
+            page = int(request.query_params.get("page", 1))
+            chunk = items[(page - 1) * per_page : page * per_page]
+            headers = {}
+            if page * per_page < len(items):
+                base = f"{sim.url}/repos/{owner}/{name}/check-runs/{cid}/annotations?per_page={per_page}"
+                headers["link"] = f'<{base}&page={page + 1}>; rel="next"'
+            shaped = [
+                {
+                    "path": a["path"],
+                    "start_line": a["start_line"],
+                    "end_line": a.get("end_line", a["start_line"]),
+                    "start_column": a.get("start_column"),
+                    "end_column": a.get("end_column"),
+                    "annotation_level": a.get("annotation_level"),
+                    "title": a.get("title"),
+                    "message": a.get("message"),
+                    "raw_details": a.get("raw_details"),
+                    "blob_href": f"{WEB_HOST}/{owner}/{name}/blob/{c['head_sha'] if c else ''}/{a['path']}",
+                }
+                for a in chunk
+            ]
+            return JSONResponse(shaped, headers=headers)
+
         return app
+
+
+def _replay(messages: list[dict[str, Any]], receive: Any) -> Any:
+    async def replayed() -> Any:
+        return messages.pop(0) if messages else await receive()
+
+    return replayed
+
+
+class _FaultLayer:
+    """ASGI wrapper applying `GitHubSim.fail` faults around the simulated API (below the HTTP server, so a
+    fault can cut a connection or trickle a body, which a response object cannot)."""
+
+    def __init__(self, app: FastAPI, sim: GitHubSim) -> None:
+        self.app = app
+        self.sim = sim
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        fault = self.sim._take_fault(scope["method"], scope["path"])
+        if fault is None:
+            await self.app(scope, receive, send)
+            return
+        if fault.delay_s:
+            # GitHub has the whole request before it is slow: a client that gives up meanwhile does not stop
+            # it from being carried out.
+            received = [await receive()]
+            while received[-1].get("type") == "http.request" and received[-1].get("more_body"):
+                received.append(await receive())
+            receive = _replay(received, receive)
+            await asyncio.sleep(fault.delay_s)
+        if fault.status is not None:  # answered instead of carried out
+            headers = {"x-ratelimit-limit": "5000", "x-ratelimit-remaining": "4999", **fault.headers}
+            resp = JSONResponse(
+                fault.body or {"message": "Server Error"}, status_code=fault.status, headers=headers
+            )
+            with self.sim.lock:
+                self.sim.calls.append((scope["method"], scope["path"], fault.status))
+            await resp(scope, receive, send)
+            return
+        if not (fault.after_s or fault.drop or fault.drip_s):
+            await self.app(scope, receive, send)
+            return
+        sent: list[dict[str, Any]] = []
+
+        async def keep(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await self.app(scope, receive, keep)  # carried out: the write happens whatever the client sees
+        if fault.after_s:
+            await asyncio.sleep(fault.after_s)
+        start = sent[0]
+        body = b"".join(m.get("body", b"") for m in sent[1:])
+        await send(start)
+        if fault.drop:
+            # Status line and headers sent, body cut: uvicorn closes the connection when the app raises
+            # after the response started.
+            await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
+            raise ConnectionAbortedError("simulated dropped connection")
+        if fault.drip_s:
+            for i in range(len(body)):
+                await send({"type": "http.response.body", "body": body[i : i + 1], "more_body": True})
+                await asyncio.sleep(fault.drip_s)
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await send({"type": "http.response.body", "body": body})
 
 
 def to_json(data: Any) -> bytes:
