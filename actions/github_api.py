@@ -242,19 +242,17 @@ class GitHubApi:
         with gh:
             yield Client(gh, self._pacer(key), self.on_call, log_deadline_s=self.log_deadline_s)
 
-    def app_login(self) -> str | None:
-        """The login our comments are written under: `<app slug>[bot]` for an App (GET /app, as the App)."""
+    def app_login(self) -> str:
+        """The login an App's writes appear under: `<app slug>[bot]` (GET /app, as the App).
+
+        Tokens of other kinds are resolved by actions.github_identity.resolve_login.
+        """
         if self._login is not None:
             return self._login
-        if self.token is not None:
-            gh = self._github(TokenAuthStrategy(self.token))
-            data = Client(gh, self._pacer(0), self.on_call).get_json("GET", "/user", route="/user")
-            self._login = str(data["login"])
-        else:
-            assert self.app_id is not None and self.private_key is not None
-            gh = self._github(AppAuthStrategy(self.app_id, self.private_key))
-            data = Client(gh, self._pacer(0), self.on_call).get_json("GET", "/app", route="/app")
-            self._login = f"{data['slug']}[bot]"
+        assert self.app_id is not None and self.private_key is not None, "app_login needs App credentials"
+        gh = self._github(AppAuthStrategy(self.app_id, self.private_key))
+        data = Client(gh, self._pacer(0), self.on_call).get_json("GET", "/app", route="/app")
+        self._login = f"{data['slug']}[bot]"
         return self._login
 
     def app_client(self) -> GitHub[Any]:
@@ -380,16 +378,6 @@ class Client:
                 params={"filter": "latest"},
             )
         )
-
-    def last_successful_run(self, repo: str, workflow_id: int, branch: str) -> dict[str, Any] | None:
-        data = self.get_json(
-            "GET",
-            f"/repos/{repo}/actions/workflows/{workflow_id}/runs",
-            route="workflows/{id}/runs",
-            params={"branch": branch, "status": "success", "per_page": 1},
-        )
-        runs = data.get("workflow_runs") or []
-        return dict(runs[0]) if runs else None
 
     def job_log(self, repo: str, job_id: int, *, max_bytes: int, head_bytes: int) -> LogText:
         """Stream a job's log, keeping the first `head_bytes` and the last `max_bytes - head_bytes`.

@@ -138,3 +138,21 @@ def _same_failure_on_base(
     if theirs.fingerprint != diagnosis.fingerprint:
         return evidence
     return replace(evidence, base_failure_url=failure.url or evidence.base_branch)
+
+
+def log_unavailable(job: JobRef, reason: str) -> Diagnosis:
+    """What is said of a job whose log cannot be read any more (past the forge's retention): a short,
+    honest diagnosis, so the pull request is told instead of left in silence."""
+    from agent.models import Category, Verdict
+
+    return Diagnosis(
+        source=job.url or f"{job.repo} job {job.job_id}",
+        category=Category.UNKNOWN,
+        confidence=0.0,
+        title="The job's log is no longer available: nothing to diagnose",
+        focus=[],
+        excerpt=[],
+        fingerprint=f"log-unavailable-{job.job_id}",
+        notes=[reason],
+        verdict=Verdict(kind="unsure", reason="The log of this job has expired or was deleted."),
+    )

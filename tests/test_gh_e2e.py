@@ -491,3 +491,25 @@ def test_the_base_branch_is_read_from_github_when_we_never_saw_it(
     # With a green base branch: the run, the job log, the base runs (one page), the green run's jobs and the
     # green log (5). A red base branch may add the red run's jobs and the red log: two calls at most.
     assert len(reads) <= 7, reads
+
+
+def test_an_expired_log_ends_in_a_short_comment_not_silence(sim: GitHubSim, service: Service) -> None:
+    # GitHub keeps logs for a limited time; a redelivered old job's log answers 410: permanent, said once.
+    green_base(sim, ["test"])
+    job = sim.add_job(pr_run(sim), "test", log=PYTEST_FAIL)
+    sim.fail("GET", rf"/actions/jobs/{job['id']}/logs$", status=410, times=100)
+    send_job(service, sim, job)
+    body = wait_until(lambda: sticky(sim))[0]["body"]
+    assert "log is no longer available" in body
+    wait_until(lambda: settled(service))
+    log_calls = [c for c in sim.api_calls() if c[1].endswith(f"/actions/jobs/{job['id']}/logs")]
+    assert len(log_calls) == 1  # permanent: not retried
+
+
+def test_a_permanent_error_is_not_retried(sim: GitHubSim, service: Service) -> None:
+    green_base(sim, ["test"])
+    job = sim.add_job(pr_run(sim), "test", log=PYTEST_FAIL)
+    sim.fail("GET", rf"/actions/jobs/{job['id']}/logs$", status=403, times=100)  # no actions: read
+    send_job(service, sim, job)
+    wait_until(lambda: service.svc.store.counts().get("failed", 0) == 1, timeout=30)
+    assert len([c for c in sim.api_calls() if c[1].endswith(f"/actions/jobs/{job['id']}/logs")]) == 1

@@ -12,9 +12,9 @@ from test_kb_support import postgres_database
 
 from actions import audit
 from knowledge.sqlstore import migrate_database
-from webhooks import store
+from webhooks import heartbeat, store
 
-SERVICE_TABLES = [store.metadata, audit.metadata]
+SERVICE_TABLES = [store.metadata, audit.metadata, heartbeat.metadata]
 
 
 def differences(url: str) -> list[object]:

@@ -27,15 +27,13 @@ from urllib.parse import parse_qs
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from agent.jobs import FAILED_CONCLUSIONS
+
 MAX_BODY_BYTES = 25 * 1024 * 1024
 """GitHub caps webhook payloads at 25 MB and does not deliver larger ones (docs: webhook-events-and-payloads,
 "Payload cap"); anything larger sent to us is not from GitHub."""
 
 _SIG256 = re.compile(r"sha256=([0-9a-f]{64})")
-
-# Conclusions of a completed job that mean "the job failed and a developer should look at it". `cancelled`
-# and `skipped` are choices, not failures (docs: rest/checks/runs, "conclusion").
-FAILED_CONCLUSIONS = frozenset({"failure", "timed_out"})
 
 
 class DeliveryRejected(Exception):

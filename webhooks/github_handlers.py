@@ -14,8 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from actions.audit import AuditLog
-from actions.github_api import GitHubApi
-from agent.failed_job import Analyzer, diagnose_failed_job
+from actions.github_api import GitHubApi, LogExpired
+from agent.failed_job import Analyzer, FailedJobReport, diagnose_failed_job, log_unavailable
 from agent.jobs import FAILED_CONCLUSIONS, JobRef, LogLimits
 from agent.models import Diagnosis
 from agent.ports import Explainer, KnowledgeLookup
@@ -157,14 +157,20 @@ class GitHubHandlers:
                 )
                 return
             forge = GitHubForge(gh, self.lookups, limits=self.limits, known_green=self.history.known_green)
-            report = diagnose_failed_job(
-                job_ref(ev),
-                forge=forge,
-                analyzer=self.analyzer,
-                history=self.history,
-                kb=self._kb(ev.repo),
-                explainer=self.explainer,
-            )
+            job = job_ref(ev)
+            try:
+                report = diagnose_failed_job(
+                    job,
+                    forge=forge,
+                    analyzer=self.analyzer,
+                    history=self.history,
+                    kb=self._kb(ev.repo),
+                    explainer=self.explainer,
+                )
+            except LogExpired as exc:
+                # Permanent: retrying cannot bring the log back, but the PR should hear why nothing follows.
+                pulls = forge.pull_requests(job)
+                report = FailedJobReport(log_unavailable(job, str(exc)), pulls, 0.0)
             diagnosis = report.diagnosis
             metrics.ANALYSIS_SECONDS.observe(report.analysis_seconds)
             if diagnosis.llm is not None:

@@ -18,10 +18,12 @@ import time
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from knowledge.sqlstore import migrate_database
+
 log = logging.getLogger("cimedic.heartbeat")
 
 metadata = sa.MetaData()
-# New table: `metadata.create_all` adds it to an existing database (as webhooks/store.py does).
+# Made by the one Alembic history (knowledge/migrations, 0004).
 worker_heartbeats = sa.Table(
     "worker_heartbeats",
     metadata,
@@ -49,7 +51,7 @@ class Heartbeats:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        metadata.create_all(engine)
+        migrate_database(engine.url.render_as_string(hide_password=False))
 
     def beat(self, worker: str, every_s: float, now: float | None = None) -> None:
         now = time.time() if now is None else now

@@ -157,7 +157,10 @@ class Worker:
             self.router.dispatch(EVENT_ADAPTER.validate_json(claimed.payload), claimed)
         except Exception as exc:
             retry_after = exc.retry_after if isinstance(exc, GitHubError) else None
-            if claimed.attempts < self.settings.max_attempts:
+            # A permanent GitHub error (no installation, no permission, 422) is not helped by retrying: it
+            # only delays the notice (actions.github_api.GitHubError.transient).
+            permanent = isinstance(exc, GitHubError) and not exc.transient
+            if claimed.attempts < self.settings.max_attempts and not permanent:
                 delay = max(retry_after or 0.0, self.settings.retry_base_s * 2 ** (claimed.attempts - 1))
                 self.store.finish(claimed, ok=False, error=str(exc)[:2000], retry_in=delay)
                 metrics.JOBS.labels(kind=kind, outcome="retry").inc()
