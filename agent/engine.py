@@ -80,6 +80,18 @@ def _rule_bonus_for(catalog: Catalog) -> functools._lru_cache_wrapper[float]:
     return bonus
 
 
+@functools.cache
+def _names_cause_for(catalog: Catalog) -> functools._lru_cache_wrapper[bool]:
+    """Whether the line's rule reads a cause off an exit report (the line says more than "it failed")."""
+
+    @functools.lru_cache(maxsize=4096)
+    def names_cause(text: str) -> bool:
+        hit = catalog.match_line(text)
+        return hit is not None and hit.rule.exit_cause
+
+    return names_cause
+
+
 def _last_command(result: ScanResult, before: int) -> str | None:
     commands = [
         s.name
@@ -120,6 +132,7 @@ def analyze_stream(
         rule_of=_rule_of_for(catalog),
         baseline=known,
         section_weight=signals.section_weight,
+        names_cause=_names_cause_for(catalog),
     )
     return _diagnose(source, result, found, catalog, redactor)
 
