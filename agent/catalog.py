@@ -312,9 +312,11 @@ def _substring_sets(items: Sequence[tuple[Any, Any]]) -> list[frozenset[str]]:
         if run:
             sets.append(frozenset({"".join(run)}))
         run = []
-        if op is _c.SUBPATTERN and len(av[-1]) == 1 and av[-1][0][0] is _c.BRANCH:
+        # A group of alternatives, or the bare BRANCH the parser leaves of a non-capturing one.
+        branches = _branch_of((op, av)) if op is not None else None
+        if branches is not None:
             alternatives: set[str] = set()
-            for branch in av[-1][0][1][1]:
+            for branch in branches:
                 inner = _substring_sets(list(branch))
                 if not inner:
                     alternatives = set()

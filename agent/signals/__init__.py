@@ -11,12 +11,18 @@ from typing import Any, Protocol
 import re2
 import yaml
 
+from agent.catalog import required_substrings
+
 
 @dataclass(frozen=True, slots=True)
 class Signal:
     pattern: re.Pattern[str]
     weight: float
     generic: bool
+    # Lower-cased strings one of which every line the pattern matches holds (None: no such screen). A line
+    # without any is not searched: on logs whose lines are all different (timestamps, counters) the
+    # signals are searched once per candidate line, and most signals cannot match most lines.
+    screen: frozenset[str] | None = None
 
 
 class Prefilter(Protocol):
@@ -38,6 +44,8 @@ class SignalSet:
     prefilter: Prefilter
     signals: tuple[Signal, ...]
     sections: tuple[Section, ...] = ()
+    # Every signal's screen strings, looked for once per line (C-level `in` checks).
+    screens: tuple[str, ...] = ()
 
     def section_weight(self, text: str) -> float | None:
         """The weight of the section `text` opens, or None when it is not a section header."""
@@ -50,7 +58,12 @@ class SignalSet:
         """Sum of matching weights, and whether the line is a generic exit statement."""
         total = 0.0
         generic = False
+        lowered = text.lower()
+        present = {s for s in self.screens if s in lowered}
         for signal in self.signals:
+            screen = signal.screen
+            if screen is not None and present.isdisjoint(screen):
+                continue
             if signal.pattern.search(text):
                 total += signal.weight
                 generic = generic or signal.generic
@@ -63,15 +76,25 @@ def default_signals() -> SignalSet:
     # YAML's "\xNN" escapes give one character per byte, so latin-1 turns the literals back into the UTF-8
     # byte sequences the byte-level scanner looks for.
     literals = [str(lit).encode("latin-1") for lit in raw["prefilter"]]
-    signals = tuple(
-        Signal(re.compile(item["pattern"]), float(item["weight"]), bool(item.get("generic", False)))
-        for item in raw["signals"]
-    )
+    signals = tuple(_signal(item) for item in raw["signals"])
     patterns = [str(p).encode("latin-1") for p in raw.get("prefilter_patterns", [])]
     sections = tuple(
         Section(re.compile(item["header"]), float(item["weight"])) for item in raw.get("sections", [])
     )
-    return SignalSet(compile_prefilter(b"|".join([trie_pattern(literals), *patterns])), signals, sections)
+    screens = tuple(sorted({s for signal in signals for s in signal.screen or ()}))
+    prefilter = compile_prefilter(b"|".join([trie_pattern(literals), *patterns]))
+    return SignalSet(prefilter, signals, sections, screens)
+
+
+def _signal(item: dict[str, Any]) -> Signal:
+    pattern = re.compile(item["pattern"])
+    screen = required_substrings(pattern)
+    return Signal(
+        pattern,
+        float(item["weight"]),
+        bool(item.get("generic", False)),
+        screen or None,
+    )
 
 
 def compile_prefilter(pattern: bytes) -> Prefilter:
