@@ -11,7 +11,11 @@ the engine: `--show` lists misses from the development folds only, and the repor
 the tools: `HELD_OUT_TOOLS` are the tools whose logs were not looked at while writing rules.
 
 Category confidence is checked the same way: a reliability table (confidence bins against the share of
-right categories) on the held-out folds says whether a confidence of 0.8 means 80% right.
+right categories) on the held-out folds says whether a confidence of 0.8 means 80% right, with its expected
+calibration error (ECE: the case-weighted mean gap between confidence and accuracy over the bins).
+`--fit-calibration` refits agent/signals/calibration.yaml from the development folds and in-sample tools
+only (raw confidences, binned by equal counts, made monotone by pooling adjacent violators), so the
+held-out figures stay out of sample.
 """
 
 from __future__ import annotations
@@ -31,7 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from quality import Case, load_cases, norm, norm_set, prf
 
+from agent import engine
 from agent.engine import analyze_file
+from agent.signals import Calibration
 
 # Chosen before any change was measured on them (2026-12-05): fold 0 of 5 by sha256 of the repository
 # (LogChunks) or job group (CiDiff). Never tune on these; only report them.
@@ -39,6 +45,11 @@ HELD_OUT = frozenset({0})
 # Generated-corpus tools whose logs were not looked at while writing rules (see bench/corpus/generate.py).
 HELD_OUT_TOOLS = frozenset({"go", "shellcheck", "javac", "unittest"})
 BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.01)
+# Fixed-width bins for fitting (finer at the top, where most diagnoses are): equal-count bins would pool
+# the few unrecognised failures (raw confidence near 0, never right) with confident ones.
+FIT_EDGES = (0.0, 0.2, 0.4, 0.6, 0.7, 0.8, 0.9, 1.01)
+MIN_BIN = 20  # a bin with fewer cases joins the next one: a share of 3 cases says little
+CALIBRATION = Path(__file__).resolve().parent.parent / "agent" / "signals" / "calibration.yaml"
 
 
 @dataclass(frozen=True)
@@ -135,12 +146,41 @@ def table(title: str, parts: dict[str, list[Result]]) -> None:
 def reliability(title: str, rows: list[Result]) -> None:
     """Confidence bins against observed category accuracy (a calibrated engine has them close)."""
     print(f"\n{title}: confidence bin → cases, mean confidence, share with the right category")
+    gap = 0.0
     for lo, hi in itertools.pairwise(BINS):
         inbin = [r for r in rows if lo <= r.confidence < hi]
         if inbin:
             conf = statistics.mean(r.confidence for r in inbin)
             acc = statistics.mean(r.category_ok for r in inbin)
+            gap += len(inbin) * abs(conf - acc)
             print(f"- [{lo:.1f}, {min(hi, 1.0):.1f}): {len(inbin)} cases, {conf:.2f}, {acc:.2f}")
+    if rows:
+        print(f"- ECE {gap / len(rows):.3f}")
+
+
+def fit_calibration(rows: list[Result]) -> list[tuple[float, float]]:
+    """Bins of raw confidence -> accuracy, then pool adjacent violators until accuracy rises."""
+    blocks: list[list[Result]] = []
+    carry: list[Result] = []
+    for lo, hi in itertools.pairwise(FIT_EDGES):
+        carry += [r for r in rows if lo <= r.confidence < hi]
+        if len(carry) >= MIN_BIN:
+            blocks.append(carry)
+            carry = []
+    if carry and blocks:
+        blocks[-1] += carry
+    elif carry:
+        blocks.append(carry)
+    pooled: list[tuple[float, float, int]] = []  # (mean raw, accuracy, cases)
+    for block in blocks:
+        x = statistics.mean(r.confidence for r in block)
+        y = statistics.mean(r.category_ok for r in block)
+        n = len(block)
+        while pooled and pooled[-1][1] > y:
+            px, py, pn = pooled.pop()
+            x, y, n = (px * pn + x * n) / (pn + n), (py * pn + y * n) / (pn + n), pn + n
+        pooled.append((x, y, n))
+    return [(round(x, 3), round(y, 3)) for x, y, _ in pooled]
 
 
 def corpus_cases(corpus: Path) -> tuple[list[Case], dict[str, str]]:
@@ -163,7 +203,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--show", type=int, default=0, help="list the N worst development-fold cases")
     ap.add_argument("--json", type=Path, help="write per-case results here")
+    ap.add_argument(
+        "--fit-calibration",
+        action="store_true",
+        help=f"score with raw confidences and refit {CALIBRATION.name} from the development rows",
+    )
     args = ap.parse_args(argv)
+    if args.fit_calibration:
+        engine.default_calibration = Calibration  # the identity: confidences as the engine computes them
     group = groups_of(args.dataset)
     sets = load_cases(args.dataset, None)
     everything: list[Result] = []
@@ -203,6 +250,26 @@ def main(argv: list[str] | None = None) -> int:
             for r in sorted(looked, key=lambda r: (r.f1, r.category_ok))[: args.show]:
                 print(f"- {r.id} F1={r.f1:.2f} cat={r.category}/{r.label} focus={r.focus!r:.110}")
     reliability("everything", everything)
+    if args.fit_calibration:
+        # An `unknown` answer claims no category; the engine leaves its confidence as it is.
+        development = [
+            r
+            for r in everything
+            if r.category != "unknown"
+            and (
+                (r.set == "corpus" and r.group not in HELD_OUT_TOOLS)
+                or (r.set != "corpus" and r.fold not in HELD_OUT)
+            )
+        ]
+        points = fit_calibration(development)
+        lines = "".join(f"  - [{x}, {y}]\n" for x, y in points)
+        CALIBRATION.write_text(
+            "# Category confidence calibration: [raw engine confidence, share of categories right], rising.\n"
+            "# Fitted by `python bench/crossval.py DATASETS --corpus CORPUS --fit-calibration` on the\n"
+            f"# {len(development)} development cases (folds and tools not held out).\n"
+            f"points:\n{lines}"
+        )
+        print(f"\nwrote {CALIBRATION} ({len(points)} points from {len(development)} development cases)")
     if args.json:
         with args.json.open("w") as out:
             for r in everything:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -95,6 +96,42 @@ def _signal(item: dict[str, Any]) -> Signal:
         bool(item.get("generic", False)),
         screen or None,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """Raw engine confidence -> the share of diagnoses with that confidence whose category was right,
+    measured on held-out data (`calibration.yaml`, fitted by bench/crossval.py). Piecewise linear between
+    the points, flat beyond them; the points rise, so a higher raw confidence never maps lower."""
+
+    points: tuple[tuple[float, float], ...] = ()
+
+    def apply(self, raw: float) -> float:
+        points = self.points
+        if not points:
+            return raw
+        if raw <= points[0][0]:
+            return points[0][1]
+        for (x0, y0), (x1, y1) in itertools.pairwise(points):
+            if raw <= x1:
+                return y0 + (y1 - y0) * (raw - x0) / (x1 - x0) if x1 > x0 else y1
+        return points[-1][1]
+
+
+@functools.cache
+def default_calibration() -> Calibration:
+    return load_calibration(resources.files("agent.signals").joinpath("calibration.yaml").read_text("utf-8"))
+
+
+def load_calibration(text: str) -> Calibration:
+    """A calibration table from its YAML; a malformed one is an error that says what is wrong."""
+    raw = yaml.safe_load(text)
+    points = tuple((float(x), float(y)) for x, y in raw["points"])
+    if any(x1 < x0 or y1 < y0 for (x0, y0), (x1, y1) in itertools.pairwise(points)):
+        raise ValueError("calibration.yaml: points must rise in both raw confidence and accuracy")
+    if any(not (0.0 <= v <= 1.0) for point in points for v in point):
+        raise ValueError("calibration.yaml: values must lie in 0..1")
+    return Calibration(points)
 
 
 def compile_prefilter(pattern: bytes) -> Prefilter:
