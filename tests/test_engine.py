@@ -276,7 +276,7 @@ def test_calibration_interpolates_and_clamps() -> None:
     ],
 )
 def test_calibration_rejects_tables_that_do_not_rise_or_leave_0_to_1(text: str) -> None:
-    with pytest.raises(ValueError, match="calibration.yaml"):
+    with pytest.raises(ValueError, match=r"calibration\.yaml"):
         load_calibration(text)
 
 
