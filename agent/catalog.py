@@ -55,6 +55,8 @@ _RULE_KEYS = {
     "specificity",
     "examples",
     "negatives",
+    "details",
+    "exit_cause",
 }
 
 
@@ -78,10 +80,16 @@ class Rule:
     examples: tuple[str, ...] = ()
     negatives: tuple[str, ...] = ()
     source: str = ""  # the rules file it came from
+    # Patterns tried on the other lines of the failure's excerpt for values the matched line does not name
+    # (pip names the conflicting package two lines under its `Cannot install` line).
+    details: tuple[re.Pattern[str], ...] = ()
+    # The rule reads the cause off an exit report (exit code 137, `make: *** [test] Segmentation fault`):
+    # on such a line it says more than "the command failed".
+    exit_cause: bool = False
 
     @property
     def group_names(self) -> frozenset[str]:
-        return frozenset(name for p in self.patterns for name in p.groupindex)
+        return frozenset(name for p in (*self.patterns, *self.details) for name in p.groupindex)
 
     def search(self, text: str) -> re.Match[str] | None:
         for pattern in self.patterns:
@@ -304,9 +312,11 @@ def _substring_sets(items: Sequence[tuple[Any, Any]]) -> list[frozenset[str]]:
         if run:
             sets.append(frozenset({"".join(run)}))
         run = []
-        if op is _c.SUBPATTERN and len(av[-1]) == 1 and av[-1][0][0] is _c.BRANCH:
+        # A group of alternatives, or the bare BRANCH the parser leaves of a non-capturing one.
+        branches = _branch_of((op, av)) if op is not None else None
+        if branches is not None:
             alternatives: set[str] = set()
-            for branch in av[-1][0][1][1]:
+            for branch in branches:
                 inner = _substring_sets(list(branch))
                 if not inner:
                     alternatives = set()
@@ -454,7 +464,11 @@ class Catalog:
                 scored.append((hit.rule.specificity * weight, position, hit))
 
         if scored:
-            return self._decide(scored)
+            decided = self._decide(scored)
+            if decided.hit is not None and decided.hit.rule.details:
+                detailed = _with_details(decided.hit, [ln.text for ln in excerpt])
+                return Classification(decided.category, decided.confidence, detailed)
+            return decided
 
         keyword_scores = self.keywords.score((ln.text, w) for ln, w in ordered)
         if keyword_scores:
@@ -488,6 +502,20 @@ class Catalog:
         agree = sum(s[0] for s in scored if s[2].rule.category is category) / total
         confidence = hit.rule.specificity * (0.6 + 0.4 * agree)
         return Classification(category, round(max(0.05, min(1.0, confidence)), 3), hit)
+
+
+def _with_details(hit: RuleHit, lines: Sequence[str]) -> RuleHit:
+    """The hit with the captures its rule's `details` patterns find on the excerpt's lines (the first
+    value of each name wins; the matched line's own captures are never replaced)."""
+    captures = dict(hit.captures)
+    for text in lines:
+        for pattern in hit.rule.details:
+            m = pattern.search(text)
+            if m is not None:
+                for name, value in m.groupdict().items():
+                    if value is not None and name not in captures:
+                        captures[name] = value
+    return RuleHit(rule=hit.rule, line=hit.line, captures=captures)
 
 
 # --------------------------------------------------------------------------------------------- loading
@@ -560,6 +588,8 @@ def parse_rule(raw: Mapping[str, Any], source: str = "<memory>") -> Rule:
         specificity=float(specificity),
         examples=_strings(raw.get("examples"), where, "examples"),
         negatives=_strings(raw.get("negatives"), where, "negatives"),
+        details=tuple(_compile(p, where) for p in _strings(raw.get("details"), where, "details")),
+        exit_cause=bool(raw.get("exit_cause", False)),
         source=source,
     )
     if title is not None:

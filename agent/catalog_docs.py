@@ -23,6 +23,11 @@ field: infrastructure, network, CI configuration and deployment first, then one 
 generic shell problems and, last, generic low-specificity rules. `specificity` (0..1) says how sure a
 match is; the classifier prefers the most specific hit in the failure excerpt and falls back to keyword
 scoring per category (`agent/rules/category_keywords.yaml`) when no rule matches.
+`{name}` in a title or remediation is filled from the pattern's named group of that name, or else from a
+rule's `details` patterns tried on the other lines of the failure's excerpt (pip names the conflicting
+package under its error line); a value the log never names shows as `<name>`. A rule with `exit_cause`
+reads the cause off an exit report (exit code 137, `make: *** [test] Segmentation fault`), so its match on
+such a line is the answer rather than the generic "command failed".
 Remediation commands are shown to the user, never run.
 """
 

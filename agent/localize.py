@@ -46,6 +46,7 @@ CONTINUATION = re.compile(
     r"|\s*\^"  # caret under a source line
     r"|[\-+]{3} |[\-+@] "  # diff lines
     r"|E\s"  # pytest detail
+    r"|>\s{2,}\S"  # pytest's failing source line (`>       assert total == 4`)
     r"|\d+\s*\|"  # source excerpt with line number gutter
     r"|\d+ {2,}\S|\s*[~^]{2,}\s*$"  # tsc --pretty code frame and its underline
     r"|\|"  # rustc/tsc gutter
@@ -66,6 +67,12 @@ PROGRESS = re.compile(
     r"^\s*(?:Compiling|Downloading|Downloaded|Checking|Fresh|Installing|Collecting|Building|Fetching|Updating|"
     r"Resolving|Unpacking|Setting up|Requirement|Using|Running \S+ \.\.\.$|-- |\[\d+/\d+\]|\d+%)"
 )
+# A line that introduces the detail under it: pip's `The conflict is caused by:`, Python's
+# `Current thread 0x00007f (most recent call first):`.
+LEAD_IN = re.compile(r"^\S.*:\s*$")
+# A tool's log-level prefix alone on a line is its blank line (npm prints `npm error` between paragraphs).
+# (Maven's bare `[ERROR]` lines are not: they sit inside its reports, whose labeled spans run across them.)
+PREFIX_ONLY = re.compile(r"^npm (?:ERR!|error)\s*$")
 # Lines that end an error block: a new command, prompt or step header.
 BOUNDARY = re.compile(r"^(?:\$ |\+ |> \S+@\S+ |==> |\[Pipeline\]|Running |Step \d+/\d+|#\d+ \[)")
 
@@ -143,8 +150,10 @@ class LineScorer:
         baseline: Collection[str] | None,
         view: LogView,
         section_weight: Callable[[str], float | None],
+        names_cause: Callable[[str], bool] = lambda _: False,
     ) -> None:
         self.scan = scan
+        self.names_cause = names_cause
         self.view = view
         self.section_weight = section_weight
         self.regions = regions
@@ -205,8 +214,10 @@ class LineScorer:
             score += 1.0 + POSITION_WEIGHT * ((line - region.begin) / span) ** 2
             if region is self.regions[0] and len(self.regions) > 1:
                 score += FIRST_FAILURE_BONUS
-        if generic:
+        if generic and not self.names_cause(text):
             # "exit code 1" and its kin: never the answer when the log says more, wherever they stand.
+            # An exit line a rule knows the cause from (exit code 137 or 124, `make: *** [test]
+            # Segmentation fault`) does say more.
             score = min(score, 0.5)
         self._cache[line] = score
         return score
@@ -245,13 +256,13 @@ def view_known(view: LogView, line: int) -> bool:
 
 
 def _is_blank(clean: CleanLine | None) -> bool:
-    return clean is None or not clean.text.strip()
+    return clean is None or not clean.text.strip() or PREFIX_ONLY.match(clean.text) is not None
 
 
 def _ends_block(clean: CleanLine | None) -> bool:
     return (
         clean is None
-        or not clean.text.strip()
+        or _is_blank(clean)
         or clean.marker in (Marker.GROUP_START, Marker.GROUP_END)
         or BOUNDARY.match(clean.text) is not None
     )
@@ -343,6 +354,7 @@ def localize(
     rule_of: Callable[[str], str | None] = lambda _: None,
     baseline: Collection[str] | None = None,
     section_weight: Callable[[str], float | None] = lambda _: None,
+    names_cause: Callable[[str], bool] = lambda _: False,
 ) -> Localized:
     regions = failing_regions(scan.steps, scan.total_lines)
     view = LogView(scan)
@@ -354,6 +366,7 @@ def localize(
         baseline=baseline,
         view=view,
         section_weight=section_weight,
+        names_cause=names_cause,
     )
     scored = sorted(
         (
@@ -410,6 +423,7 @@ def localize(
     threshold = max(1.5, anchor_score * 0.6)
     # Neighbouring paragraphs that state errors too (a list of failures) belong to the same chunk.
     low, high = limits(anchor)
+    own_bottom = bottom
     for direction in (-1, 1):
         while bottom - top + 1 < MAX_EXCERPT:
             edge = top if direction < 0 else bottom
@@ -428,8 +442,18 @@ def localize(
             # Only the lines it would add count: in a double-spaced log its span reaches into the block.
             added = range(span[0], top) if direction < 0 else range(bottom + 1, span[1] + 1)
             strong = max((line_score(n) for n in added), default=0.0) >= threshold
-            # Below an error, a paragraph of pure detail (a code frame, related locations) belongs to it.
-            if not strong and not (direction > 0 and _all_detail(span, view)):
+            if not strong and direction > 0:
+                # Below an error, the detail that follows a blank line belongs to it (a code frame, pip's
+                # `The conflict is caused by:` list, Python's crash stack, node:test's `expected:`/`actual:`),
+                # up to the first line that is not detail.
+                last = _detail_run(span, view, lead_in=bottom == own_bottom)
+                if last is None:
+                    break
+                bottom = min(last, top + MAX_EXCERPT - 1)
+                if last < span[1]:
+                    break
+                continue
+            if not strong:
                 break
             if direction < 0:
                 top = max(span[0], bottom - MAX_EXCERPT + 1)
@@ -499,9 +523,20 @@ def localize(
     return Localized(focus, excerpt, anchor_score, region.start, region.exit, params)
 
 
-def _all_detail(span: tuple[int, int], view: LogView) -> bool:
-    lines = [view.get(n) for n in range(span[0], span[1] + 1)]
-    return all(c is not None and CONTINUATION.match(c.text) for c in lines)
+def _detail_run(span: tuple[int, int], view: LogView, *, lead_in: bool) -> int | None:
+    """The last line of the run of detail lines that opens `span`; None when the span does not open with
+    detail. With `lead_in` (right under the error's own block) one line that introduces the detail, such
+    as `The conflict is caused by:`, may come first; further down it would take in the next report."""
+    first = view.get(span[0])
+    introduced = lead_in and first is not None and LEAD_IN.match(first.text) and span[1] > span[0]
+    start = span[0] + 1 if introduced else span[0]
+    last = None
+    for n in range(start, span[1] + 1):
+        clean = view.get(n)
+        if clean is None or not CONTINUATION.match(clean.text):
+            break
+        last = n
+    return last
 
 
 _DIGITS = re.compile(r"\d+")

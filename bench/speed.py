@@ -2,13 +2,16 @@
 
     python bench/speed.py [--sizes 10,100,1000] [--dir /tmp/cimedic-speed]
 
-The logs are built from real-shaped content: a GitHub Actions job (timestamps, pip/pytest/compiler chatter,
-with about 7% of lines holding words like error, fail, warning, the share measured on the LogChunks logs),
-one real failure at the end. `--from DIR` builds them instead by concatenating the real logs under DIR (for
-example ../shared/datasets/logchunks/logs) until the size is reached, the real failure still at the end.
-Each size is analyzed
-in a fresh process (`cimedic analyze --no-kb --no-llm -f json`) so that peak RSS is that run's own; the same
-file is counted by `grep -ciE 'error|fail'` in the same run as the baseline. Medians of `--repeat` runs.
+The logs are built from real-shaped content: a GitHub Actions job (pip/pytest/compiler chatter, with about
+7% of lines holding words like error, fail, warning, the share measured on the LogChunks logs), one real
+failure at the end. As in a real GitHub Actions log, every line has its own timestamp (100 ns resolution)
+and its own numbers (versions, counters, durations, test names), about 86 bytes a line: no two lines are
+alike, so nothing is saved by caching lines. `--repeating` builds the earlier, kinder log instead (one
+timestamp per 200 lines drawn from a few fixed texts), for comparison with older figures. `--from DIR`
+builds them by concatenating the real logs under DIR (for example ../shared/datasets/logchunks/logs) until
+the size is reached, the real failure still at the end. Each size is analyzed in a fresh process
+(`cimedic analyze --no-kb --no-llm -f json`) so that peak RSS is that run's own; the same file is counted
+by `grep -ciE 'error|fail'` in the same run as the baseline. Medians of `--repeat` runs.
 """
 
 from __future__ import annotations
@@ -56,6 +59,50 @@ FAILURE = [
     "FAILED tests/test_cart.py::test_checkout - AssertionError: assert Decimal('23.75') == Decimal('22.50')",
     "##[error]Process completed with exit code 1.",
 ]
+
+
+# Line shapes of a real job; `{}` fields are filled with fresh numbers on every line.
+UNIQUE_NEUTRAL = [
+    "Receiving objects:  {}% ({}/{}), {}.{} MiB | {}.{} MiB/s",
+    "tests/test_mod{}.py::test_case_{} [ {}%]",
+    "  Downloading pkg{}-{}.{}.{}-py3-none-any.whl ({} kB)",
+    "[INFO] Compiling {} source files to target/app{}",
+    "   Compiling serde_json v1.0.{} (build {})",
+    "gcc -O2 -Wall -c src/util{}.c -o build/util{}.o",
+    "ok  \tgithub.com/acme/app/internal/store{}\t0.{}s",
+    "Get:{} http://archive.ubuntu.com jammy/main libx{} [{} kB]",
+]
+UNIQUE_KEYWORDED = [
+    "npm WARN deprecated pkg{}@{}.{}.{}: This module is not supported",
+    "tests/test_errors{}.py::test_fail_path_{} PASSED [ {}%]",
+    "WARNING: Retrying (Retry(total={})) after connection broken {}",
+    "error_reporting = E_ALL (from php{}.ini)",
+]
+STAMP_START = 1_795_940_000 * 10**7  # 2026-11-28 in 100 ns ticks since the epoch
+
+
+def stamp_of(ticks: int) -> str:
+    seconds, frac = divmod(ticks, 10**7)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{frac:07d}Z "
+
+
+def generate_unique(path: Path, size: int, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    written = 0
+    ticks = STAMP_START
+    with path.open("w", encoding="utf-8", newline="\n") as out:
+        out.write(stamp_of(ticks) + "##[group]Run pytest -q\n")
+        while written < size:
+            lines = []
+            for _ in range(1000):
+                ticks += rng.randrange(1, 40_000)
+                shape = rng.choice(UNIQUE_KEYWORDED if rng.random() < 0.07 else UNIQUE_NEUTRAL)
+                text = shape.format(*(rng.randrange(10**4) for _ in range(shape.count("{}"))))
+                lines.append(stamp_of(ticks) + text + "\n")
+            block = "".join(lines)
+            out.write(block)
+            written += len(block)
+        out.write("".join(stamp_of(ticks + 1) + line + "\n" for line in FAILURE))
 
 
 def generate(path: Path, size: int, seed: int = 7) -> None:
@@ -107,6 +154,9 @@ def main() -> int:
     ap.add_argument(
         "--from", dest="source", type=Path, help="build the logs from the real logs under this folder"
     )
+    ap.add_argument(
+        "--repeating", action="store_true", help="the earlier log: one timestamp per 200 fixed lines"
+    )
     args = ap.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
     print(
@@ -114,13 +164,15 @@ def main() -> int:
     )
     print("|---|---|---|---|---|---|---|")
     for size_mb in (int(s) for s in args.sizes.split(",")):
-        kind = "real" if args.source else "gen"
+        kind = "real" if args.source else "repeating" if args.repeating else "unique"
         path = args.dir / f"log-{kind}-{size_mb}mb.log"
         if not path.exists() or path.stat().st_size < size_mb * 1_000_000:
             if args.source:
                 concatenate(path, size_mb * 1_000_000, args.source)
-            else:
+            elif args.repeating:
                 generate(path, size_mb * 1_000_000)
+            else:
+                generate_unique(path, size_mb * 1_000_000)
         actual = path.stat().st_size / 1e6
         ours, grep, rss, found = [], [], 0.0, ""
         for _ in range(args.repeat):

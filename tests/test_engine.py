@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from agent.engine import InputError, analyze, analyze_file
 from agent.models import Category
+from agent.signals import default_calibration, load_calibration
 
 PYTEST_LOG = """\
 ============================= test session starts ==============================
@@ -256,3 +257,34 @@ def test_a_demoted_status_line_of_the_same_kind_is_not_where_the_failure_starts(
     )
     d = analyze(log)
     assert d.focus[0].line in (3, 4)
+
+
+def test_calibration_interpolates_and_clamps() -> None:
+    table = load_calibration("points:\n  - [0.2, 0.1]\n  - [0.6, 0.5]\n  - [0.9, 0.95]\n")
+    assert table.apply(0.0) == 0.1
+    assert table.apply(0.4) == pytest.approx(0.3)
+    assert table.apply(0.75) == pytest.approx(0.725)
+    assert table.apply(1.0) == 0.95
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "points:\n  - [0.2, 0.5]\n  - [0.6, 0.4]\n",  # accuracy falls
+        "points:\n  - [0.6, 0.4]\n  - [0.2, 0.5]\n",  # raw confidence falls
+        "points:\n  - [0.2, 1.5]\n",  # not a share
+    ],
+)
+def test_calibration_rejects_tables_that_do_not_rise_or_leave_0_to_1(text: str) -> None:
+    with pytest.raises(ValueError, match=r"calibration\.yaml"):
+        load_calibration(text)
+
+
+def test_packaged_calibration_rises_and_orders_diagnoses_as_raw_confidence_does() -> None:
+    table = default_calibration()
+    raws = [i / 100 for i in range(101)]
+    calibrated = [table.apply(r) for r in raws]
+    assert calibrated == sorted(calibrated)
+    assert all(0.0 <= c <= 1.0 for c in calibrated)
+    # an unrecognised failure never reads as likely right
+    assert analyze("exit status 1\n").confidence <= 0.5

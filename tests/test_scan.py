@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent import scan as scan_module
 from agent.scan import Scanner, scan
+from agent.signals import default_signals
 
 NOISE = ["collecting deps", "ok 1 - fine", "Downloading x 12%", "", "compiling a.c"]
 ERRORS = ["ERROR: boom happened", "error: cannot find symbol", "FAILED tests/t.py::test_x - assert 1 == 2"]
@@ -61,3 +64,43 @@ def test_candidates_stay_bounded_on_a_noisy_log() -> None:
 
 def test_binary_input_is_flagged() -> None:
     assert scan([bytes(range(256)) * 40]).binary
+
+
+def _unscreened(text: str) -> tuple[float, bool]:
+    """The signals' meaning: every pattern searched on every line."""
+    total, generic = 0.0, False
+    for signal in default_signals().signals:
+        if signal.pattern.search(text):
+            total += signal.weight
+            generic = generic or signal.generic
+    return total, generic
+
+
+_FRAGMENTS = [
+    *sorted({s for sig in default_signals().signals for s in sig.screen or ()}),
+    "E   ",
+    "ERROR",
+    "Error:",
+    " 0 ",
+    "FAIL",
+    "::",
+    ":12:3: ",
+    "\t",
+    "  ",
+    "✗ ",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_FRAGMENTS), st.text(max_size=6)), max_size=8))
+def test_screened_signal_scores_equal_searching_every_pattern(parts: list[str]) -> None:
+    text = "".join(parts)
+    assert default_signals().score(text) == _unscreened(text)
+
+
+def test_screened_signal_scores_on_real_lines() -> None:
+    root = Path(__file__).resolve().parent / "fixtures" / "engine"
+    lines = [ln for p in sorted(root.glob("*.log")) for ln in p.read_text().splitlines()]
+    assert len(lines) > 500
+    for line in lines:
+        assert default_signals().score(line) == _unscreened(line), line

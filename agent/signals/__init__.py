@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -11,12 +12,18 @@ from typing import Any, Protocol
 import re2
 import yaml
 
+from agent.catalog import required_substrings
+
 
 @dataclass(frozen=True, slots=True)
 class Signal:
     pattern: re.Pattern[str]
     weight: float
     generic: bool
+    # Lower-cased strings one of which every line the pattern matches holds (None: no such screen). A line
+    # without any is not searched: on logs whose lines are all different (timestamps, counters) the
+    # signals are searched once per candidate line, and most signals cannot match most lines.
+    screen: frozenset[str] | None = None
 
 
 class Prefilter(Protocol):
@@ -38,6 +45,8 @@ class SignalSet:
     prefilter: Prefilter
     signals: tuple[Signal, ...]
     sections: tuple[Section, ...] = ()
+    # Every signal's screen strings, looked for once per line (C-level `in` checks).
+    screens: tuple[str, ...] = ()
 
     def section_weight(self, text: str) -> float | None:
         """The weight of the section `text` opens, or None when it is not a section header."""
@@ -50,7 +59,12 @@ class SignalSet:
         """Sum of matching weights, and whether the line is a generic exit statement."""
         total = 0.0
         generic = False
+        lowered = text.lower()
+        present = {s for s in self.screens if s in lowered}
         for signal in self.signals:
+            screen = signal.screen
+            if screen is not None and present.isdisjoint(screen):
+                continue
             if signal.pattern.search(text):
                 total += signal.weight
                 generic = generic or signal.generic
@@ -63,15 +77,61 @@ def default_signals() -> SignalSet:
     # YAML's "\xNN" escapes give one character per byte, so latin-1 turns the literals back into the UTF-8
     # byte sequences the byte-level scanner looks for.
     literals = [str(lit).encode("latin-1") for lit in raw["prefilter"]]
-    signals = tuple(
-        Signal(re.compile(item["pattern"]), float(item["weight"]), bool(item.get("generic", False)))
-        for item in raw["signals"]
-    )
+    signals = tuple(_signal(item) for item in raw["signals"])
     patterns = [str(p).encode("latin-1") for p in raw.get("prefilter_patterns", [])]
     sections = tuple(
         Section(re.compile(item["header"]), float(item["weight"])) for item in raw.get("sections", [])
     )
-    return SignalSet(compile_prefilter(b"|".join([trie_pattern(literals), *patterns])), signals, sections)
+    screens = tuple(sorted({s for signal in signals for s in signal.screen or ()}))
+    prefilter = compile_prefilter(b"|".join([trie_pattern(literals), *patterns]))
+    return SignalSet(prefilter, signals, sections, screens)
+
+
+def _signal(item: dict[str, Any]) -> Signal:
+    pattern = re.compile(item["pattern"])
+    screen = required_substrings(pattern)
+    return Signal(
+        pattern,
+        float(item["weight"]),
+        bool(item.get("generic", False)),
+        screen or None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """Raw engine confidence -> the share of diagnoses with that confidence whose category was right,
+    measured on held-out data (`calibration.yaml`, fitted by bench/crossval.py). Piecewise linear between
+    the points, flat beyond them; the points rise, so a higher raw confidence never maps lower."""
+
+    points: tuple[tuple[float, float], ...] = ()
+
+    def apply(self, raw: float) -> float:
+        points = self.points
+        if not points:
+            return raw
+        if raw <= points[0][0]:
+            return points[0][1]
+        for (x0, y0), (x1, y1) in itertools.pairwise(points):
+            if raw <= x1:
+                return y0 + (y1 - y0) * (raw - x0) / (x1 - x0) if x1 > x0 else y1
+        return points[-1][1]
+
+
+@functools.cache
+def default_calibration() -> Calibration:
+    return load_calibration(resources.files("agent.signals").joinpath("calibration.yaml").read_text("utf-8"))
+
+
+def load_calibration(text: str) -> Calibration:
+    """A calibration table from its YAML; a malformed one is an error that says what is wrong."""
+    raw = yaml.safe_load(text)
+    points = tuple((float(x), float(y)) for x, y in raw["points"])
+    if any(x1 < x0 or y1 < y0 for (x0, y0), (x1, y1) in itertools.pairwise(points)):
+        raise ValueError("calibration.yaml: points must rise in both raw confidence and accuracy")
+    if any(not (0.0 <= v <= 1.0) for point in points for v in point):
+        raise ValueError("calibration.yaml: values must lie in 0..1")
+    return Calibration(points)
 
 
 def compile_prefilter(pattern: bytes) -> Prefilter:

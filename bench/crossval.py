@@ -1,0 +1,281 @@
+"""Out-of-sample quality: the engine scored by repository folds (LogChunks), job-group folds (CiDiff) and
+tool groups (the generated corpus of bench/corpus).
+
+    python bench/crossval.py ../shared/datasets [--corpus bench/corpus/out] [--folds 5] [--show N]
+
+The engine's rules and signals are written by hand, so "training" is the set of logs a developer looked at
+while changing them. Each case gets a fold from a hash of its repository (LogChunks) or job group (CiDiff),
+so one repository's logs never straddle folds. `HELD_OUT` names the folds nobody looks at while changing
+the engine: `--show` lists misses from the development folds only, and the report gives both figures
+(development = in-sample, held out = out-of-sample) and their gap. On the generated corpus the groups are
+the tools: `HELD_OUT_TOOLS` are the tools whose logs were not looked at while writing rules.
+
+Category confidence is checked the same way: a reliability table (confidence bins against the share of
+right categories) on the held-out folds says whether a confidence of 0.8 means 80% right, with its expected
+calibration error (ECE: the case-weighted mean gap between confidence and accuracy over the bins).
+`--fit-calibration` refits agent/signals/calibration.yaml from the development folds and in-sample tools
+only (raw confidences, binned by equal counts, made monotone by pooling adjacent violators), so the
+held-out figures stay out of sample.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import json
+import statistics
+import sys
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from quality import Case, load_cases, norm, norm_set, prf
+
+from agent import engine
+from agent.engine import analyze_file
+from agent.signals import Calibration
+
+# Chosen before any change was measured on them (2026-12-05): fold 0 of 5 by sha256 of the repository
+# (LogChunks) or job group (CiDiff). Never tune on these; only report them.
+HELD_OUT = frozenset({0})
+# Generated-corpus tools whose logs were not looked at while writing rules (see bench/corpus/generate.py).
+HELD_OUT_TOOLS = frozenset({"go", "shellcheck", "javac", "unittest"})
+BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.01)
+# Fixed-width bins for fitting (finer at the top, where most diagnoses are): equal-count bins would pool
+# the few unrecognised failures (raw confidence near 0, never right) with confident ones.
+FIT_EDGES = (0.0, 0.2, 0.4, 0.6, 0.7, 0.8, 0.9, 1.01)
+MIN_BIN = 20  # a bin with fewer cases joins the next one: a share of 3 cases says little
+CALIBRATION = Path(__file__).resolve().parent.parent / "agent" / "signals" / "calibration.yaml"
+
+
+@dataclass(frozen=True)
+class Result:
+    set: str
+    id: str
+    group: str
+    fold: int
+    p: float
+    r: float
+    f1: float
+    full: bool
+    hit1: bool
+    category_ok: bool
+    confidence: float
+    category: str
+    label: str
+    focus: str | None
+
+
+def fold_of(group: str, folds: int) -> int:
+    return int(hashlib.sha256(group.encode()).hexdigest(), 16) % folds
+
+
+def groups_of(root: Path) -> dict[str, str]:
+    """Case id -> repository (LogChunks) or job group (CiDiff)."""
+    out: dict[str, str] = {}
+    for name, key in (("logchunks", "repo"), ("cidiff", "group")):
+        path = root / name / "cases.jsonl"
+        if path.exists():
+            for raw in path.read_text().splitlines():
+                c = json.loads(raw)
+                out[c["id"]] = c[key]
+    return out
+
+
+def run(name: str, cases: Iterable[Case], group: dict[str, str], folds: int) -> list[Result]:
+    results = []
+    for case in cases:
+        d = analyze_file(case.log, baseline=case.baseline)
+        excerpt = norm_set(x.text for x in d.excerpt)
+        p, r, f = prf(excerpt, case.labeled)
+        focus = d.focus[0].text if d.focus else None
+        g = group[case.id]
+        results.append(
+            Result(
+                set=name,
+                id=case.id,
+                group=g,
+                fold=fold_of(g, folds),
+                p=p,
+                r=r,
+                f1=f,
+                full=case.labeled <= excerpt,
+                hit1=focus is not None and norm(focus) in case.labeled,
+                category_ok=d.category.value == case.category,
+                confidence=d.confidence,
+                category=d.category.value,
+                label=case.category,
+                focus=focus,
+            )
+        )
+    return results
+
+
+def summary(rows: list[Result]) -> dict[str, float]:
+    if not rows:
+        return {"cases": 0}
+    return {
+        "cases": len(rows),
+        "precision": statistics.mean(r.p for r in rows),
+        "recall": statistics.mean(r.r for r in rows),
+        "f1": statistics.mean(r.f1 for r in rows),
+        "full": statistics.mean(r.full for r in rows),
+        "hit1": statistics.mean(r.hit1 for r in rows),
+        "category": statistics.mean(r.category_ok for r in rows),
+    }
+
+
+def table(title: str, parts: dict[str, list[Result]]) -> None:
+    print(f"\n## {title}")
+    print("| part | cases | precision | recall | F1 | full | hit1 | category |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label, rows in parts.items():
+        m = summary(rows)
+        if not rows:
+            continue
+        print(
+            f"| {label} | {m['cases']:.0f} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} "
+            f"| {m['full']:.3f} | {m['hit1']:.3f} | {m['category']:.3f} |"
+        )
+
+
+def reliability(title: str, rows: list[Result]) -> None:
+    """Confidence bins against observed category accuracy (a calibrated engine has them close)."""
+    print(f"\n{title}: confidence bin → cases, mean confidence, share with the right category")
+    gap = 0.0
+    for lo, hi in itertools.pairwise(BINS):
+        inbin = [r for r in rows if lo <= r.confidence < hi]
+        if inbin:
+            conf = statistics.mean(r.confidence for r in inbin)
+            acc = statistics.mean(r.category_ok for r in inbin)
+            gap += len(inbin) * abs(conf - acc)
+            print(f"- [{lo:.1f}, {min(hi, 1.0):.1f}): {len(inbin)} cases, {conf:.2f}, {acc:.2f}")
+    if rows:
+        print(f"- ECE {gap / len(rows):.3f}")
+
+
+def fit_calibration(rows: list[Result]) -> list[tuple[float, float]]:
+    """Bins of raw confidence -> accuracy, then pool adjacent violators until accuracy rises."""
+    blocks: list[list[Result]] = []
+    carry: list[Result] = []
+    for lo, hi in itertools.pairwise(FIT_EDGES):
+        carry += [r for r in rows if lo <= r.confidence < hi]
+        if len(carry) >= MIN_BIN:
+            blocks.append(carry)
+            carry = []
+    if carry and blocks:
+        blocks[-1] += carry
+    elif carry:
+        blocks.append(carry)
+    pooled: list[tuple[float, float, int]] = []  # (mean raw, accuracy, cases)
+    for block in blocks:
+        x = statistics.mean(r.confidence for r in block)
+        y = statistics.mean(r.category_ok for r in block)
+        n = len(block)
+        while pooled and pooled[-1][1] > y:
+            px, py, pn = pooled.pop()
+            x, y, n = (px * pn + x * n) / (pn + n), (py * pn + y * n) / (pn + n), pn + n
+        pooled.append((x, y, n))
+    return [(round(x, 3), round(y, 3)) for x, y, _ in pooled]
+
+
+def corpus_cases(corpus: Path) -> tuple[list[Case], dict[str, str]]:
+    """The generated corpus: labels.jsonl beside the logs (bench/corpus/generate.py writes both)."""
+    cases, group = [], {}
+    for raw in (corpus / "labels.jsonl").read_text().splitlines():
+        c = json.loads(raw)
+        log = corpus / c["log"]
+        if not log.exists():
+            continue
+        cases.append(Case(c["id"], log, norm_set(c["key_lines"]), c["category"], None))
+        group[c["id"]] = c["tool"]
+    return cases, group
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("dataset", type=Path)
+    ap.add_argument("--corpus", type=Path, help="a generated corpus (labels.jsonl and logs)")
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--show", type=int, default=0, help="list the N worst development-fold cases")
+    ap.add_argument("--json", type=Path, help="write per-case results here")
+    ap.add_argument(
+        "--fit-calibration",
+        action="store_true",
+        help=f"score with raw confidences and refit {CALIBRATION.name} from the development rows",
+    )
+    args = ap.parse_args(argv)
+    if args.fit_calibration:
+        engine.default_calibration = Calibration  # the identity: confidences as the engine computes them
+    group = groups_of(args.dataset)
+    sets = load_cases(args.dataset, None)
+    everything: list[Result] = []
+    for name, cases in sets.items():
+        rows = run(name, cases, group, args.folds)
+        everything += rows
+        dev = [r for r in rows if r.fold not in HELD_OUT]
+        held = [r for r in rows if r.fold in HELD_OUT]
+        parts = {f"fold {k}{' (held out)' if k in HELD_OUT else ''}": [] for k in range(args.folds)}
+        for r in rows:
+            parts[f"fold {r.fold}{' (held out)' if r.fold in HELD_OUT else ''}"].append(r)
+        parts["**development folds (in-sample)**"] = dev
+        parts["**held-out folds (out-of-sample)**"] = held
+        parts["all"] = rows
+        table(f"{name}: folds by {'repository' if name == 'logchunks' else 'job group'}", parts)
+        gap = summary(dev).get("f1", 0.0) - summary(held).get("f1", 0.0)
+        print(f"\nF1 gap, development − held out: {gap:+.3f}")
+        reliability(f"{name} held-out folds", held)
+        if args.show:
+            for r in sorted(dev, key=lambda r: r.f1)[: args.show]:
+                print(f"- {r.id} F1={r.f1:.2f} cat={r.category}/{r.label} focus={r.focus!r:.110}")
+    if args.corpus:
+        cases, tools = corpus_cases(args.corpus)
+        rows = run("corpus", cases, tools, args.folds)
+        everything += rows
+        by_tool: dict[str, list[Result]] = defaultdict(list)
+        for r in rows:
+            by_tool[r.group + (" (held out)" if r.group in HELD_OUT_TOOLS else "")].append(r)
+        parts = dict(sorted(by_tool.items()))
+        parts["**tools looked at (in-sample)**"] = [r for r in rows if r.group not in HELD_OUT_TOOLS]
+        parts["**held-out tools (out-of-sample)**"] = [r for r in rows if r.group in HELD_OUT_TOOLS]
+        parts["all"] = rows
+        table(f"generated corpus ({args.corpus}): by tool", parts)
+        reliability("corpus, all tools", rows)
+        if args.show:
+            looked = [r for r in rows if r.group not in HELD_OUT_TOOLS]
+            for r in sorted(looked, key=lambda r: (r.f1, r.category_ok))[: args.show]:
+                print(f"- {r.id} F1={r.f1:.2f} cat={r.category}/{r.label} focus={r.focus!r:.110}")
+    reliability("everything", everything)
+    if args.fit_calibration:
+        # An `unknown` answer claims no category; the engine leaves its confidence as it is.
+        development = [
+            r
+            for r in everything
+            if r.category != "unknown"
+            and (
+                (r.set == "corpus" and r.group not in HELD_OUT_TOOLS)
+                or (r.set != "corpus" and r.fold not in HELD_OUT)
+            )
+        ]
+        points = fit_calibration(development)
+        lines = "".join(f"  - [{x}, {y}]\n" for x, y in points)
+        CALIBRATION.write_text(
+            "# Category confidence calibration: [raw engine confidence, share of categories right], rising.\n"
+            "# Fitted by `python bench/crossval.py DATASETS --corpus CORPUS --fit-calibration` on the\n"
+            f"# {len(development)} development cases (folds and tools not held out).\n"
+            f"points:\n{lines}"
+        )
+        print(f"\nwrote {CALIBRATION} ({len(points)} points from {len(development)} development cases)")
+    if args.json:
+        with args.json.open("w") as out:
+            for r in everything:
+                out.write(json.dumps(r.__dict__) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,105 @@
+"""The engine on real failing builds made on the development machine (issue 14's gaps from new users).
+
+Each log in tests/fixtures/engine/ is the captured output of a real tool run on a tiny project with one
+injected fault, made by bench/corpus/generate.py (the file name is the scenario, its variant and its form);
+`npm-no-matching-version-plain.log` is `npm install` of a `left-pad@^99.0.0` dependency. The fault is known
+by construction, so these tests say what a developer needs: the category, the line that states the error,
+the detail that explains it inside the excerpt, and commands filled with the values the log names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.engine import analyze_file
+from agent.models import Category, Diagnosis
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "engine"
+
+
+def _analyze(name: str) -> Diagnosis:
+    return analyze_file(FIXTURES / f"{name}.log")
+
+
+def _excerpt(d: Diagnosis) -> list[str]:
+    return [x.text for x in d.excerpt]
+
+
+@pytest.mark.parametrize(
+    ("name", "category", "rule", "first_focus"),
+    [
+        # a segfault in a C test binary: not the passing test printed just before it
+        ("c-test-segfault-0-plain", Category.TEST, "crash.segmentation-fault", "Segmentation fault"),
+        ("python-segfault-0-plain", Category.TEST, "crash.segmentation-fault", "Fatal Python error"),
+        ("killed-sigkill-0-plain", Category.INFRASTRUCTURE, "infra.out-of-memory-killed", " Killed "),
+        ("python-memoryerror-0-plain", Category.INFRASTRUCTURE, "infra.python-memory-error", "MemoryError"),
+        ("timeout-service-wait-0-github", Category.INFRASTRUCTURE, "infra.command-timeout", "exit code 124"),
+        ("cargo-test-panic-0-plain", Category.TEST, "rust.test-panicked", "panicked at src/lib.rs:8:9"),
+        ("npm-ci-no-lockfile-0-plain", Category.DEPENDENCY, "js.lockfile-out-of-sync", "package-lock.json"),
+    ],
+)
+def test_crashes_kills_timeouts_and_panics_are_named(
+    name: str, category: Category, rule: str, first_focus: str
+) -> None:
+    d = _analyze(name)
+    assert (d.category, d.rule) == (category, rule)
+    assert first_focus in d.focus[0].text
+
+
+def test_an_import_from_the_projects_own_module_is_not_a_dependency_problem() -> None:
+    d = _analyze("pytest-own-module-import-0-plain")
+    assert d.category is Category.TEST
+    assert d.rule == "python.own-module-import-error"
+    assert "app.orders" in d.title and "cancel" in d.title
+    assert not any("pin" in step.lower() for step in d.remediation.steps)
+
+
+def test_pip_conflict_keeps_the_conflict_block_and_names_the_package() -> None:
+    d = _analyze("pip-resolution-conflict-0-plain")
+    excerpt = _excerpt(d)
+    assert "The conflict is caused by:" in excerpt
+    assert "    orderlib 1.0 depends on moneyfmt==1.0" in excerpt
+    assert "pip install pipdeptree && pipdeptree -r -p moneyfmt" in d.remediation.commands
+
+
+def test_pip_index_versions_gets_the_bare_name() -> None:
+    d = _analyze("pip-no-matching-version-0-plain")
+    assert d.title == "pip found no matching version of taxcalc==3.1"
+    assert d.remediation.commands == ["pip index versions taxcalc"]
+
+
+def test_npm_view_gets_the_package_the_log_names() -> None:
+    d = _analyze("npm-no-matching-version-plain")
+    assert d.rule == "js.package-not-found"
+    assert d.remediation.commands == ["npm view left-pad versions"]
+
+
+def test_python_crash_keeps_the_stack_under_fatal_python_error() -> None:
+    excerpt = _excerpt(_analyze("python-segfault-0-plain"))
+    assert any(line.startswith("Current thread 0x") for line in excerpt)
+    assert any('crash_test.py", line 6 in test_native' in line for line in excerpt)
+
+
+def test_cargo_panic_keeps_left_and_right() -> None:
+    excerpt = _excerpt(_analyze("cargo-test-panic-0-plain"))
+    assert "assertion `left == right` failed" in excerpt
+    assert "  left: 5" in excerpt and " right: 4" in excerpt
+
+
+def test_node_test_keeps_actual_and_expected() -> None:
+    excerpt = _excerpt(_analyze("node-test-failure-0-plain"))
+    assert "  expected: 5" in excerpt and "  actual: 4" in excerpt
+
+
+def test_pytest_missing_fixture_stays_in_the_excerpt_beside_a_failed_assertion() -> None:
+    excerpt = _excerpt(_analyze("pytest-fixture-missing-0-plain"))
+    assert "E       fixture 'db_session' not found" in excerpt
+    assert "E       assert (2 + 2) == 5" in excerpt
+
+
+def test_npm_usage_dump_is_not_part_of_the_error() -> None:
+    d = _analyze("npm-ci-no-lockfile-0-plain")
+    assert len(d.excerpt) <= 5
+    assert not any("--install-strategy" in line for line in _excerpt(d))
