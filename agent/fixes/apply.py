@@ -1,10 +1,10 @@
 """A strict patch applier with `git apply --check` semantics: exact context, offsets allowed, no fuzz.
 
 git looks for each hunk at its stated line first and then at growing distances before and after it; every
-context and removed line must match exactly (no fuzz, whitespace included). A hunk with no leading context
-that starts at line 1 must match at the start of the file, and one with no trailing context must match at
-its end (git's `match_beginning` / `match_end` in apply.c), which is why a zero-context hunk in the middle of
-a file is refused, as `git apply` refuses it without `--unidiff-zero`. Hunks apply in order and may not
+context and removed line must match exactly (no fuzz, whitespace included). A hunk that starts at line 1
+must match at the start of the file, and one with no trailing context must match at its end (git's
+`match_beginning` / `match_end` in apply.c), which is why a zero-context hunk in the middle of a file is
+refused, as `git apply` refuses it without `--unidiff-zero`. Hunks apply in order and may not
 overlap. Nothing here touches a file system: contents come in and go out as strings.
 """
 
@@ -33,12 +33,11 @@ def _split(text: str) -> tuple[list[str], bool]:
     return parts, not parts  # an empty file has no final line to lack a newline
 
 
-def _sides(hunk: Hunk) -> tuple[_Side, _Side, int, int]:
+def _sides(hunk: Hunk) -> tuple[_Side, _Side, int]:
     old = tuple(x[1:] for x in hunk.lines if x[0] in " -")
     new = tuple(x[1:] for x in hunk.lines if x[0] in " +")
-    leading = next((k for k, x in enumerate(hunk.lines) if x[0] != " "), len(hunk.lines))
     trailing = next((k for k, x in enumerate(reversed(hunk.lines)) if x[0] != " "), len(hunk.lines))
-    return _Side(old, hunk.old_eof_newline), _Side(new, hunk.new_eof_newline), leading, trailing
+    return _Side(old, hunk.old_eof_newline), _Side(new, hunk.new_eof_newline), trailing
 
 
 def apply_hunks(original: str, diff: FileDiff, name: str) -> str:
@@ -48,9 +47,9 @@ def apply_hunks(original: str, diff: FileDiff, name: str) -> str:
     pos = 0  # first line of `lines` not yet copied to `out`
     offset = 0  # git carries the offset found for one hunk to the next
     for number, hunk in enumerate(diff.hunks, 1):
-        old, new, leading, trailing = _sides(hunk)
+        old, new, trailing = _sides(hunk)
         size = len(old.lines)
-        match_beginning = hunk.old_start == 0 or (hunk.old_start == 1 and leading == 0)
+        match_beginning = hunk.old_start <= 1
         match_end = trailing == 0
         # A pure insertion names the line after which it goes; its old side is empty.
         want = hunk.old_start - (1 if size else 0) + offset

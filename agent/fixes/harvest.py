@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from agent.fixes.patch import Edit, Patch
+from agent.logtext import clean_line
 from agent.models import Category, Diagnosis
 
 FIXITS_DIR = ("rules", "fixits")
@@ -126,8 +127,19 @@ def _rustc_inline(lines: Sequence[str], at: int) -> tuple[int, str, str] | None:
     under = marks[start:].ljust(len(row.group(3)))
     if set(under) - {"+", " "} or len(under) > len(row.group(3)):
         return None
-    old = "".join(ch for ch, mark in zip(row.group(3), under, strict=True) if mark != "+")
-    return int(row.group(2)), old, row.group(3)
+    code = row.group(3)
+    added = [mark == "+" for mark in under]
+    # rustc trims whitespace off the marks: an inserted `mut ` is marked `+++`. A marked run between a
+    # space and a space took its trailing space with it.
+    for k in range(len(code) - 1):
+        if added[k] and not added[k + 1] and code[k + 1] == " ":
+            first = k
+            while first > 0 and added[first - 1]:
+                first -= 1
+            if first == 0 or code[first - 1] == " ":
+                added[k + 1] = True
+    old = "".join(ch for ch, mark in zip(code, added, strict=True) if not mark)
+    return int(row.group(2)), old, code
 
 
 def _snippet_rows(lines: Sequence[str], at: int) -> list[tuple[str, int | None, str]] | None:
@@ -244,6 +256,8 @@ def harvest(
 ) -> list[Patch]:
     """Every fix-it the log prints, as rule patches in log order (at most MAX_PATCHES, duplicates once)."""
     rules = default_fixits() if fixits is None else fixits
+    # Raw or already cleaned lines alike: a GitHub timestamp or `##[error]` prefix must not hide a fix-it.
+    log_lines = [clean_line(x).text for x in log_lines]
     lockfile = diagnosis.category is Category.DEPENDENCY
     patches: list[Patch] = []
     seen: set[tuple[Edit, ...]] = set()

@@ -125,6 +125,10 @@ def parse_diff(text: str) -> list[FileDiff]:
         old: str | None = None
         new: str | None = None
         if git:
+            # `diff --git a/X b/Y`: the names, for sections without ---/+++ (binary, mode, pure rename).
+            names = line[len(_GIT_HEADER) :].rstrip("\r")
+            if names.startswith("a/") and " b/" in names:
+                old, new = names[2:].rsplit(" b/", 1)
             i += 1
             while i < len(lines) and not lines[i].startswith(("--- ", "@@", _GIT_HEADER)):
                 ext = lines[i]
@@ -138,9 +142,13 @@ def parse_diff(text: str) -> list[FileDiff]:
                     mode = True
                 elif ext.startswith(("GIT binary patch", "Binary files ")):
                     binary = True
-                elif not ext.startswith(("index ", "similarity index", "dissimilarity index")) and not (
-                    ext.startswith(("new file mode ", "deleted file mode "))
-                ):
+                    while i + 1 < len(lines) and not lines[i + 1].startswith(_GIT_HEADER):
+                        i += 1  # base85 data, refused as a whole
+                elif ext.startswith("new file mode "):
+                    old = None
+                elif ext.startswith("deleted file mode "):
+                    new = None
+                elif not ext.startswith(("index ", "similarity index", "dissimilarity index")):
                     raise DiffError(f"line {i + 1}: unknown extended header {ext[:80]!r}")
                 i += 1
         hunks: list[Hunk] = []

@@ -75,12 +75,26 @@ def resolve_path(path: str, reader: Reader) -> str | None:
     return None
 
 
+def _display_index(line: str, column: int, tabstop: int = 8) -> int | None:
+    """The index of the character at display column `column` (1-based), tabs expanded: gcc counts columns
+    so by default (`-fdiagnostics-column-unit=display`, `-ftabstop=8`,
+    https://gcc.gnu.org/onlinedocs/gcc/Diagnostic-Message-Formatting-Options.html)."""
+    if "\t" not in line:
+        return None
+    shown = 0
+    for index, ch in enumerate(line):
+        if shown + 1 == column:
+            return index
+        shown = (shown // tabstop + 1) * tabstop if ch == "\t" else shown + 1
+    return len(line) if shown + 1 == column else None
+
+
 def _edit_line(line: str, edit: Edit) -> str:
     if edit.column is not None:
-        at = edit.column - 1
-        if line[at : at + len(edit.old)] != edit.old or at > len(line):
-            raise _Invalid(f"line {edit.line} has no {edit.old!r} at column {edit.column}")
-        return line[:at] + edit.new + line[at + len(edit.old) :]
+        for at in (edit.column - 1, _display_index(line, edit.column)):
+            if at is not None and at <= len(line) and line[at : at + len(edit.old)] == edit.old:
+                return line[:at] + edit.new + line[at + len(edit.old) :]
+        raise _Invalid(f"line {edit.line} has no {edit.old!r} at column {edit.column}")
     hits = [m.start() for m in re.finditer(rf"(?<![\w$]){re.escape(edit.old)}(?![\w$])", line)]
     if len(hits) != 1:
         why = "does not contain" if not hits else "contains more than one"
