@@ -222,12 +222,28 @@ def _edit_snippet_diff(fixit: Fixit, groups: Groups, lines: Sequence[str], at: i
     return edits
 
 
+def _edit_pin(fixit: Fixit, groups: Groups, lines: Sequence[str], at: int) -> list[Edit] | None:
+    """pip names the versions the index has when the pinned one is missing: pin the newest final release
+    among them (pre-releases and dev releases are skipped, as pip itself skips them by default,
+    https://pip.pypa.io/en/stable/cli/pip_install/#pre-release-versions). The file's line is found by the
+    requirement itself; the requirement name matches with PEP 503 normalization (`-`, `_`, `.` alike)."""
+    finals = [v.strip() for v in groups.get("versions", "").split(",") if re.fullmatch(r"[\d.]+", v.strip())]
+    name, old = groups.get("name"), groups.get("old")
+    if not finals or not name or not old or finals[-1] == old:
+        return None
+    groups["new"] = finals[-1]  # for the title
+    spelled = "[-_.]+".join(re.escape(part) for part in re.split(r"[-_.]+", name))
+    locate = rf"(?i)^\s*{spelled}\s*==\s*{re.escape(old)}\s*(?:[;#].*)?$"
+    return [Edit(groups["path"], 0, old=old, new=finals[-1], check=locate)]
+
+
 EDITS: dict[str, Callable[[Fixit, Groups, Sequence[str], int], list[Edit] | None]] = {
     "replace": _edit_replace,
     "insert-text": _edit_insert_text,
     "insert-line": _edit_insert_line,
     "delete-line": _edit_delete_line,
     "snippet-diff": _edit_snippet_diff,
+    "pin": _edit_pin,
 }
 
 

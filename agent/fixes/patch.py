@@ -20,6 +20,7 @@ class Edit:
 
     - `column` set (1-based): `old` must stand at that column; `old` may be empty (an insertion there).
     - `column` None: `old` must occur exactly once on the line as a whole word.
+    - `line` 0: the tool did not say which line; it is the only one that matches the regex `check`.
     - `whole_line`: `old` is the whole line's text (as the tool printed it) or, when `check` is set,
       the line must match that regular expression instead; `new` lines replace it
       (`new_lines=()` deletes it). With `insert`, the `new_lines` go before the line and nothing is

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from agent.fixes.apply import ApplyError, apply_hunks
 from agent.fixes.patch import Edit, Patch
@@ -102,12 +102,21 @@ def _edit_line(line: str, edit: Edit) -> str:
     return line[: hits[0]] + edit.new + line[hits[0] + len(edit.old) :]
 
 
+def _locate(edit: Edit, lines: Sequence[str]) -> Edit:
+    """An edit without a line number goes to the one line its `check` matches."""
+    hits = [k for k, line in enumerate(lines) if edit.check is not None and re.search(edit.check, line)]
+    if len(hits) != 1:
+        raise _Invalid(f"{'no' if not hits else 'more than one'} line matches {edit.check!r}")
+    return replace(edit, line=hits[0] + 1, check=None)
+
+
 def apply_edits(text: str, edits: Sequence[Edit]) -> str:
     """`text` with `edits` made, bottom up so line numbers stay valid; each must find what it expects."""
     ending = "\r\n" if "\r\n" in text else "\n"
     lines = text.split("\n")
     crlf = [x.endswith("\r") for x in lines]
     bare = [x[:-1] if c else x for x, c in zip(lines, crlf, strict=True)]
+    edits = [_locate(edit, bare) if edit.line == 0 else edit for edit in edits]
     seen: dict[int, list[Edit]] = {}
     # Bottom up, and on one line right to left, so earlier positions stay valid; an insertion before a
     # line goes after that line's own edits.
