@@ -71,3 +71,16 @@ def test_without_a_checkout_no_patch_is_kept() -> None:
 def test_no_patch_no_note(tmp_path: Path) -> None:
     result = run("", checkout(tmp_path))
     assert result.fix is None and result.fix_notes == []
+
+
+def test_a_patch_showing_a_secret_is_dropped(tmp_path: Path) -> None:
+    # The context lines come from the file; a redacted patch would not apply, so it is not shown at all.
+    token = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+    leaky = CALC.replace("def divide(a, b):\n", f'def divide(a, b):\n    key = "{token}"\n')
+    patch = make_diff(
+        "src/calc.py", leaky, leaky.replace("    return a / b\n", "    return a / b if b else 0\n")
+    )
+    result = run(patch, checkout(tmp_path, leaky))
+    assert result.fix is None and result.llm is not None and result.llm.patch is None
+    assert result.fix_notes == ["llm patch dropped: it holds text that looks like a secret (github-token)"]
+    assert token not in result.model_dump_json()

@@ -9,6 +9,7 @@ from agent.fixes.patch import Patch
 from agent.fixes.policy import PatchPolicy
 from agent.fixes.validate import Reader, Rejected, Validated, validate
 from agent.models import Category, Diagnosis, Fix
+from agent.redact import DEFAULT_REDACTOR, Redactor
 
 NO_SOURCE = "LLM patch dropped: no source checkout to validate it against (give --source DIR)"
 
@@ -59,8 +60,24 @@ def rule_fix(
     return None, good, notes
 
 
+def _secret_free(fix: Fix | None, redactor: Redactor, notes: list[str]) -> Fix | None:
+    """Redaction runs before anything leaves the process, but a redacted patch no longer applies: a patch
+    whose lines (its context comes from the files) hold something that looks like a secret is dropped."""
+    if fix is None:
+        return None
+    kinds = sorted({f.kind for f in redactor.findings(fix.patch)})
+    if not kinds:
+        return fix
+    notes.append(f"{fix.source} patch dropped: it holds text that looks like a secret ({', '.join(kinds)})")
+    return None
+
+
 def suggest(
-    diagnosis: Diagnosis, log_lines: Sequence[str], reader: Reader | None, policy: PatchPolicy | None = None
+    diagnosis: Diagnosis,
+    log_lines: Sequence[str],
+    reader: Reader | None,
+    policy: PatchPolicy | None = None,
+    redactor: Redactor = DEFAULT_REDACTOR,
 ) -> Diagnosis:
     """`diagnosis` with `fix` set to a validated patch (tool fix-its first, else the LLM's) and `fix_notes`
     saying what was dropped. Without a reader nothing can be validated, so nothing is shown."""
@@ -78,18 +95,25 @@ def suggest(
     fix: Fix | None = None
     result, used, notes = rule_fix(harvest(diagnosis, log_lines), reader, policy)
     if result is not None:
-        title = used[0].title if len(used) == 1 else f"{used[0].title} (and {len(used) - 1} more fix-its)"
-        fix = _as_fix(result, title, [p.rule or "" for p in used])
+        more = len(used) - 1
+        title = used[0].title + (f" (and {more} more fix-it{'s' * (more > 1)})" if more else "")
+        fix = _secret_free(
+            _as_fix(result, title, list(dict.fromkeys(p.rule or "" for p in used))), redactor, notes
+        )
     if llm is not None and llm.patch is not None:
         lockfile = diagnosis.category is Category.DEPENDENCY
         checked = validate(
             Patch("llm", llm.summary, llm.model, diff=llm.patch, lockfile_fix=lockfile), reader, policy
         )
+        candidate = None
         if isinstance(checked, Rejected):
             notes.append(_note(checked))
+        else:
+            candidate = _secret_free(_as_fix(checked, llm.fix or llm.summary, [llm.model]), redactor, notes)
+        if candidate is None:
             llm = llm.model_copy(update={"patch": None})
         elif fix is None:
-            fix = _as_fix(checked, llm.fix or llm.summary, [llm.model])
+            fix = candidate
     update: dict[str, object] = {"fix": fix, "fix_notes": [*diagnosis.fix_notes, *notes]}
     if llm is not diagnosis.llm:
         update["llm"] = llm
