@@ -49,6 +49,7 @@ fixits:
         (GOOD.replace("'^(?P<path>", "'^(?P<path"), "demo-rename: bad regex"),
         (GOOD + "    near: [{direction: up, within: 2, pattern: x}]\n", "near 1: needs direction"),
         (GOOD + "    near: [{direction: before, within: 0, pattern: x}]\n", "within must be a positive"),
+        (GOOD.replace("rename {old}", "rename {name}"), "title uses ['name'], which no pattern captures"),
     ],
 )
 def test_malformed_rules_are_refused_by_name(text: str, message: str) -> None:

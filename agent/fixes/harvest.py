@@ -295,7 +295,10 @@ def harvest(
             groups = {**extra, **groups}
             if "path" not in groups:
                 continue
-            edits = EDITS[fixit.edit](fixit, groups, log_lines, at)
+            try:
+                edits = EDITS[fixit.edit](fixit, groups, log_lines, at)
+            except KeyError:  # a placeholder's group sits in an alternative this line did not take
+                continue
             if not edits or tuple(edits) in seen:
                 continue
             seen.add(tuple(edits))
@@ -379,13 +382,20 @@ def parse_fixits(text: str, source: str) -> list[Fixit]:
                 )
             )
         assert fid is not None and edit is not None
+        match = _compile(entry.get("match"), where)
+        known = {g.rstrip("0123456789") for p in (match, *(n.pattern for n in near)) for g in p.groupindex}
+        known |= {"new"} if edit == "pin" else set()  # the pin edit chooses the version itself
+        for key in ("title", "text", "check"):
+            unknown = set(_PLACEHOLDER.findall(str(entry.get(key) or ""))) - known
+            if unknown:
+                raise FixitError(f"{where}: {key} uses {sorted(unknown)}, which no pattern captures")
         out.append(
             Fixit(
                 id=fid,
                 tool=data["tool"],
                 title=_str(entry, "title", where) or "",
                 needle=_str(entry, "needle", where) or "",
-                match=_compile(entry.get("match"), where),
+                match=match,
                 near=tuple(near),
                 edit=edit,
                 text=_str(entry, "text", where, required=False),
