@@ -12,6 +12,10 @@ turn off its own checks or switch CI Medic into writing where the maintainers di
     ignore:
       jobs: ["docs*"]         # fnmatch patterns on job names
       paths: ["vendor/**"]    # no annotations on these paths
+    protected: ["deploy/**"]  # suggested patches never touch these (on top of CI config and lockfiles)
+    patch:
+      max_bytes: 20000        # caps on a suggested patch; may only lower the built-in ones
+      max_lines: 200
 """
 
 from __future__ import annotations
@@ -39,11 +43,18 @@ class Ignore(_Strict):
     paths: list[str] = Field(default_factory=list)
 
 
+class PatchCaps(_Strict):
+    max_bytes: int | None = Field(default=None, ge=1)
+    max_lines: int | None = Field(default=None, ge=1)
+
+
 class Policy(_Strict):
     dry_run: bool = False
     outputs: Outputs = Field(default_factory=Outputs)
     rerun: list[Literal["flaky", "infrastructure"]] = Field(default_factory=list)
     ignore: Ignore = Field(default_factory=Ignore)
+    protected: list[str] = Field(default_factory=list, description="globs a suggested patch may not touch")
+    patch: PatchCaps = Field(default_factory=PatchCaps)
     error: str | None = Field(default=None, description="why the file was not used, when it was invalid")
 
     def ignores_job(self, name: str) -> bool:

@@ -114,6 +114,18 @@ class LlmExplanation(_Model):
     cost_usd: float = 0.0
 
 
+class Fix(_Model):
+    """A patch that passed validation (docs/fixes.md): it parses, applies exactly to the files at the failing
+    commit, touches no protected path and is under the size cap. Never set for an unchecked patch."""
+
+    patch: str = Field(description="unified diff, paths relative to the repository root (a/ b/ prefixes)")
+    source: Literal["rule", "llm"] = Field(description="a tool's fix-it read off the log, or the LLM's patch")
+    validated: Literal[True] = True
+    files: list[str] = Field(description="repository paths the patch changes")
+    title: str = Field(description="one line saying what the patch does")
+    rules: list[str] = Field(default_factory=list, description="fix-it rule ids, or the model's name")
+
+
 class Diagnosis(_Model):
     """What failed, where the log says so, what kind of failure it is, and what to do."""
 
@@ -136,6 +148,10 @@ class Diagnosis(_Model):
     notes: list[str] = Field(
         default_factory=list,
         description="optional steps that could not be done (baseline, knowledge base, LLM...) and why",
+    )
+    fix: Fix | None = Field(default=None, description="a validated patch, when one was found and checked")
+    fix_notes: list[str] = Field(
+        default_factory=list, description="patches that were dropped, and why (never shown themselves)"
     )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 
+from agent.fixes import PatchPolicy, Reader, suggest
 from agent.jobs import StepNotes
 from agent.logtext import clean_line
 from agent.models import Diagnosis, JobContext
@@ -47,8 +48,13 @@ def enrich(
     change: ChangeContext | None = None,
     record: bool = True,
     k: int = 3,
+    reader: Reader | None = None,
+    patch_policy: PatchPolicy | None = None,
 ) -> Diagnosis:
-    """Add similar past failures and an LLM explanation to `diagnosis`, then remember it."""
+    """Add similar past failures, an LLM explanation and a validated fix to `diagnosis`, then remember it.
+
+    `reader` gives the files at the failing commit (docs/fixes.md). Without it no patch can be checked, so
+    none is kept: a model's patch is dropped with a note."""
     notes = StepNotes(list(diagnosis.notes))
     result = diagnosis
     if kb is not None:
@@ -66,6 +72,8 @@ def enrich(
         else:
             if explanation is not None:
                 result = result.model_copy(update={"llm": explanation})
+    if reader is not None or (result.llm is not None and result.llm.patch is not None):
+        result = suggest(result, log_lines or (), reader, patch_policy)
     if kb is not None and record:
         try:
             kb.record(result, job)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from agent.cli.analyze_cmd import analyze_command
+from agent.cli.fix_cmd import fix_command
 from agent.cli.kb_cmd import kb_app
 from agent.cli.llm_cmd import llm_app
 from agent.cli.rules_cmd import rules_app
@@ -29,6 +30,7 @@ app.command("audit")(audit_command)
 app.add_typer(github_app, name="github")
 app.add_typer(llm_app, name="llm")
 app.add_typer(rules_app, name="rules")
+app.command("fix")(fix_command)
 # --- end sub-commands ---
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from agent.cli.fix_cmd import checkout_policy, checkout_reader
 from agent.config import ConfigError, load_settings
 from agent.engine import InputError, analyze_file
 from agent.models import Diagnosis, JobContext
@@ -68,6 +69,12 @@ def analyze_command(
         str | None, typer.Option(help="web URL of the log, for line links in markdown")
     ] = None,
     repo: Annotated[str | None, typer.Option(help="repository the log belongs to (owner/name)")] = None,
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            help="checkout at the failing commit: suggest a fix validated against it", file_okay=False
+        ),
+    ] = None,
 ) -> None:
     """Find the lines that explain a failed CI job, classify the failure and say what to do."""
     secrets = tuple(secret or ())
@@ -96,7 +103,7 @@ def analyze_command(
     if explainer is not None:
         explainer = explainer.bind(repo)  # the per-repository daily budget is charged
     try:
-        _analyze_all(logs, output_format, baseline, secrets, log_url, repo, kb, explainer)
+        _analyze_all(logs, output_format, baseline, secrets, log_url, repo, kb, explainer, source)
     finally:
         if explainer is not None:
             explainer.close()
@@ -111,8 +118,11 @@ def _analyze_all(
     repo: str | None,
     kb: KnowledgeLookup | None,
     explainer: Explainer | None,
+    source: Path | None = None,
 ) -> None:
     console = Console(highlight=False, soft_wrap=True)
+    reader = None if source is None else checkout_reader(source)
+    policy = None if source is None else checkout_policy(source)
     results: list[Diagnosis] = []
     failed = False
     for name in logs:
@@ -120,8 +130,17 @@ def _analyze_all(
         try:
             diagnosis = analyze_file(path, source=name, baseline=baseline, secrets=secrets)
             job = JobContext(ci_system="local", repo=repo, url=log_url)
-            lines = prompt_lines(_blocks(path), diagnosis) if explainer is not None else None
-            diagnosis = enrich(diagnosis, job=job, log_lines=lines, kb=kb, explainer=explainer)
+            wanted = explainer is not None or reader is not None
+            lines = prompt_lines(_blocks(path), diagnosis) if wanted else None
+            diagnosis = enrich(
+                diagnosis,
+                job=job,
+                log_lines=lines,
+                kb=kb,
+                explainer=explainer,
+                reader=reader,
+                patch_policy=policy,
+            )
         except InputError as exc:
             _fail(f"error: {exc}")
             failed = True

@@ -10,7 +10,9 @@ https://genai.owasp.org/llmrisk/llm052025-improper-output-handling/):
   the `@` becomes a full-width `＠`, which reads the same and notifies nobody;
 - links only to hosts on the allow-list (markdown links keep their text, bare URLs are replaced);
 - a patch is dropped when it touches a protected path (CI definitions, CODEOWNERS, ...), escapes the
-  repository (absolute paths, `..`), or is not a unified diff;
+  repository (absolute paths, `..`), or is not a unified diff; one that passes is still only a candidate,
+  kept by the pipeline only once it parses strictly and applies to the files at the failing commit
+  (`agent.fixes.suggest`, docs/fixes.md);
 - commands that fetch and run code, escalate privileges or destroy data are dropped; all are shown, never run.
 """
 

@@ -1,0 +1,4 @@
+int main(void) {
+    printf("hello\n");
+    return 0;
+}

@@ -1,0 +1,3 @@
+module example.com/go-undefined
+
+go 1.19

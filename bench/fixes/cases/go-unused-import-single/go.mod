@@ -1,0 +1,3 @@
+module example.com/go-unused-import-single
+
+go 1.19

@@ -1,0 +1,8 @@
+package main
+
+import "fmt"
+import "sort"
+
+func main() {
+	fmt.Println("ci")
+}

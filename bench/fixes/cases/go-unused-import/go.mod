@@ -1,0 +1,3 @@
+module example.com/go-unused-import
+
+go 1.19

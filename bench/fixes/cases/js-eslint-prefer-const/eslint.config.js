@@ -1,0 +1,1 @@
+module.exports = [{ rules: { "prefer-const": "error", eqeqeq: "error" } }];

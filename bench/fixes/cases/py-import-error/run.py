@@ -1,0 +1,3 @@
+from helpers import parse_args
+
+print(parse_args())

@@ -1,0 +1,3 @@
+const greeting: string = "hello";
+const parts = greeting.split("");
+consol.log(parts.length);

@@ -1,0 +1,3 @@
+import { formatNme } from "./lib";
+
+console.log(formatNme(" ci "));
