@@ -112,6 +112,7 @@ def notify_failure(
     http: httpx.Client | None = None,
     default_branch: str | None = None,
     ticket_url: str | None = None,
+    backoff: Backoff | None = None,
     dry_run: bool = False,
     now: datetime | None = None,
 ) -> list[NotifyOutcome]:
@@ -125,7 +126,9 @@ def notify_failure(
     repo = job.repo or ""
     urls: dict[Channel, Any] = {"slack": settings.slack_webhook_url, "teams": settings.teams_webhook_url}
     wanted: list[Channel] = [ch for ch in ("slack", "teams") if getattr(policy, ch)]
-    backoff = Backoff(attempts=settings.notify_attempts, base_seconds=settings.notify_retry_base_seconds)
+    backoff = backoff or Backoff(
+        attempts=settings.notify_attempts, base_seconds=settings.notify_retry_base_seconds
+    )
     own_http = http is None
     client = http or httpx.Client(timeout=settings.notify_timeout_seconds)
     outcomes = []
