@@ -44,6 +44,16 @@ class TicketOutcome:
     dry_run: bool = False  # `action` is what would have happened
 
 
+def should_file(policy: Tickets, diagnosis: Diagnosis, *, default_branch_occurrences: int = 0) -> bool:
+    """The service's rule (`tickets:` in the repo policy): a tracker is configured, and the verdict is one the
+    policy names or the failure was seen at least `min_occurrences` times on the default branch."""
+    if policy.tracker is None:
+        return False
+    if diagnosis.verdict is not None and diagnosis.verdict.kind in policy.verdicts:
+        return True
+    return 0 < policy.min_occurrences <= default_branch_occurrences
+
+
 def job_key(job: JobContext) -> str | None:
     """The job's identity across runs ("workflow/job"): "green again" is matched on it."""
     return f"{job.workflow or ''}/{job.job}" if job.job else None
