@@ -79,9 +79,8 @@ class JiraTracker:
     # -- the Tracker protocol --------------------------------------------------------------------------------
 
     def find(self, draft: TicketDraft) -> Ticket | None:
-        jql = (
-            f'project = "{self.project}" AND labels = "{label_for(draft.fingerprint)}" ORDER BY created DESC'
-        )
+        project, label = _jql_string(self.project), _jql_string(label_for(draft.fingerprint))
+        jql = f"project = {project} AND labels = {label} ORDER BY created DESC"
         found = self._read(
             "search",
             lambda: self.client.search_issues(jql, maxResults=5, fields=list(_FIELDS), json_result=True),
@@ -179,6 +178,12 @@ class JiraTracker:
             resolved_at=_parse_time(fields.get("resolutiondate")),
             id=str(raw.get("id", "")),
         )
+
+
+def _jql_string(value: str) -> str:
+    # A JQL string literal: double quotes, with `"` and `\` escaped by a backslash
+    # (https://support.atlassian.com/jira-software-cloud/docs/use-advanced-search-with-jira-query-language-jql/).
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _retry_after(exc: JIRAError) -> str | None:
