@@ -16,7 +16,7 @@ from actions.audit import AuditLog
 from actions.backoff import parse_retry_after
 from actions.notify.message import slack_escape, teams_escape
 from actions.policy import Tickets, parse_policy
-from actions.tickets import TicketRecord, ensure_ticket, should_file
+from actions.tickets import TicketOutcome, TicketRecord, ensure_ticket, should_file
 from actions.tickets.config import TrackerSettings
 from actions.tickets.jira import make_jira
 from actions.tickets.render import JiraWiki, LinearMarkdown
@@ -89,32 +89,44 @@ def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-def test_two_workers_racing_on_one_failure_file_one_ticket(sql_url: str) -> None:
+def _race(store: SqlStore, sim: JiraSim, policy: Tickets, first_run: int) -> list[TicketOutcome]:
+    """Four workers, each with its own client, handle four jobs that failed the same way at the same time."""
+    settings = TrackerSettings(
+        jira_url=sim.url, jira_email=sim.email, jira_token=sim.token, jira_project=sim.project
+    )  # type: ignore[arg-type]
+    barrier = threading.Barrier(4)
+    results: list[TicketOutcome] = []
+    audit = AuditLog(store.engine)  # its create_all is not safe to race (not this test's subject)
+
+    def worker(run: int) -> None:
+        jira = make_jira(settings, backoff=fast_backoff(Sleeps()))
+        barrier.wait()
+        results.append(ensure_ticket(jira, diagnosis(), job(run), TicketRecord(store), policy, audit))
+
+    threads = [threading.Thread(target=worker, args=(run,)) for run in range(first_run, first_run + 4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(results) == 4
+    return results
+
+
+def test_workers_racing_on_one_failure_file_one_ticket_and_one_successor(sql_url: str) -> None:
     sim = JiraSim(index_delay_s=60).start()
     store = SqlStore(sql_url)
     store.migrate()
     try:
-        settings = TrackerSettings(
-            jira_url=sim.url, jira_email=sim.email, jira_token=sim.token, jira_project=sim.project
-        )  # type: ignore[arg-type]
-        sim.fail("POST", r"^/rest/api/2/issue$", status=None, delay_s=0.5)  # a slow create widens the window
-        barrier = threading.Barrier(4)
-        results = []
-        audit = AuditLog(store.engine)  # its create_all is not safe to race (not this test's subject)
-
-        def worker(run: int) -> None:
-            jira = make_jira(settings, backoff=fast_backoff(Sleeps()))
-            barrier.wait()
-            results.append(ensure_ticket(jira, diagnosis(), job(run), TicketRecord(store), Tickets(), audit))
-
-        threads = [threading.Thread(target=worker, args=(run,)) for run in range(1, 5)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
+        sim.fail("POST", r"^/rest/api/2/issue$", status=None, delay_s=0.5, times=2)  # slow creates
+        results = _race(store, sim, Tickets(), 1)
         assert len(sim.issues) == 1
         assert sorted(r.action for r in results).count("created") == 1
         assert {r.action for r in results} <= {"created", "pending", "commented"}
+
+        sim.resolve("OPS-1", "Done")  # closed, then failing again in four jobs at once
+        results = _race(store, sim, Tickets(when_done="link"), 11)
+        assert len(sim.issues) == 2 and len(sim.links) == 1
+        assert sorted(r.action for r in results).count("linked") == 1
     finally:
         store.close()
         sim.stop()

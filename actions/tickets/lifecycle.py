@@ -207,6 +207,9 @@ def _still_silenced(run: _Run, ticket: Ticket) -> bool:
 
 
 def _reopen(run: _Run, row: TicketRow | None, ticket: Ticket, count: int) -> TicketOutcome:
+    if not run.dry_run and row is not None and not run.record.take(row, run.now, draft_id=str(uuid.uuid4())):
+        return run.outcome("pending", ticket, "another worker is reopening this ticket")
+
     def call() -> None:
         if not run.tracker.reopen(ticket):
             raise TrackerError(f"{ticket.key}: no transition leads out of done")
@@ -220,7 +223,7 @@ def _reopen(run: _Run, row: TicketRow | None, ticket: Ticket, count: int) -> Tic
 
 
 def _create(run: _Run, row: TicketRow | None, count: int, *, earlier: Ticket | None) -> TicketOutcome:
-    draft_id = (row.draft_id if row is not None and row.state == "pending" else None) or str(uuid.uuid4())
+    draft_id = str(uuid.uuid4())
     draft = run.draft(draft_id)
     target = f"fingerprint:{run.fingerprint}"
     detail = {"summary": draft.summary, "labels": list(draft.labels), "description": draft.description}
@@ -244,7 +247,8 @@ def _create(run: _Run, row: TicketRow | None, count: int, *, earlier: Ticket | N
         assert row is not None
         fresh = True
     else:
-        run.record.update(row.id, run.now, state="pending", key="", draft_id=draft_id)
+        if not run.record.take(row, run.now, state="pending", key="", draft_id=draft_id):
+            return run.outcome("pending", message="another worker is filing this ticket")
         fresh = False
     try:
         ticket = run.tracker.create(draft)

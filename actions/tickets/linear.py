@@ -7,7 +7,8 @@
   same issue id" and an attachment and its issue can be queried by URL (https://linear.app/developers/attachments).
 - Rate limits: an error with `extensions.code == "RATELIMITED"` (HTTP 400 or 429), with the reset time in
   `X-RateLimit-Requests-Reset` (epoch milliseconds) (https://linear.app/developers/rate-limiting). The server
-  did not act on such a request, so it is repeated after the reset; other failures of a write are not.
+  did not act on such a request (nor on a 503), so it is repeated after the reset; other failures of a write
+  are not.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ class LinearTracker:
         if response.status_code == 429 or "RATELIMITED" in codes:
             raise Transient(f"{what}: rate limited", _retry_after(response))
         if response.status_code >= 500:
-            if write:
+            if write and response.status_code != 503:  # 503: turned away before acting, like a 429
                 raise _Failed(f"linear {what}: HTTP {response.status_code}", in_doubt=True)
             raise Transient(f"{what}: HTTP {response.status_code}", response.headers.get("Retry-After"))
         if errors:

@@ -85,6 +85,17 @@ class TicketRecord:
         with self.store.write() as conn:
             conn.execute(update(tickets).where(tickets.c.id == row_id).values(updated_at=now, **values))
 
+    def take(self, row: TicketRow, now: datetime, **values: Any) -> bool:
+        """Update `row` only if nobody changed it since it was read; `values` must set a fresh `draft_id`.
+
+        Two workers that read the same closed ticket would both reopen it or both file its successor; the
+        first to take the row wins (its fresh `draft_id` makes the row differ from what the second read).
+        """
+        c = tickets.c
+        same = (c.id == row.id, c.updated_at == row.updated_at, c.draft_id.is_not_distinct_from(row.draft_id))
+        with self.store.write() as conn:
+            return conn.execute(update(tickets).where(*same).values(updated_at=now, **values)).rowcount == 1
+
     def forget(self, row_id: int) -> None:
         """Drop a claim whose create certainly did not happen, so that the next occurrence files again."""
         with self.store.write() as conn:
