@@ -78,6 +78,20 @@ def test_dry_run_prints_what_it_would_do_and_writes_nothing(jira: JiraSim, tmp_p
     assert listed.stdout == ""
 
 
+def test_a_policy_file_can_make_it_a_dry_run(jira: JiraSim, tmp_path: Path) -> None:
+    policy = tmp_path / "cimedic.yml"
+    policy.write_text("dry_run: true\ntickets:\n  tracker: jira\n")
+    out = cimedic(
+        "ticket", "open", "--no-llm", "--policy", str(policy), str(GO_LOG), home=tmp_path, env=jira_env(jira)
+    )
+    assert out.returncode == 0 and "dry-run: would be created" in out.stdout and jira.issues == {}
+    policy.write_text("tickets:\n  tracker: bugzilla\n")
+    out = cimedic(
+        "ticket", "open", "--no-llm", "--policy", str(policy), str(GO_LOG), home=tmp_path, env=jira_env(jira)
+    )
+    assert "ignored" in out.stderr and "dry-run: would be created" in out.stdout and jira.issues == {}
+
+
 def test_linear_from_the_command_line(tmp_path: Path) -> None:
     sim = LinearSim().start()
     try:

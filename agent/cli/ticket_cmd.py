@@ -36,7 +36,9 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 @ticket_app.command("open")
 def open_command(
     logs: Annotated[list[Path], typer.Argument(help="log files", show_default=False)],
-    tracker: Annotated[TrackerName, typer.Option(help="where to file")] = TrackerName.JIRA,
+    tracker: Annotated[
+        TrackerName | None, typer.Option(help="where to file [default: the policy's tracker, else jira]")
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="write nothing; record in the audit log what would be written")
     ] = False,
@@ -49,10 +51,14 @@ def open_command(
     ] = None,
     job_url: Annotated[str | None, typer.Option(help="web URL of the job, linked from the ticket")] = None,
     branch: Annotated[str | None, typer.Option(help="branch the job ran on")] = None,
+    policy_file: Annotated[
+        Path | None,
+        typer.Option("--policy", help="a repo policy file (.github/cimedic.yml): its tickets: and dry_run"),
+    ] = None,
 ) -> None:
     """Analyze each log and file, or update, one ticket per failure fingerprint; print its key and URL."""
     from actions.audit import AuditLog
-    from actions.policy import Tickets
+    from actions.policy import parse_policy
     from actions.tickets import TicketRecord, TrackerError, ensure_ticket
     from actions.tickets.trackers import make_tracker
     from knowledge.sqlstore import SqlStore
@@ -72,7 +78,15 @@ def open_command(
         if explainer is not None:
             explainer = explainer.bind(repo)
     try:
-        chosen = make_tracker(tracker.value)
+        policy = parse_policy(policy_file.read_text(encoding="utf-8") if policy_file else None)
+    except OSError as exc:
+        raise _fail(f"{policy_file}: {exc.strerror or exc}") from None
+    if policy.error:  # an invalid file means dry-run, as in the service; say why
+        print(f"cimedic: warning: {policy.error}; dry-run", file=sys.stderr)
+    dry_run = dry_run or policy.dry_run
+    name = tracker.value if tracker else policy.tickets.tracker or "jira"
+    try:
+        chosen = make_tracker(name)
     except TrackerError as exc:
         raise _fail(str(exc)) from None
     store = SqlStore(settings.effective_database_url)
@@ -91,7 +105,9 @@ def open_command(
                 print(f"cimedic: error: {exc}", file=sys.stderr)
                 failed = True
                 continue
-            outcome = ensure_ticket(chosen, diagnosis, context, record, Tickets(), audit, dry_run=dry_run)
+            outcome = ensure_ticket(
+                chosen, diagnosis, context, record, policy.tickets, audit, dry_run=dry_run
+            )
             where = " ".join(part for part in (outcome.key, outcome.url) if part)
             prefix = "dry-run: would be " if outcome.dry_run else ""
             line = f"{path}: {prefix}{outcome.action} {where}".rstrip()
