@@ -253,3 +253,13 @@ def test_pending_grace_runs_out_and_the_next_occurrence_files(
     later = utcnow() + timedelta(minutes=11)
     outcome = ensure_ticket(jira, diagnosis(), job(2), stores.record, POLICY, stores.audit, now=later)
     assert outcome.action == "created" and len(sim.issues) == 1
+
+
+def test_a_deleted_ticket_is_filed_again(sim: JiraSim, sleeps: Sleeps, stores: Stores) -> None:
+    jira = tracker_for(sim, sleeps)
+    first = ensure_ticket(jira, diagnosis(), job(1), stores.record, POLICY, stores.audit).key
+    assert first is not None
+    del sim.issues[first]  # deleted by hand: Jira answers 404 for it
+    again = ensure_ticket(jira, diagnosis(), job(2), stores.record, POLICY, stores.audit)
+    assert again.action == "created" and again.key != first and list(sim.issues) == [again.key]
+    assert stores.record.get("jira", "acme/shop", "0123456789abcdef").key == again.key  # type: ignore[union-attr]
