@@ -6,13 +6,16 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from tests.jira_sim.server import JiraSim
 from tests.linear_sim.server import LinearSim
+from tests.llm_support import completion
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTEST_LOG = ROOT / "examples" / "pytest-assertion.log"
@@ -119,3 +122,40 @@ def test_missing_settings_are_named(tmp_path: Path) -> None:
     )
     bad = cimedic("ticket", "open", "--tracker", "linear", "--no-llm", "nope.log", home=tmp_path, env={})
     assert bad.returncode == 2 and "CIMEDIC_LINEAR_API_KEY" in bad.stderr
+
+
+def test_open_hands_the_log_to_the_llm_unless_no_llm(jira: JiraSim, tmp_path: Path) -> None:
+    prompts: list[str] = []
+
+    class Chat(BaseHTTPRequestHandler):  # an OpenAI-compatible endpoint; its answer is no valid explanation
+        def do_POST(self) -> None:
+            prompts.append(self.rfile.read(int(self.headers.get("content-length", 0))).decode())
+            body = json.dumps(completion("not an explanation")).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Chat)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env = {
+            **jira_env(jira),
+            "CIMEDIC_LLM": f"openai-compatible:http://127.0.0.1:{server.server_address[1]}/v1#tiny",
+        }
+        out = cimedic("ticket", "open", str(PYTEST_LOG), home=tmp_path, env=env)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.startswith(f"{PYTEST_LOG}: created OPS-1 ")  # a failed explanation does not stop it
+        assert (
+            prompts and "AssertionError" in prompts[0]
+        )  # the log reached the model, numbered as the excerpt
+        seen = len(prompts)
+        cimedic("ticket", "open", "--no-llm", str(GO_LOG), home=tmp_path, env=env)
+        assert len(prompts) == seen
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -14,7 +14,6 @@ from typing import Annotated
 
 import typer
 
-from agent.cli.analyze_cmd import _log_lines as log_lines
 from agent.config import ConfigError, load_settings
 from agent.engine import InputError, analyze_file
 from agent.models import JobContext
@@ -98,7 +97,11 @@ def open_command(
         for path in logs:
             try:
                 diagnosis = analyze_file(path, source=str(path))
-                lines = log_lines(path, diagnosis) if explainer is not None else None
+                lines = None
+                if explainer is not None:  # the log as the explainer sees it, as `cimedic analyze` builds it
+                    from agent.cli.analyze_cmd import _log_lines
+
+                    lines = _log_lines(path, diagnosis)
                 # No knowledge base: a ticket needs the diagnosis, not its neighbours.
                 diagnosis = enrich(diagnosis, job=context, log_lines=lines, kb=None, explainer=explainer)
             except InputError as exc:
