@@ -95,8 +95,10 @@ class LinearTracker:
         try:
             body = response.json()
         except ValueError:
+            body = None
+        if not isinstance(body, dict):  # a proxy's HTML page, an empty body: no GraphQL answer
             body = {}
-        errors = body.get("errors") or [] if isinstance(body, dict) else []
+        errors = body.get("errors") or []
         codes = {str((e.get("extensions") or {}).get("code", "")) for e in errors if isinstance(e, dict)}
         if response.status_code == 429 or "RATELIMITED" in codes:
             raise Transient(f"{what}: rate limited", _retry_after(response))
