@@ -119,8 +119,7 @@ def description(diagnosis: Diagnosis, job: JobContext, m: Markup) -> str:
             f"- Branch: {m.code(job.branch)}" + (f" at {m.code(job.commit[:12])}" if job.commit else "")
         )
     lines += [
-        f"- Fingerprint: {m.code(diagnosis.fingerprint)} (label {m.code(label_for(diagnosis.fingerprint))};"
-        " CI Medic adds each recurrence here as a comment)",
+        f"- Fingerprint: {m.code(diagnosis.fingerprint)} (CI Medic adds each recurrence here as a comment)",
         "",
         m.bold("Excerpt"),
         m.block(_numbered(diagnosis.excerpt[-EXCERPT_LINES:])),
