@@ -16,6 +16,18 @@ turn off its own checks or switch CI Medic into writing where the maintainers di
     patch:
       max_bytes: 20000        # caps on a suggested patch; may only lower the built-in ones
       max_lines: 200
+    tickets:                  # one ticket per failure fingerprint (docs/tickets.md)
+      tracker: jira           # jira | linear; none files nothing
+      verdicts: [broken-trunk]
+      min_occurrences: 3      # ...or a failure seen this many times on the default branch (0: off)
+      on_green: {comment: true, transition: null}   # e.g. transition: Done
+      when_done: reopen       # reopen | link (a new ticket linked to the closed one)
+      dismissed_silence_days: 30   # after won't fix / duplicate, a new linked ticket after this many days
+    notify:                   # Slack / Teams webhooks (CIMEDIC_SLACK_WEBHOOK_URL, CIMEDIC_TEAMS_WEBHOOK_URL)
+      slack: true
+      teams: false
+      branches: ["main", "release/*"]   # protected branches: new failure kinds there are announced
+      period_hours: 24        # at most one message per fingerprint per period
 """
 
 from __future__ import annotations
@@ -25,6 +37,8 @@ from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agent.models import VerdictKind
 
 POLICY_PATH = ".github/cimedic.yml"
 
@@ -48,6 +62,33 @@ class PatchCaps(_Strict):
     max_lines: int | None = Field(default=None, ge=1)
 
 
+class OnGreen(_Strict):
+    comment: bool = True
+    transition: str | None = Field(default=None, description="transition (Jira) or state (Linear) name")
+
+
+def _broken_trunk() -> list[VerdictKind]:
+    return ["broken-trunk"]
+
+
+class Tickets(_Strict):
+    tracker: Literal["jira", "linear"] | None = None
+    verdicts: list[VerdictKind] = Field(default_factory=_broken_trunk)
+    min_occurrences: int = Field(default=3, ge=0)
+    on_green: OnGreen = Field(default_factory=OnGreen)
+    when_done: Literal["reopen", "link"] = "reopen"
+    # Won't fix and duplicate are a team's decision, but not forever: a failure that keeps coming back
+    # after this many days gets a new ticket linked to the dismissed one.
+    dismissed_silence_days: int = Field(default=30, ge=0)
+
+
+class Notify(_Strict):
+    slack: bool = False
+    teams: bool = False
+    branches: list[str] = Field(default_factory=lambda: ["main", "master"])
+    period_hours: float = Field(default=24.0, gt=0)
+
+
 class Policy(_Strict):
     dry_run: bool = False
     outputs: Outputs = Field(default_factory=Outputs)
@@ -55,6 +96,8 @@ class Policy(_Strict):
     ignore: Ignore = Field(default_factory=Ignore)
     protected: list[str] = Field(default_factory=list, description="globs a suggested patch may not touch")
     patch: PatchCaps = Field(default_factory=PatchCaps)
+    tickets: Tickets = Field(default_factory=Tickets)
+    notify: Notify = Field(default_factory=Notify)
     error: str | None = Field(default=None, description="why the file was not used, when it was invalid")
 
     def ignores_job(self, name: str) -> bool:

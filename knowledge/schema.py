@@ -5,6 +5,7 @@
   the unique constraint makes a re-delivered job a no-op instead of a second count.
 - `resolutions`: the fix that made the job green again (commit, range, PR), with the changed files.
 - `feedback`: a user's verdict on a diagnosis (helpful or wrong).
+- `cimedic_tickets`, `cimedic_notifications`: the tickets CI Medic filed and the chat messages it sent.
 """
 
 from __future__ import annotations
@@ -121,4 +122,43 @@ feedback = Table(
     Column("note", Text, nullable=True),
     Column("created_at", DateTime, nullable=False),
     UniqueConstraint("fingerprint", "source", "author", name="uq_kb_feedback_fingerprint_source_author"),
+)
+
+# Tickets and chat notifications (issue 13; actions/tickets, actions/notify). Our own record is the first
+# place a ticket is looked for: Jira Cloud's search is eventually consistent right after a create, so a label
+# search alone would file a second ticket for a failure that recurs within seconds.
+tickets = Table(
+    "cimedic_tickets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tracker", String(20), nullable=False),  # jira | linear
+    Column("repo", String(300), nullable=False, server_default=""),
+    Column("fingerprint", String(128), nullable=False),
+    # "" while a create is in doubt (it timed out): the next occurrence looks the ticket up before filing one
+    Column("key", String(100), nullable=False, server_default=""),
+    Column("url", Text, nullable=True),
+    # the id we chose for a create (Linear accepts a client UUID): a create in doubt is looked up by it
+    Column("draft_id", String(64), nullable=True),
+    Column("job", String(300), nullable=True),  # the job it failed in: "green again" is matched on it
+    Column("state", String(20), nullable=False),  # open | pending | green | closed
+    Column("title", Text, nullable=False),
+    Column("occurrences", Integer, nullable=False, server_default="0"),
+    Column("last_job_url", Text, nullable=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    UniqueConstraint("tracker", "repo", "fingerprint", name="uq_cimedic_tickets_tracker_repo_fingerprint"),
+    Index("ix_cimedic_tickets_updated", "updated_at"),
+)
+
+notifications = Table(
+    "cimedic_notifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", String(20), nullable=False),  # slack | teams
+    Column("repo", String(300), nullable=False, server_default=""),
+    Column("fingerprint", String(128), nullable=False),
+    Column("sent_at", DateTime, nullable=False),
+    UniqueConstraint(
+        "channel", "repo", "fingerprint", name="uq_cimedic_notifications_channel_repo_fingerprint"
+    ),
 )

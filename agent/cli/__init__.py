@@ -10,6 +10,7 @@ from agent.cli.kb_cmd import kb_app
 from agent.cli.llm_cmd import llm_app
 from agent.cli.rules_cmd import rules_app
 from agent.cli.service_cmd import action_command, audit_command, github_app, serve_command, worker_command
+from agent.cli.ticket_cmd import ticket_app
 
 app = typer.Typer(
     name="cimedic",
@@ -31,6 +32,7 @@ app.add_typer(github_app, name="github")
 app.add_typer(llm_app, name="llm")
 app.add_typer(rules_app, name="rules")
 app.command("fix")(fix_command)
+app.add_typer(ticket_app, name="ticket")
 # --- end sub-commands ---
 
 
