@@ -12,10 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-
-from tests.jira_sim.server import JiraSim
-from tests.linear_sim.server import LinearSim
-from tests.llm_support import completion
+from jira_sim.server import JiraSim
+from linear_sim.server import LinearSim
+from llm_support import completion
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTEST_LOG = ROOT / "examples" / "pytest-assertion.log"

@@ -8,14 +8,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from jira_sim.server import JiraSim
+from tickets_support import Sleeps, Stores, diagnosis, fast_backoff, job, open_stores
 
 from actions.policy import OnGreen, Tickets
 from actions.tickets import ensure_ticket, note_green
 from actions.tickets.config import TrackerSettings
 from actions.tickets.jira import JiraTracker, make_jira
 from knowledge.text import utcnow
-from tests.jira_sim.server import JiraSim
-from tests.tickets_support import Sleeps, Stores, diagnosis, fast_backoff, job, open_stores
 
 POLICY = Tickets()
 

@@ -6,13 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from linear_sim.server import LinearSim
+from tickets_support import Sleeps, Stores, diagnosis, fast_backoff, job, open_stores
 
 from actions.policy import OnGreen, Tickets
 from actions.tickets import ensure_ticket, note_green
 from actions.tickets.config import TrackerSettings
 from actions.tickets.linear import LinearTracker, make_linear
-from tests.linear_sim.server import LinearSim
-from tests.tickets_support import Sleeps, Stores, diagnosis, fast_backoff, job, open_stores
 
 POLICY = Tickets()
 ATTACHMENT = "https://cimedic.invalid/fingerprints/acme/shop/0123456789abcdef"

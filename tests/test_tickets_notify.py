@@ -8,14 +8,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from chat_sim.server import SLACK_PATH, ChatSim
+from tickets_support import Sleeps, Stores, diagnosis, fast_backoff, job, open_stores
 
 from actions.notify import NotificationRecord, notify_failure
 from actions.notify.config import NotifySettings
 from actions.policy import Notify
 from agent.models import SimilarFailure
 from knowledge.text import utcnow
-from tests.chat_sim.server import SLACK_PATH, ChatSim
-from tests.tickets_support import Sleeps, Stores, diagnosis, fast_backoff, job, open_stores
 
 BOTH = Notify(slack=True, teams=True, period_hours=24)
 

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from jira_sim.server import JiraSim
+from tickets_support import Sleeps, diagnosis, fast_backoff, job
 
 from actions.audit import AuditLog
 from actions.backoff import parse_retry_after
@@ -21,8 +23,6 @@ from actions.tickets.config import TrackerSettings
 from actions.tickets.jira import make_jira
 from actions.tickets.render import JiraWiki, LinearMarkdown
 from knowledge.sqlstore import SqlStore
-from tests.jira_sim.server import JiraSim
-from tests.tickets_support import Sleeps, diagnosis, fast_backoff, job
 
 text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80)
 
@@ -83,7 +83,7 @@ def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'race.db'}"
         return
-    from tests.test_kb_support import postgres_database
+    from test_kb_support import postgres_database
 
     with postgres_database() as url:
         yield url

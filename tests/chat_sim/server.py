@@ -12,8 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
-
-from tests.sim_base import SimServer
+from sim_base import SimServer
 
 SLACK_PATH = "/services/T0000/B0000/XXXXXXXXXXXXXXXXXXXXXXXX"
 TEAMS_PATH = "/workflows/f00d/triggers/manual/paths/invoke"

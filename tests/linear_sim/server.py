@@ -24,8 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from graphql import GraphQLError, build_schema, graphql_sync, parse
 from graphql.language import FieldNode, OperationDefinitionNode
-
-from tests.sim_base import SimServer
+from sim_base import SimServer
 
 SCHEMA = build_schema(
     """
