@@ -35,11 +35,13 @@ from githubkit.exception import (
 )
 from githubkit.typing import RetryOption
 
+from agent.errors import CimedicError
+
 CallHook = Callable[[str, str, int, httpx.Headers | None], None]
 """Called after every API response: (method, route template, status, headers) for metrics."""
 
 
-class GitHubError(Exception):
+class GitHubError(CimedicError):
     """A GitHub call failed for good; `retry_after` says when trying again makes sense, if known."""
 
     def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:

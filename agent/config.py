@@ -13,8 +13,10 @@ from pathlib import Path
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agent.errors import CimedicError
 
-class ConfigError(Exception):
+
+class ConfigError(CimedicError):
     """A setting is missing or malformed; the message names it."""
 
 

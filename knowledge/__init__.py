@@ -6,7 +6,10 @@ chromadb) is imported until a method needs it.
 
 from __future__ import annotations
 
+import importlib.util
 from typing import TYPE_CHECKING
+
+from agent.errors import KnowledgeBaseError
 
 if TYPE_CHECKING:
     from agent.config import Settings
@@ -14,7 +17,17 @@ if TYPE_CHECKING:
     from knowledge.config import KnowledgeSettings
     from knowledge.embedding import Embedder
 
-__all__ = ["open_knowledge_base"]
+__all__ = ["INSTALL_HINT", "missing_packages", "open_knowledge_base"]
+
+INSTALL_HINT = "pip install 'cimedic[kb]'"
+
+
+def missing_packages(model: str) -> list[str]:
+    """The packages of the `kb` extra that are not installed (the engine and the CLI run without them)."""
+    needed = ["chromadb", "numpy"]
+    if model != "hashing" and not model.startswith("hashing:"):
+        needed += ["sentence_transformers", "torch"]
+    return [name for name in needed if importlib.util.find_spec(name) is None]
 
 
 def open_knowledge_base(
@@ -25,17 +38,36 @@ def open_knowledge_base(
     migrate: bool = True,
 ) -> KnowledgeBase:
     """The knowledge base `settings` point at: SQL from `effective_database_url`, Chroma at `chroma_url` or in
-    `home/chroma`. The schema is migrated to the newest revision unless `migrate=False`."""
-    from knowledge.base import KnowledgeBase
+    `home/chroma`. The schema is migrated to the newest revision unless `migrate=False`.
+
+    Raises `KnowledgeBaseError` (one line for the user) when the `kb` extra is not installed, or the database
+    URL is malformed or its server cannot be reached.
+    """
     from knowledge.config import KnowledgeSettings
+
+    kb_settings = kb_settings or KnowledgeSettings()
+    missing = missing_packages(kb_settings.model if embedder is None else "hashing")
+    if missing:
+        raise KnowledgeBaseError(
+            f"the knowledge base is not installed (missing {', '.join(missing)}; {INSTALL_HINT})"
+        )
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from knowledge.base import KnowledgeBase
     from knowledge.embedding import make_embedder
     from knowledge.sqlstore import SqlStore
     from knowledge.vectors import VectorStore, open_client
 
-    kb_settings = kb_settings or KnowledgeSettings()
-    sql = SqlStore(settings.effective_database_url)
-    if migrate:
-        sql.migrate()
+    try:
+        sql = SqlStore(settings.effective_database_url)
+        if migrate:
+            sql.migrate()
+    except (SQLAlchemyError, OSError) as exc:
+        # The URL itself is not repeated: it may hold a password (CIMEDIC_DATABASE_URL).
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise KnowledgeBaseError(
+            f"cannot open the knowledge base database (CIMEDIC_DATABASE_URL): {first}"
+        ) from exc
     chroma_path = settings.home / "chroma"
 
     def vectors() -> VectorStore:

@@ -54,6 +54,13 @@ class KnowledgeSettings(BaseSettings):
     threshold: float = Field(
         default=0.55, ge=0.0, le=1.0, description="lowest cosine similarity a neighbour must reach"
     )
+    defer_vectors: bool = Field(
+        default=True,
+        description=(
+            "record a failure without its vector while this process has had nothing to compare with (the "
+            "model is then never loaded); the next query that has candidates embeds it first"
+        ),
+    )
     collection: str = Field(default="cimedic-failures", description="Chroma collection name")
     cache_vectors: int = Field(
         default=200_000,

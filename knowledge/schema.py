@@ -122,3 +122,11 @@ feedback = Table(
     Column("created_at", DateTime, nullable=False),
     UniqueConstraint("fingerprint", "source", "author", name="uq_kb_feedback_fingerprint_source_author"),
 )
+
+# Failures whose vector is not computed yet (recorded while nothing could be compared with: migration 0003).
+# A vector id listed here whose failure was forgotten meanwhile is simply dropped by the next flush.
+pending_vectors = Table(
+    "kb_pending_vectors",
+    metadata,
+    Column("vector_id", String(64), primary_key=True),
+)

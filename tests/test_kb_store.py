@@ -211,10 +211,13 @@ def test_a_store_failure_does_not_break_the_analysis(
     kb = open_kb(f"sqlite:///{tmp_path / 'kb.db'}", chroma_url=f"http://127.0.0.1:{port}")
     d = diag("fp-1", IMPORT, source="1.log")
     assert kb.scoped("acme/app").similar(d) == []
-    kb.scoped("acme/app").record(d, job())
+    kb.scoped("acme/app").record(d, job())  # nothing to compare with: recorded in SQL, its vector pending
+    assert kb.stats()["occurrences"] == 1
+    later = diag("fp-2", IMPORT + " again", source="2.log")
+    assert kb.scoped("acme/app").similar(later) == []  # now Chroma is needed, and it is down
     assert "knowledge base" in caplog.text
     with pytest.raises(Exception):  # noqa: B017 - whatever the client raises, strict mode lets it through
-        kb.scoped("acme/app", strict=True).similar(d)
+        kb.scoped("acme/app", strict=True).similar(later)
 
 
 @pytest.mark.parametrize("exact_scope", [EXACT_SCOPE, 5], ids=["exact", "wide-net-then-filtered"])

@@ -22,6 +22,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from agent.errors import CimedicError
+
 MAX_BODY_BYTES = 25 * 1024 * 1024
 """GitHub caps webhook payloads at 25 MB and does not deliver larger ones (docs: webhook-events-and-payloads,
 "Payload cap"); anything larger sent to us is not from GitHub."""
@@ -33,7 +35,7 @@ _SIG256 = re.compile(r"sha256=([0-9a-f]{64})")
 FAILED_CONCLUSIONS = frozenset({"failure", "timed_out"})
 
 
-class DeliveryRejected(Exception):
+class DeliveryRejected(CimedicError):
     """The delivery is not acceptable; `status_code` is what the intake answers."""
 
     status_code = 400

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from agent.config import ConfigError, load_settings
+from agent.cli.messages import error
+from agent.config import load_settings
 from agent.models import Diagnosis, JobContext, SimilarFailure
 
 if TYPE_CHECKING:
@@ -43,11 +44,8 @@ def parse_age(value: str) -> timedelta:
 def _kb() -> KnowledgeBase:
     from agent.cli.wiring import open_knowledge_base
 
-    try:
-        return open_knowledge_base(load_settings())
-    except ConfigError as exc:
-        typer.echo(f"cimedic: {exc}", err=True)
-        raise typer.Exit(2) from None
+    # A malformed setting, a missing `kb` extra or an unreachable database: one line, exit 2 (agent/cli).
+    return open_knowledge_base(load_settings())
 
 
 @contextlib.contextmanager
@@ -259,7 +257,7 @@ def feedback_command(
     source = source or kb.last_source(full, repo=repo)
     if source is None:
         where = f" in {repo}" if repo else ""
-        typer.echo(f"cimedic: no log of {full} is recorded{where}; give --source", err=True)
+        error(f"no log of {full} is recorded{where}; give --source")
         raise typer.Exit(1)
     kb.feedback(full, helpful, source=source, repo=repo, author=author, note=note)
     typer.echo(f"{full}: recorded {'helpful' if helpful else 'wrong'} for {source}")
@@ -272,7 +270,7 @@ def _one_fingerprint(kb: KnowledgeBase, prefix: str) -> str:
         return prefix
     if len(matches) != 1:
         problem = "is unknown" if not matches else f"is ambiguous ({', '.join(m[:16] for m in matches)})"
-        typer.echo(f"cimedic: fingerprint {prefix!r} {problem}", err=True)
+        error(f"fingerprint {prefix!r} {problem}")
         raise typer.Exit(1)
     return matches[0]
 
