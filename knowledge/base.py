@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -108,6 +109,7 @@ class KnowledgeBase:
         self.sql = sql
         self._vectors_factory = vectors
         self._vectors: VectorStore | None = None
+        self._vectors_lock = threading.Lock()  # worker threads reach `vectors` first together
         self.embedder = embedder
         self.settings = settings or KnowledgeSettings()
         self._embedded = False  # has this process embedded anything yet (is the model loaded)?
@@ -116,7 +118,9 @@ class KnowledgeBase:
     def vectors(self) -> VectorStore:
         """Opened on first use: stats, export and resolve never need Chroma."""
         if self._vectors is None:
-            self._vectors = self._vectors_factory()
+            with self._vectors_lock:
+                if self._vectors is None:
+                    self._vectors = self._vectors_factory()
         return self._vectors
 
     def close(self) -> None:
