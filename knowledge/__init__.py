@@ -7,6 +7,8 @@ chromadb) is imported until a method needs it.
 from __future__ import annotations
 
 import importlib.util
+import threading
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from agent.errors import KnowledgeBaseError
@@ -15,7 +17,8 @@ if TYPE_CHECKING:
     from agent.config import Settings
     from knowledge.base import KnowledgeBase
     from knowledge.config import KnowledgeSettings
-    from knowledge.embedding import Embedder
+    from knowledge.embedding import Embedder, Vectors
+    from knowledge.vectors import VectorStore
 
 __all__ = ["INSTALL_HINT", "missing_packages", "open_knowledge_base"]
 
@@ -43,9 +46,9 @@ def open_knowledge_base(
     Raises `KnowledgeBaseError` (one line for the user) when the `kb` extra is not installed, or the database
     URL is malformed or its server cannot be reached.
     """
-    from knowledge.config import KnowledgeSettings
+    from knowledge.config import load_knowledge_settings
 
-    kb_settings = kb_settings or KnowledgeSettings()
+    kb_settings = kb_settings or load_knowledge_settings()
     missing = missing_packages(kb_settings.model if embedder is None else "hashing")
     if missing:
         raise KnowledgeBaseError(
@@ -54,9 +57,7 @@ def open_knowledge_base(
     from sqlalchemy.exc import SQLAlchemyError
 
     from knowledge.base import KnowledgeBase
-    from knowledge.embedding import make_embedder
     from knowledge.sqlstore import SqlStore
-    from knowledge.vectors import VectorStore, open_client
 
     try:
         sql = SqlStore(settings.effective_database_url)
@@ -71,20 +72,44 @@ def open_knowledge_base(
     chroma_path = settings.home / "chroma"
 
     def vectors() -> VectorStore:
+        from knowledge.vectors import VectorStore, open_client
+
         client = open_client(path=None if settings.chroma_url else chroma_path, url=settings.chroma_url)
         return VectorStore(client, kb_settings.collection, cache_vectors=kb_settings.cache_vectors)
 
-    return KnowledgeBase(
-        sql,
-        vectors,
-        embedder
-        or make_embedder(
+    def build_embedder() -> Embedder:
+        from knowledge.embedding import make_embedder
+
+        return make_embedder(
             kb_settings.model,
             device=kb_settings.device,
             batch_size=kb_settings.batch_size,
             threads=kb_settings.threads,
             max_tokens=kb_settings.max_tokens,
             precision=kb_settings.precision,
-        ),
-        kb_settings,
+        )
+
+    return KnowledgeBase(
+        sql, vectors, embedder or _LazyEmbedder(kb_settings.model, build_embedder), kb_settings
     )
+
+
+class _LazyEmbedder:
+    """Builds the configured embedder on the first `embed`: opening a knowledge base that has nothing to
+    compare with then imports neither numpy nor torch."""
+
+    def __init__(self, name: str, build: Callable[[], Embedder]) -> None:
+        self._name = name
+        self._build = build
+        self._inner: Embedder | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        with self._lock:
+            if self._inner is None:
+                self._inner = self._build()
+        return self._inner.embed(texts)

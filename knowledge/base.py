@@ -15,17 +15,19 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, func, select, update
 
 from agent.models import Category, Diagnosis, JobContext, SimilarFailure
 from knowledge.config import KnowledgeSettings, Scope
-from knowledge.embedding import Embedder
 from knowledge.schema import failures, feedback, occurrences, pending_vectors, resolutions
 from knowledge.sqlstore import FailureDraft, SqlStore, insert_ignore
 from knowledge.text import embed_text, iso, lines_text, normalize, org_of, parse_time, utcnow
-from knowledge.vectors import VectorStore
+
+if TYPE_CHECKING:  # numpy, chromadb and torch load only when a vector is needed (issue 15)
+    from knowledge.embedding import Embedder
+    from knowledge.vectors import VectorStore
 
 EXPORT_SCHEMA = "cimedic.kb-export/v1"
 _log = logging.getLogger("cimedic.knowledge")
@@ -302,10 +304,15 @@ class KnowledgeBase:
             results += self._neighbours(text, k - len(results), scope, value, skip={diagnosis.fingerprint})
         return results[:k]
 
-    def search_text(self, text: str, k: int = 5, *, repo: str | None = None) -> list[SimilarFailure]:
-        """Nearest past failures to free text (an error message pasted by a user)."""
+    def search_text(
+        self, text: str, k: int = 5, *, repo: str | None = None, threshold: float | None = None
+    ) -> list[SimilarFailure]:
+        """Nearest past failures to free text (an error message pasted by a user), at or above `threshold`
+        (default `search_threshold`: a pasted line is shorter than a recorded failure's text, so it scores
+        lower against its own kind than a whole diagnosis does; docs/benchmarks.md, "Retrieval quality")."""
         scope, value = self._scope(repo)
-        return self._neighbours(normalize(text), k, scope, value, skip=set())
+        cut = self.settings.search_threshold if threshold is None else threshold
+        return self._neighbours(normalize(text), k, scope, value, skip=set(), threshold=cut)
 
     def _scope_filter(self, scope: Scope, value: str | None) -> Any:
         if scope == "repo":
@@ -347,8 +354,16 @@ class KnowledgeBase:
         ]
 
     def _neighbours(
-        self, text: str, k: int, scope: Scope, value: str | None, *, skip: set[str]
+        self,
+        text: str,
+        k: int,
+        scope: Scope,
+        value: str | None,
+        *,
+        skip: set[str],
+        threshold: float | None = None,
     ) -> list[SimilarFailure]:
+        cut = self.settings.threshold if threshold is None else threshold
         if k <= 0 or not text or not self._has_candidates(scope, value, skip):
             return []
         self.flush_pending()
@@ -356,7 +371,7 @@ class KnowledgeBase:
         # Several vectors can share a fingerprint (one per repo) and orphans may appear: ask for a margin.
         n = k * 3 + len(skip) + 5
         found = self._query(vector, n, scope, value)
-        found = [(vid, 1.0 - dist) for vid, dist in found if 1.0 - dist >= self.settings.threshold]
+        found = [(vid, 1.0 - dist) for vid, dist in found if 1.0 - dist >= cut]
         if not found:
             return []
         with self.sql.read() as conn:

@@ -149,3 +149,9 @@ def test_log_links_on_a_github_job_page_have_no_line_anchors() -> None:
     other = line_links("https://gitlab.example/acme/app/-/jobs/9")
     assert other is not None and other(16) == "https://gitlab.example/acme/app/-/jobs/9#L16"
     assert line_links(None) is None
+
+
+def test_a_malformed_knowledge_setting_stops_every_command_with_one_line(tmp_path: Path) -> None:
+    for command in (["kb", "stats"], ["analyze", str(EXAMPLE)]):
+        line = _one_error_line(_cimedic(*command, home=tmp_path, CIMEDIC_KB_THRESHOLD="high"))
+        assert "invalid configuration: CIMEDIC_KB_THRESHOLD" in line

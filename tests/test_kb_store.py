@@ -343,3 +343,15 @@ def test_a_pending_vector_of_a_forgotten_failure_is_dropped(kb: KnowledgeBase) -
     kb.record(diag("fp-2", LINT, source="2.log", category=Category.LINT), job())
     assert kb.flush_pending() == 1  # fp-2 only; fp-1's entry goes without a vector
     assert kb.vectors.count() == 1 and kb.repair() == (0, 0)
+
+
+def test_the_known_head_revision_is_the_newest_migration(kb: KnowledgeBase) -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from knowledge.sqlstore import HEAD_REVISION, MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == HEAD_REVISION
+    assert kb.sql.revision() == HEAD_REVISION

@@ -111,7 +111,7 @@ def analyze_command(
         except KnowledgeBaseError as exc:  # the diagnosis still stands without its memory; say so once
             warning(f"{exc}; continuing without it (--no-kb to silence)")
     explainer: LlmExplainer | None = None
-    if not no_llm:
+    if not no_llm and settings.llm and settings.llm.strip():  # importing the LLM layer alone costs ~2 s
         from agent.llm import make_explainer
 
         explainer = make_explainer(settings, secrets=secrets)

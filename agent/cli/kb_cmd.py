@@ -151,8 +151,19 @@ def search_command(
         results = kb.search_text(text or "", k, repo=repo)
     if format == "json":
         typer.echo(json.dumps([r.model_dump(mode="json") for r in results], indent=2))
-    else:
+        return
+    if results or log is not None:
         typer.echo(_similar_text(results))
+        return
+    # Nothing passed the cut-off: say so, and show what came closest with its score, so that a user can
+    # tell "nothing like it" from "something like it, below the line" (issue 15).
+    closest = kb.search_text(text or "", min(k, 3), repo=repo, threshold=0.0)
+    cut = kb.settings.search_threshold
+    if not closest:
+        typer.echo("no past failures recorded" + (f" in {repo}" if repo else "") + " to compare with")
+        return
+    typer.echo(f"no past failure scores {cut:.2f} or more (CIMEDIC_KB_SEARCH_THRESHOLD); the closest:")
+    typer.echo(_similar_text(closest))
 
 
 @kb_app.command("stats")
