@@ -155,3 +155,19 @@ def test_a_malformed_knowledge_setting_stops_every_command_with_one_line(tmp_pat
     for command in (["kb", "stats"], ["analyze", str(EXAMPLE)]):
         line = _one_error_line(_cimedic(*command, home=tmp_path, CIMEDIC_KB_THRESHOLD="high"))
         assert "invalid configuration: CIMEDIC_KB_THRESHOLD" in line
+
+
+def test_the_action_passes_every_input_through_env_and_never_into_run() -> None:
+    import yaml
+
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    steps = action["runs"]["steps"]
+    for step in steps:  # script injection: an input interpolated into a script runs as code
+        assert "${{" not in step.get("run", ""), step.get("name")
+    env_values = " ".join(str(v) for step in steps for v in (step.get("env") or {}).values())
+    for name in action["inputs"]:
+        assert f"inputs.{name} }}}}" in env_values, f"input {name} is not passed to any step"
+    diagnose = next(s for s in steps if "cimedic" in s.get("run", "") and "action" in s["run"])
+    assert {"CIMEDIC_LLM", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY"} <= set(diagnose["env"])
+    install = next(s for s in steps if "pip" in s.get("run", ""))
+    assert "torch" not in install["run"] and "[kb]" not in install["run"]  # the light install
