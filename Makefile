@@ -11,9 +11,10 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
+# The knowledge base (extra `kb`) is what pulls torch; `pip install -e .` alone is the light CLI (README).
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -e '.[kb]'
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed

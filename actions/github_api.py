@@ -45,6 +45,8 @@ from githubkit.exception import (
 )
 from githubkit.typing import RetryOption
 
+from agent.errors import CimedicError
+
 CallHook = Callable[[str, str, int, httpx.Headers | None], None]
 """Called after every API response: (method, route template, status, headers) for metrics."""
 
@@ -55,7 +57,7 @@ SECONDARY_LIMIT_WAIT_S = 60.0
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-class GitHubError(Exception):
+class GitHubError(CimedicError):
     """A GitHub call failed.
 
     `transient`: trying again later can succeed (5xx, timeout, lost connection, rate limit); otherwise the

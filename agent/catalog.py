@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from agent.errors import CimedicError
 from agent.models import Category, LogLine, Remediation
 
 RULES_PACKAGE = "agent"
@@ -60,7 +61,7 @@ _RULE_KEYS = {
 }
 
 
-class CatalogError(ValueError):
+class CatalogError(CimedicError, ValueError):
     """A rules file is malformed; the message names the file and the rule."""
 
 

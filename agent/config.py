@@ -13,8 +13,10 @@ from pathlib import Path
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agent.errors import CimedicError
 
-class ConfigError(Exception):
+
+class ConfigError(CimedicError):
     """A setting is missing or malformed; the message names it."""
 
 
@@ -59,10 +61,11 @@ class Settings(BaseSettings):
         return self.database_url or self.sqlite_url
 
 
-def _describe(error: ValidationError) -> str:
+def describe(error: ValidationError, prefix: str = "CIMEDIC_") -> str:
+    """One line naming every variable that failed validation (the same shape for every settings class)."""
     parts = []
     for item in error.errors():
-        name = "CIMEDIC_" + "_".join(str(p) for p in item["loc"]).upper()
+        name = prefix + "_".join(str(p) for p in item["loc"]).upper()
         parts.append(f"{name}: {item['msg']}")
     return "invalid configuration: " + "; ".join(parts)
 
@@ -73,4 +76,4 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        raise ConfigError(_describe(exc)) from None
+        raise ConfigError(describe(exc)) from None

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from agent.catalog import Catalog, default_catalog
+from agent.errors import CimedicError
 from agent.facts import build_facts
 from agent.fingerprint import fingerprint
 from agent.localize import Localized, localize
@@ -27,7 +28,7 @@ RULE_BASE = 2.0  # a catalog rule names a known error: worth as much as a strong
 RULE_SPECIFICITY = 4.0
 
 
-class InputError(Exception):
+class InputError(CimedicError):
     """The input cannot be analyzed (missing, unreadable); the message says why in one line."""
 
 

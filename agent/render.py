@@ -105,7 +105,7 @@ def render_text(diagnosis: Diagnosis, console: Console) -> None:
         for s in d.similar:
             kind = "same failure" if s.exact else f"similar ({s.similarity:.2f})"
             where = s.source or s.repo or "?"
-            line = f"  • {kind}: {s.title} — {s.occurrences}× , last {s.last_seen or '?'} ({where})"
+            line = f"  • {kind}: {s.title} — {seen_times(s.occurrences, s.last_seen)} ({where})"
             console.print(Text(line))
             if s.resolution:
                 console.print(Text(f"    fixed by: {s.resolution}", style="green"))
@@ -153,6 +153,15 @@ def code_span(text: str) -> str:
 def code_block(lines: Sequence[str], info: str = "text") -> str:
     fence = fence_for(lines)
     return f"{fence}{info}\n" + "\n".join(lines) + f"\n{fence}"
+
+
+def seen_times(occurrences: int, last_seen: str | None) -> str:
+    """'seen 3 times, last 2026-12-05 08:54 UTC' (recorded times are ISO 8601 UTC: knowledge/text.py)."""
+    times = "once" if occurrences == 1 else f"{occurrences} times"
+    if not last_seen:
+        return f"seen {times}"
+    when = last_seen.replace("T", " ").removesuffix("Z")[:16]
+    return f"seen {times}, last {when} UTC" if last_seen.endswith("Z") else f"seen {times}, last {last_seen}"
 
 
 def anchor_lines(log_url: str) -> LineUrl:
@@ -255,7 +264,7 @@ def render_markdown(
             fix = f" — fixed by {code_span(s.resolution)}" if s.resolution else ""
             where = f" in `{s.repo}`" if s.repo else ""
             out.append(
-                f"- {kind}{where}: {code_span(s.title)}, {s.occurrences}×, last {s.last_seen or '?'}{fix}"
+                f"- {kind}{where}: {code_span(s.title)}, {seen_times(s.occurrences, s.last_seen)}{fix}"
             )
         out.append("")
     if d.llm is not None:

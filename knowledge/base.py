@@ -11,20 +11,23 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, func, select, update
 
 from agent.models import Category, Diagnosis, JobContext, SimilarFailure
 from knowledge.config import KnowledgeSettings, Scope
-from knowledge.embedding import Embedder
-from knowledge.schema import failures, feedback, occurrences, resolutions
+from knowledge.schema import failures, feedback, occurrences, pending_vectors, resolutions
 from knowledge.sqlstore import FailureDraft, SqlStore, insert_ignore
 from knowledge.text import embed_text, iso, lines_text, normalize, org_of, parse_time, utcnow
-from knowledge.vectors import VectorStore
+
+if TYPE_CHECKING:  # numpy, chromadb and torch load only when a vector is needed (issue 15)
+    from knowledge.embedding import Embedder
+    from knowledge.vectors import VectorStore
 
 EXPORT_SCHEMA = "cimedic.kb-export/v1"
 _log = logging.getLogger("cimedic.knowledge")
@@ -108,14 +111,18 @@ class KnowledgeBase:
         self.sql = sql
         self._vectors_factory = vectors
         self._vectors: VectorStore | None = None
+        self._vectors_lock = threading.Lock()  # worker threads reach `vectors` first together
         self.embedder = embedder
         self.settings = settings or KnowledgeSettings()
+        self._embedded = False  # has this process embedded anything yet (is the model loaded)?
 
     @property
     def vectors(self) -> VectorStore:
         """Opened on first use: stats, export and resolve never need Chroma."""
         if self._vectors is None:
-            self._vectors = self._vectors_factory()
+            with self._vectors_lock:
+                if self._vectors is None:
+                    self._vectors = self._vectors_factory()
         return self._vectors
 
     def close(self) -> None:
@@ -170,7 +177,15 @@ class KnowledgeBase:
         return FailureDraft(values=values, occurrences=[occurrence])
 
     def record(self, diagnosis: Diagnosis, job: JobContext) -> None:
-        self.record_many([(diagnosis, job)])
+        """Record one diagnosis (what `analyze` and the worker do after `similar`).
+
+        When this process has not loaded the embedding model yet (`similar` found nothing to compare with),
+        a new failure is recorded without its vector and listed as pending (`defer_vectors`): the next query
+        that has something to compare with embeds it first (`flush_pending`). So `cimedic analyze` on an
+        empty knowledge base never loads the model (issue 15: 10-13 s and 620 MB per run before).
+        """
+        defer = self.settings.defer_vectors and not self._embedded
+        self._store_drafts([self.draft(diagnosis, job)], defer=defer)
 
     def record_many(
         self, items: Iterable[tuple[Diagnosis, JobContext]], *, progress: Progress | None = None
@@ -178,33 +193,35 @@ class KnowledgeBase:
         """Record diagnoses in batches (one model call per batch); returns the number of new occurrences."""
         return self._store_drafts((self.draft(d, j) for d, j in items), progress=progress)
 
-    def _store_drafts(self, drafts: Iterable[FailureDraft], *, progress: Progress | None = None) -> int:
+    def _store_drafts(
+        self, drafts: Iterable[FailureDraft], *, progress: Progress | None = None, defer: bool = False
+    ) -> int:
         added = 0
         batch: list[FailureDraft] = []
         size = max(self.settings.write_batch, 1)
         for draft in drafts:
             batch.append(draft)
             if len(batch) >= size:
-                added += self._store_batch(batch)
+                added += self._store_batch(batch, defer=defer)
                 if progress:
                     progress(len(batch))
                 batch = []
         if batch:
-            added += self._store_batch(batch)
+            added += self._store_batch(batch, defer=defer)
             if progress:
                 progress(len(batch))
         return added
 
-    def _store_batch(self, batch: Sequence[FailureDraft]) -> int:
+    def _store_batch(self, batch: Sequence[FailureDraft], *, defer: bool = False) -> int:
         with self.sql.read() as conn:
             known = self.sql.existing_vector_ids(conn, [d.key for d in batch])
         new: dict[str, FailureDraft] = {}
         for draft in batch:
             if draft.key not in known:
                 new.setdefault(draft.values["vector_id"], draft)
-        if new:  # vectors first: an interruption here leaves only orphan vectors, which queries ignore
-            drafts = list(new.values())
-            embedded = self.embedder.embed([d.values["embed_text"] for d in drafts])
+        if new and not defer:  # vectors first: an interruption here leaves only orphan vectors, which
+            drafts = list(new.values())  # queries ignore
+            embedded = self._embed([d.values["embed_text"] for d in drafts])
             self.vectors.upsert(
                 list(new),
                 embedded,
@@ -213,7 +230,55 @@ class KnowledgeBase:
         # A fixed order of row locks: two writers storing overlapping batches cannot deadlock on PostgreSQL.
         ordered = sorted(batch, key=lambda d: d.key)
         with self.sql.write() as conn:
-            return self.sql.store(conn, ordered)
+            stored = self.sql.store(conn, ordered)
+            if defer and new:  # in the same transaction as the rows they belong to
+                conn.execute(
+                    _ignoring_duplicates(conn, pending_vectors, "vector_id"), [{"vector_id": v} for v in new]
+                )
+            return stored
+
+    def _embed(self, texts: Sequence[str]) -> Any:
+        self._embedded = True
+        return self.embedder.embed(texts)
+
+    def flush_pending(self) -> int:
+        """Embed the failures recorded without their vector (see `record`); returns how many were embedded.
+
+        Safe to run from several processes at once: an upsert of the same vector twice is harmless, and the
+        pending entry is removed only after its vector is stored (a crash in between re-embeds it next time).
+        """
+        with self.sql.read() as conn:
+            pending = list(conn.execute(select(pending_vectors.c.vector_id)).scalars())
+        done = 0
+        for start in range(0, len(pending), 256):
+            chunk = pending[start : start + 256]
+            with self.sql.read() as conn:
+                rows = conn.execute(
+                    select(
+                        failures.c.vector_id, failures.c.embed_text, failures.c.repo, failures.c.org
+                    ).where(failures.c.vector_id.in_(chunk))
+                ).all()
+            if rows:  # a pending id without its row was forgotten meanwhile: nothing to embed
+                self.vectors.upsert(
+                    [r.vector_id for r in rows],
+                    self._embed([r.embed_text for r in rows]),
+                    [_vector_metadata(r.repo, r.org) for r in rows],
+                )
+                done += len(rows)
+            with self.sql.write() as conn:
+                conn.execute(delete(pending_vectors).where(pending_vectors.c.vector_id.in_(chunk)))
+        return done
+
+    def _has_candidates(self, scope: Scope, value: str | None, skip: set[str]) -> bool:
+        """Whether any recorded failure could answer a query in scope: if none, no model, no Chroma."""
+        conditions = [failures.c.occurrences >= 1]
+        if skip:
+            conditions.append(failures.c.fingerprint.not_in(sorted(skip)))
+        scope_filter = self._scope_filter(scope, value)
+        if scope_filter is not None:
+            conditions.append(scope_filter)
+        with self.sql.read() as conn:
+            return conn.execute(select(failures.c.id).where(*conditions).limit(1)).first() is not None
 
     # -- answering ----------------------------------------------------------------------------------------
 
@@ -239,10 +304,15 @@ class KnowledgeBase:
             results += self._neighbours(text, k - len(results), scope, value, skip={diagnosis.fingerprint})
         return results[:k]
 
-    def search_text(self, text: str, k: int = 5, *, repo: str | None = None) -> list[SimilarFailure]:
-        """Nearest past failures to free text (an error message pasted by a user)."""
+    def search_text(
+        self, text: str, k: int = 5, *, repo: str | None = None, threshold: float | None = None
+    ) -> list[SimilarFailure]:
+        """Nearest past failures to free text (an error message pasted by a user), at or above `threshold`
+        (default `search_threshold`: a pasted line is shorter than a recorded failure's text, so it scores
+        lower against its own kind than a whole diagnosis does; docs/benchmarks.md, "Retrieval quality")."""
         scope, value = self._scope(repo)
-        return self._neighbours(normalize(text), k, scope, value, skip=set())
+        cut = self.settings.search_threshold if threshold is None else threshold
+        return self._neighbours(normalize(text), k, scope, value, skip=set(), threshold=cut)
 
     def _scope_filter(self, scope: Scope, value: str | None) -> Any:
         if scope == "repo":
@@ -284,15 +354,24 @@ class KnowledgeBase:
         ]
 
     def _neighbours(
-        self, text: str, k: int, scope: Scope, value: str | None, *, skip: set[str]
+        self,
+        text: str,
+        k: int,
+        scope: Scope,
+        value: str | None,
+        *,
+        skip: set[str],
+        threshold: float | None = None,
     ) -> list[SimilarFailure]:
-        if k <= 0 or not text:
+        cut = self.settings.threshold if threshold is None else threshold
+        if k <= 0 or not text or not self._has_candidates(scope, value, skip):
             return []
-        vector = self.embedder.embed([text])[0]
+        self.flush_pending()
+        vector = self._embed([text])[0]
         # Several vectors can share a fingerprint (one per repo) and orphans may appear: ask for a margin.
         n = k * 3 + len(skip) + 5
         found = self._query(vector, n, scope, value)
-        found = [(vid, 1.0 - dist) for vid, dist in found if 1.0 - dist >= self.settings.threshold]
+        found = [(vid, 1.0 - dist) for vid, dist in found if 1.0 - dist >= cut]
         if not found:
             return []
         with self.sql.read() as conn:
@@ -678,6 +757,7 @@ class KnowledgeBase:
 
     def repair(self) -> tuple[int, int]:
         """Remove orphan vectors and re-embed failures whose vector is missing: (removed, re-embedded)."""
+        self.flush_pending()  # pending vectors are not missing, only late
         with self.sql.read() as conn:
             known = dict(conn.execute(select(failures.c.vector_id, failures.c.id)).all())
         orphans = [vid for vid in self.vectors.iter_ids() if vid not in known]
@@ -692,10 +772,21 @@ class KnowledgeBase:
                 rows = conn.execute(select(failures).where(failures.c.vector_id.in_(chunk))).all()
             self.vectors.upsert(
                 [r.vector_id for r in rows],
-                self.embedder.embed([r.embed_text for r in rows]),
+                self._embed([r.embed_text for r in rows]),
                 [_vector_metadata(r.repo, r.org) for r in rows],
             )
         return len(orphans), len(missing)
+
+
+def _ignoring_duplicates(conn: Connection, table: Any, key: str) -> Any:
+    """INSERT ... ON CONFLICT (key) DO NOTHING, for SQLite and PostgreSQL alike."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing(index_elements=[key])
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing(index_elements=[key])
 
 
 def _vector_metadata(repo: str, org: str | None) -> dict[str, str]:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from agent.config import ConfigError, describe
 
 Scope = Literal["repo", "org", "all"]
 Precision = Literal["auto", "float32", "bfloat16"]
@@ -54,6 +56,19 @@ class KnowledgeSettings(BaseSettings):
     threshold: float = Field(
         default=0.55, ge=0.0, le=1.0, description="lowest cosine similarity a neighbour must reach"
     )
+    defer_vectors: bool = Field(
+        default=True,
+        description=(
+            "record a failure without its vector while this process has had nothing to compare with (the "
+            "model is then never loaded); the next query that has candidates embeds it first"
+        ),
+    )
+    search_threshold: float = Field(
+        default=0.45,
+        ge=0.0,
+        le=1.0,
+        description="lowest cosine similarity for `kb search TEXT` (free text: calibrated apart, see docs)",
+    )
     collection: str = Field(default="cimedic-failures", description="Chroma collection name")
     cache_vectors: int = Field(
         default=200_000,
@@ -68,3 +83,12 @@ class KnowledgeSettings(BaseSettings):
         ge=1,
         description="failures written per transaction on bulk adds (the Ctrl-C granularity)",
     )
+
+
+def load_knowledge_settings() -> KnowledgeSettings:
+    """`KnowledgeSettings` from the environment; a malformed `CIMEDIC_KB_*` value is a `ConfigError` naming
+    the variable (one line, exit 2 on the command line), like every other setting (docs/configuration.md)."""
+    try:
+        return KnowledgeSettings()
+    except ValidationError as exc:
+        raise ConfigError(describe(exc, "CIMEDIC_KB_")) from None

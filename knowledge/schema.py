@@ -162,3 +162,12 @@ notifications = Table(
         "channel", "repo", "fingerprint", name="uq_cimedic_notifications_channel_repo_fingerprint"
     ),
 )
+
+
+# Failures whose vector is not computed yet (recorded while nothing could be compared with: migration 0006).
+# A vector id listed here whose failure was forgotten meanwhile is simply dropped by the next flush.
+pending_vectors = Table(
+    "kb_pending_vectors",
+    metadata,
+    Column("vector_id", String(64), primary_key=True),
+)

@@ -28,11 +28,21 @@ def _client_settings() -> Any:
     return ChromaSettings(anonymized_telemetry=False)
 
 
-def open_client(*, path: Path | None = None, url: str | None = None) -> Any:
-    """A PersistentClient on `path`, or an HttpClient for a Chroma server at `url` (http[s]://host:port)."""
-    import chromadb
+# Chroma's embedded client is not safe to create from several threads at once: threads that open the
+# first client on a path together fail with "Could not connect to tenant default_tenant" or "'RustBindingsAPI'
+# object has no attribute 'bindings'" (issue 10 item 11; reproduced in tests/test_kb_concurrency.py), because
+# the shared system behind the clients of one path is started by whichever thread comes first while the
+# others already use it. So a process opens each path once, under a lock, and every caller shares it.
+_clients_lock = threading.Lock()
+_clients: dict[str, Any] = {}
 
+
+def open_client(*, path: Path | None = None, url: str | None = None) -> Any:
+    """A PersistentClient on `path` (one per path and process), or an HttpClient for a Chroma server at `url`
+    (http[s]://host:port)."""
     if url:
+        import chromadb
+
         parts = urlsplit(url if "://" in url else f"http://{url}")
         ssl = parts.scheme == "https"
         port = parts.port or (443 if ssl else 8000)
@@ -41,8 +51,17 @@ def open_client(*, path: Path | None = None, url: str | None = None) -> Any:
         )
     if path is None:
         raise ValueError("a Chroma path or URL is required")
-    path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(path), settings=_client_settings())
+    key = str(path.resolve())
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            import chromadb
+
+            path.mkdir(parents=True, exist_ok=True)
+            client = chromadb.PersistentClient(path=str(path), settings=_client_settings())
+            client.heartbeat()  # the system is fully started before another thread can have it
+            _clients[key] = client
+    return client
 
 
 class VectorStore:

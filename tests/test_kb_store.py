@@ -7,18 +7,20 @@ test_kb_embedding.py.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import func, select
 from test_kb_support import diag, job, open_kb, postgres_database
 
 from agent.models import Category, Verdict
 from knowledge.base import EXACT_SCOPE, KnowledgeBase, fix_kind
-from knowledge.schema import metadata
+from knowledge.embedding import Embedder, Vectors
+from knowledge.schema import metadata, pending_vectors
 from knowledge.text import utcnow
 
 
@@ -217,10 +219,13 @@ def test_a_store_failure_does_not_break_the_analysis(
     kb = open_kb(f"sqlite:///{tmp_path / 'kb.db'}", chroma_url=f"http://127.0.0.1:{port}")
     d = diag("fp-1", IMPORT, source="1.log")
     assert kb.scoped("acme/app").similar(d) == []
-    kb.scoped("acme/app").record(d, job())
+    kb.scoped("acme/app").record(d, job())  # nothing to compare with: recorded in SQL, its vector pending
+    assert kb.stats()["occurrences"] == 1
+    later = diag("fp-2", IMPORT + " again", source="2.log")
+    assert kb.scoped("acme/app").similar(later) == []  # now Chroma is needed, and it is down
     assert "knowledge base" in caplog.text
     with pytest.raises(Exception):  # noqa: B017 - whatever the client raises, strict mode lets it through
-        kb.scoped("acme/app", strict=True).similar(d)
+        kb.scoped("acme/app", strict=True).similar(later)
 
 
 @pytest.mark.parametrize("exact_scope", [EXACT_SCOPE, 5], ids=["exact", "wide-net-then-filtered"])
@@ -298,3 +303,61 @@ def test_one_log_recorded_under_two_repos_counts_once(kb: KnowledgeBase) -> None
     assert kb.similar(diag("fp-import", IMPORT, source="other.log"), 3, repo="acme/b") == []
     [hit] = kb.similar(diag("fp-import", IMPORT, source="other.log"), 3, repo="acme/a")
     assert hit.exact and hit.occurrences == 1
+
+
+class CountingEmbedder:
+    """The hashing embedder, counting the texts it was asked to embed (a model load happens on the first)."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.texts: list[str] = []
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        self.texts += texts
+        return self.inner.embed(texts)
+
+
+def test_nothing_to_compare_with_means_no_embedding_and_a_pending_vector(kb: KnowledgeBase) -> None:
+    counting = CountingEmbedder(kb.embedder)
+    kb.embedder = counting
+    first = diag("fp-import", IMPORT, source="1.log")
+    assert kb.similar(first) == []  # an empty store: nothing to compare with
+    kb.record(first, job())
+    assert counting.texts == []  # issue 15: the model is not even loaded
+    with kb.sql.read() as conn:
+        assert conn.execute(select(func.count()).select_from(pending_vectors)).scalar_one() == 1
+    assert kb.similar(diag("fp-import", IMPORT, source="1.log")) == []  # the log itself never answers
+    assert counting.texts == []
+    # A second failure has something to compare with: the pending vector is embedded first, then found.
+    [hit] = kb.similar(diag("fp-other", IMPORT + " (again)", source="2.log"))
+    assert hit.fingerprint == "fp-import" and not hit.exact
+    assert len(counting.texts) == 2  # the pending failure, then the query
+    with kb.sql.read() as conn:
+        assert conn.execute(select(func.count()).select_from(pending_vectors)).scalar_one() == 0
+    # Once the model is loaded, a record embeds at once.
+    kb.record(diag("fp-other", IMPORT + " (again)", source="2.log"), job(job_id=9))
+    assert kb.vectors.count() == 2 and kb.repair() == (0, 0)
+
+
+def test_a_pending_vector_of_a_forgotten_failure_is_dropped(kb: KnowledgeBase) -> None:
+    kb.record(diag("fp-1", IMPORT, source="1.log"), job())
+    kb.forget(fingerprint="fp-1")
+    kb.record(diag("fp-2", LINT, source="2.log", category=Category.LINT), job())
+    assert kb.flush_pending() == 1  # fp-2 only; fp-1's entry goes without a vector
+    assert kb.vectors.count() == 1 and kb.repair() == (0, 0)
+
+
+def test_the_known_head_revision_is_the_newest_migration(kb: KnowledgeBase) -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from knowledge.sqlstore import HEAD_REVISION, MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == HEAD_REVISION
+    assert kb.sql.revision() == HEAD_REVISION

@@ -27,6 +27,7 @@ from urllib.parse import parse_qs
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from agent.errors import CimedicError
 from agent.jobs import FAILED_CONCLUSIONS
 
 MAX_BODY_BYTES = 25 * 1024 * 1024
@@ -36,7 +37,7 @@ MAX_BODY_BYTES = 25 * 1024 * 1024
 _SIG256 = re.compile(r"sha256=([0-9a-f]{64})")
 
 
-class DeliveryRejected(Exception):
+class DeliveryRejected(CimedicError):
     """The delivery is not acceptable; `status_code` is what the intake answers."""
 
     status_code = 400

@@ -1,6 +1,17 @@
-"""`cimedic`: the command-line entry and the composition root that wires the parts together."""
+"""`cimedic`: the command-line entry and the composition root that wires the parts together.
+
+Every failure a user can cause or meet (a malformed setting, an unreadable log, an unreachable database, a
+bad option) ends as ONE line `cimedic: error: ...` on stderr and exit status 2 (agent/errors.py draws the
+tree of our own exceptions); a traceback means a bug in CI Medic.
+"""
 
 from __future__ import annotations
+
+import errno
+import os
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated
 
 import typer
 
@@ -8,9 +19,11 @@ from agent.cli.analyze_cmd import analyze_command
 from agent.cli.fix_cmd import fix_command
 from agent.cli.kb_cmd import kb_app
 from agent.cli.llm_cmd import llm_app
+from agent.cli.messages import error
 from agent.cli.rules_cmd import rules_app
 from agent.cli.service_cmd import action_command, audit_command, github_app, serve_command, worker_command
 from agent.cli.ticket_cmd import ticket_app
+from agent.errors import CimedicError
 
 app = typer.Typer(
     name="cimedic",
@@ -36,5 +49,74 @@ app.add_typer(ticket_app, name="ticket")
 # --- end sub-commands ---
 
 
+def package_version() -> str:
+    try:
+        return version("cimedic")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"cimedic {package_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="print the version and exit"),
+    ] = False,
+) -> None:
+    """CI Medic: find, classify and explain the failure in a CI log."""
+
+
+def _library_error(exc: BaseException) -> str | None:
+    """The message of a database error, without importing SQLAlchemy or psycopg to recognise one.
+
+    The knowledge commands, `audit` and the service read `CIMEDIC_DATABASE_URL` through SQLAlchemy: a
+    malformed URL raises `sqlalchemy.exc.ArgumentError`, an unreachable server an `OperationalError` (from
+    SQLAlchemy, or from psycopg when a migration connects). Those are the user's setup, not our bugs.
+    """
+    for cls in type(exc).__mro__:
+        module = cls.__module__.split(".")[0]
+        if module in ("sqlalchemy", "psycopg", "alembic", "chromadb"):
+            return f"{module}: {exc}"
+    return None
+
+
 def main() -> None:
-    app()
+    try:
+        result = app(standalone_mode=False)
+    except (
+        typer.TyperException
+    ) as exc:  # Typer's (vendored click's) usage errors: a bad option, a missing file
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `cimedic kb` alone: the help is the answer
+            typer.echo(exc.format_message(), err=True)
+            sys.exit(2)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        error(f"{exc.format_message()}{hint}")
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        error("interrupted")
+        sys.exit(130)
+    except CimedicError as exc:
+        error(str(exc))
+        sys.exit(2)
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:  # `cimedic ... | head`: the reader left, nothing to report
+            # https://docs.python.org/3/library/signal.html#note-on-sigpipe: point stdout at devnull so that
+            # the interpreter's final flush does not raise again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
+        error(str(exc))
+        sys.exit(2)
+    except Exception as exc:
+        message = _library_error(exc)
+        if message is None:
+            raise
+        error(message)
+        sys.exit(2)
+    sys.exit(result if isinstance(result, int) else 0)

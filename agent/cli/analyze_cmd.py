@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 import shutil
 import sys
 import tempfile
@@ -14,12 +16,14 @@ import typer
 from rich.console import Console
 
 from agent.cli.fix_cmd import checkout_policy, checkout_reader
-from agent.config import ConfigError, load_settings
+from agent.cli.messages import error, warning
+from agent.config import load_settings
 from agent.engine import InputError, analyze_file
+from agent.errors import KnowledgeBaseError
 from agent.models import Diagnosis, JobContext
 from agent.pipeline import enrich, prompt_lines
 from agent.ports import Explainer, KnowledgeLookup
-from agent.render import render_markdown, render_text, to_json
+from agent.render import LineUrl, anchor_lines, render_markdown, render_text, to_json
 
 if TYPE_CHECKING:
     from agent.llm.explainer import LlmExplainer
@@ -32,8 +36,20 @@ class Format(StrEnum):
     JSONL = "jsonl"
 
 
-def _fail(message: str) -> None:
-    print(f"cimedic: {message}", file=sys.stderr)
+# A GitHub Actions job page: GitHub anchors its lines per step (`#step:S:L`), never `#L<n>`, so every line
+# links to the page itself (see actions/github_comment.job_line_url for why a step cannot be guessed).
+_GITHUB_JOB_PAGE = re.compile(r"^https://github\.com/[^/]+/[^/]+/actions/runs/\d+/job/\d+/?(?:[?#].*)?$")
+PROGRESS_BYTES = 4 << 20  # logs above this show a spinner on a terminal while they are analyzed
+
+
+def line_links(log_url: str | None) -> LineUrl | None:
+    """How line numbers link to `--log-url`: `#L<n>` anchors, except on GitHub job pages (no such anchors)."""
+    if not log_url:
+        return None
+    if _GITHUB_JOB_PAGE.match(log_url):
+        page = log_url.split("#", 1)[0]
+        return lambda _n: page
+    return anchor_lines(log_url)
 
 
 def _spool_stdin() -> Path:
@@ -78,28 +94,22 @@ def analyze_command(
 ) -> None:
     """Find the lines that explain a failed CI job, classify the failure and say what to do."""
     secrets = tuple(secret or ())
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        _fail(str(exc))
-        raise typer.Exit(2) from None
+    settings = load_settings()  # a malformed setting is a ConfigError: one line, exit 2 (agent/cli/__init__)
     kb: KnowledgeLookup | None = None
     if not no_kb:
         try:
             from agent.cli.wiring import make_knowledge_base
 
             kb = make_knowledge_base(settings, repo=repo)
-        except Exception as exc:  # the diagnosis still stands without its memory; say so
-            _fail(f"warning: knowledge base unavailable ({exc}); continuing without it (--no-kb to silence)")
+        except KnowledgeBaseError as exc:  # the diagnosis still stands without its memory; say so once
+            warning(f"{exc}; continuing without it (--no-kb to silence)")
     explainer: LlmExplainer | None = None
-    if not no_llm:
-        try:
-            from agent.llm import make_explainer
+    if not no_llm and settings.llm and settings.llm.strip():  # importing the LLM layer alone costs ~2 s
+        from agent.llm import make_explainer
 
-            explainer = make_explainer(settings, secrets=secrets)
-        except ConfigError as exc:
-            _fail(str(exc))
-            raise typer.Exit(2) from None
+        explainer = make_explainer(settings, secrets=secrets)
+    if explainer is not None:
+        explainer = _usable(explainer)
     if explainer is not None:
         explainer = explainer.bind(repo)  # the per-repository daily budget is charged
     try:
@@ -107,6 +117,17 @@ def analyze_command(
     finally:
         if explainer is not None:
             explainer.close()
+
+
+def _usable(explainer: LlmExplainer) -> LlmExplainer | None:
+    """The explainer, or None when no model of `CIMEDIC_LLM` can work; says once on stderr which cannot."""
+    reasons = explainer.unusable()
+    for model, reason in reasons.items():
+        warning(f"LLM {model} skipped: {reason}")
+    if len(reasons) < len(explainer.chain):
+        return explainer
+    explainer.close()
+    return None
 
 
 def _analyze_all(
@@ -123,26 +144,29 @@ def _analyze_all(
     console = Console(highlight=False, soft_wrap=True)
     reader = None if source is None else checkout_reader(source)
     policy = None if source is None else checkout_policy(source)
+    status = Console(stderr=True)
+    links = line_links(log_url)
     results: list[Diagnosis] = []
     failed = False
     for name in logs:
         path = _spool_stdin() if name == "-" else Path(name)
         try:
-            diagnosis = analyze_file(path, source=name, baseline=baseline, secrets=secrets)
-            job = JobContext(ci_system="local", repo=repo, url=log_url)
-            wanted = explainer is not None or reader is not None
-            lines = prompt_lines(_blocks(path), diagnosis) if wanted else None
-            diagnosis = enrich(
-                diagnosis,
-                job=job,
-                log_lines=lines,
-                kb=kb,
-                explainer=explainer,
-                reader=reader,
-                patch_policy=policy,
-            )
+            with _spinner(status, path, name):
+                diagnosis = analyze_file(path, source=name, baseline=baseline, secrets=secrets)
+                job = JobContext(ci_system="local", repo=repo, url=log_url)
+                wanted = explainer is not None or reader is not None
+                lines = prompt_lines(_blocks(path), diagnosis) if wanted else None
+                diagnosis = enrich(
+                    diagnosis,
+                    job=job,
+                    log_lines=lines,
+                    kb=kb,
+                    explainer=explainer,
+                    reader=reader,
+                    patch_policy=policy,
+                )
         except InputError as exc:
-            _fail(f"error: {exc}")
+            error(str(exc))
             failed = True
             continue
         finally:
@@ -151,7 +175,7 @@ def _analyze_all(
         if output_format is Format.TEXT:
             render_text(diagnosis, console)
         elif output_format is Format.MARKDOWN:
-            sys.stdout.write(render_markdown(diagnosis, log_url=log_url))
+            sys.stdout.write(render_markdown(diagnosis, line_url=links))
         elif output_format is Format.JSONL:
             sys.stdout.write(to_json([diagnosis], lines=True))
             sys.stdout.flush()
@@ -161,3 +185,14 @@ def _analyze_all(
         sys.stdout.write(to_json(results, lines=False))
     if failed:
         raise typer.Exit(2)
+
+
+def _spinner(console: Console, path: Path, name: str) -> contextlib.AbstractContextManager[object]:
+    """A transient spinner on stderr while a big log is analyzed, on a terminal only (never in a pipe)."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0
+    if size < PROGRESS_BYTES or not console.is_terminal:
+        return contextlib.nullcontext()
+    return console.status(f"analyzing {name} ({size / (1 << 20):.0f} MB)", spinner="dots")

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from agent.config import ConfigError, load_settings
+from agent.cli.messages import error
+from agent.config import load_settings
 from agent.models import Diagnosis, JobContext, SimilarFailure
 
 if TYPE_CHECKING:
@@ -43,11 +44,8 @@ def parse_age(value: str) -> timedelta:
 def _kb() -> KnowledgeBase:
     from agent.cli.wiring import open_knowledge_base
 
-    try:
-        return open_knowledge_base(load_settings())
-    except ConfigError as exc:
-        typer.echo(f"cimedic: {exc}", err=True)
-        raise typer.Exit(2) from None
+    # A malformed setting, a missing `kb` extra or an unreachable database: one line, exit 2 (agent/cli).
+    return open_knowledge_base(load_settings())
 
 
 @contextlib.contextmanager
@@ -153,8 +151,19 @@ def search_command(
         results = kb.search_text(text or "", k, repo=repo)
     if format == "json":
         typer.echo(json.dumps([r.model_dump(mode="json") for r in results], indent=2))
-    else:
+        return
+    if results or log is not None:
         typer.echo(_similar_text(results))
+        return
+    # Nothing passed the cut-off: say so, and show what came closest with its score, so that a user can
+    # tell "nothing like it" from "something like it, below the line" (issue 15).
+    closest = kb.search_text(text or "", min(k, 3), repo=repo, threshold=0.0)
+    cut = kb.settings.search_threshold
+    if not closest:
+        typer.echo("no past failures recorded" + (f" in {repo}" if repo else "") + " to compare with")
+        return
+    typer.echo(f"no past failure scores {cut:.2f} or more (CIMEDIC_KB_SEARCH_THRESHOLD); the closest:")
+    typer.echo(_similar_text(closest))
 
 
 @kb_app.command("stats")
@@ -259,7 +268,7 @@ def feedback_command(
     source = source or kb.last_source(full, repo=repo)
     if source is None:
         where = f" in {repo}" if repo else ""
-        typer.echo(f"cimedic: no log of {full} is recorded{where}; give --source", err=True)
+        error(f"no log of {full} is recorded{where}; give --source")
         raise typer.Exit(1)
     kb.feedback(full, helpful, source=source, repo=repo, author=author, note=note)
     typer.echo(f"{full}: recorded {'helpful' if helpful else 'wrong'} for {source}")
@@ -272,7 +281,7 @@ def _one_fingerprint(kb: KnowledgeBase, prefix: str) -> str:
         return prefix
     if len(matches) != 1:
         problem = "is unknown" if not matches else f"is ambiguous ({', '.join(m[:16] for m in matches)})"
-        typer.echo(f"cimedic: fingerprint {prefix!r} {problem}", err=True)
+        error(f"fingerprint {prefix!r} {problem}")
         raise typer.Exit(1)
     return matches[0]
 

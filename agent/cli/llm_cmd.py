@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from agent.config import ConfigError, load_settings
+from agent.cli.messages import error
+from agent.config import load_settings
 
 llm_app = typer.Typer(help="The optional LLM layer (CIMEDIC_LLM).", no_args_is_help=True)
 
@@ -23,6 +24,8 @@ def _hint(prefix: str, detail: str) -> str:
         return ""
     unset = [name for name in plugin.needs if not os.environ.get(name)]
     lowered = detail.lower()
+    if lowered.endswith("not set"):  # already says which variable (explainer.setup_problem)
+        return ""
     if unset and any(w in lowered for w in ("api key", "api_key", "401", "403", "auth", "base_url")):
         return f" (set {', '.join(unset)})"
     if "connect" in lowered:
@@ -38,16 +41,9 @@ def check_command(
     """Ask each model of CIMEDIC_LLM for a one-word reply; exit 0 when at least one answers."""
     from agent.llm import LlmExplainer, make_explainer
 
-    try:
-        settings = load_settings()
-        explainer = make_explainer(settings)
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    explainer = make_explainer(load_settings())  # a bad CIMEDIC_LLM: one line, exit 2 (agent/cli)
     if explainer is None:
-        typer.echo(
-            "CIMEDIC_LLM is not set, so no LLM is used (e.g. CIMEDIC_LLM=openai:gpt-4.1-mini)", err=True
-        )
+        error("CIMEDIC_LLM is not set, so no LLM is used (e.g. CIMEDIC_LLM=openai:gpt-4.1-mini)")
         raise typer.Exit(2)
     assert isinstance(explainer, LlmExplainer)
     with explainer:
@@ -94,12 +90,7 @@ def usage_command(
     from agent.llm import STORE_FILE
     from agent.llm.store import LlmStore
 
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    path = settings.home / STORE_FILE
+    path = load_settings().home / STORE_FILE
     if not path.exists():
         typer.echo("no LLM calls recorded yet")
         return

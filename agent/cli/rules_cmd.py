@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from agent.catalog import Rule, default_catalog
+from agent.cli.messages import error
 
 rules_app = typer.Typer(help="The ordered catalog of known failure rules.", no_args_is_help=True)
 
@@ -62,7 +63,7 @@ def show_command(
     """Show one rule: patterns, explanation, remediation, docs and examples."""
     rule = default_catalog().get(rule_id)
     if rule is None:
-        typer.echo(f"error: no rule {rule_id!r} (see `cimedic rules list`)", err=True)
+        error(f"no rule {rule_id!r} (see `cimedic rules list`)")
         raise typer.Exit(2)
     data = rule_dict(rule, full=True)
     if fmt is Format.json:

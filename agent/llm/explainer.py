@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -514,6 +515,20 @@ class LlmExplainer:
         )
 
     # ------------------------------------------------------------------------------------------ check
+    def unusable(self) -> dict[str, str]:
+        """Entries of the chain that cannot work as configured (an API key not set...), with the reason in
+        a user's words. Building a model sends no request, so this costs no time on the network."""
+        return self._core.loop.run(self._unusable(), timeout=30)
+
+    async def _unusable(self) -> dict[str, str]:
+        reasons: dict[str, str] = {}
+        for entry in self._core.chain:
+            try:
+                self._core.model(entry)
+            except Exception as exc:
+                reasons[entry.name] = setup_problem(entry, exc)
+        return reasons
+
     def check(self, timeout: float = 30.0) -> list[CheckResult]:
         """Ask every model of the chain for a one-word answer; say which answer and how fast."""
         return self._core.loop.run(self._check_all(timeout), timeout=timeout * len(self._core.chain) + 10)
@@ -525,6 +540,10 @@ class LlmExplainer:
             t0 = time.monotonic()
             try:
                 model = self._core.model(entry)
+            except Exception as exc:
+                results.append(CheckResult(entry.name, False, 0.0, setup_problem(entry, exc)))
+                continue
+            try:
                 settings = ModelSettings(
                     timeout=timeout, request_timeout=timeout, max_retries=0, max_tokens=8
                 )
@@ -550,6 +569,28 @@ def _is_api_error(exc: BaseException) -> bool:
     from pydantic_ai.exceptions import ModelAPIError
 
     return isinstance(exc, ModelAPIError)
+
+
+def setup_problem(entry: ChainEntry, exc: BaseException) -> str:
+    """Why a model could not even be built, worded for a CI Medic user rather than a library user.
+
+    The providers' own messages address programmers (pydantic-ai's missing-key error suggests
+    `OpenAIProvider(api_key=...)` and "the built-in test model: `Agent('test')`"); the variables a provider
+    reads (`ProviderPlugin.needs`) are what a user can act on.
+    """
+    from agent.llm import registry
+
+    try:
+        needs = registry.get(entry.spec.prefix).needs
+    except KeyError:
+        needs = ()
+    unset = [name for name in needs if not os.environ.get(name)]
+    text = " ".join(str(exc).split())
+    if unset and any(word in text.lower() for word in ("api key", "api_key", "base_url", "environment")):
+        names = " and ".join(unset)
+        return f"{names} {'is' if len(unset) == 1 else 'are'} not set"
+    first = text.split(". ")[0].rstrip(".")
+    return f"cannot be set up: {first[:200]}" if first else f"cannot be set up ({type(exc).__name__})"
 
 
 def _describe(exc: BaseException) -> str:
