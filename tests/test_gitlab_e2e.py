@@ -33,7 +33,8 @@ ERROR: Job failed: exit code 1
 GREEN = "$ python -m pytest\n4 passed in 0.10s\nJob succeeded\n"
 INFRA_FAIL = """\
 Running with gitlab-runner 17.0.0 (44feccdf)
-ERROR: Job failed (system failure): Error response from daemon: no space left on device
+WARNING: Job failed: execution took longer than 1h0m0s seconds
+ERROR: Job failed: execution took longer than 1h0m0s seconds
 """
 
 
@@ -131,7 +132,7 @@ def test_flaky_retry_by_policy_once_then_marked_flaky(sim: GitLabSim, service: S
     sim.add_file(pid, ".gitlab/cimedic.yml", "rerun: [infrastructure, flaky]\n")
     headers, body = delivery("Job Hook", job_hook(sim, job))
     assert post(service, headers, body) == 202
-    wait_until(lambda: sim.retried)
+    wait_until(lambda: sim.retried, timeout=15)
     assert sim.retried == [job["id"]]
     retried = sim.add_job(pipeline, "pytest", status="success", trace=GREEN)
     headers, body = delivery("Job Hook", job_hook(sim, retried, retries_count=1))
@@ -156,7 +157,7 @@ def test_forked_project_mr_is_noted_in_the_target_project(sim: GitLabSim, servic
 
 
 def test_pipeline_success_marks_the_note_resolved(sim: GitLabSim, service: Service) -> None:
-    pid, pipeline, job = scenario(sim)
+    pid, _pipeline, job = scenario(sim)
     headers, body = delivery("Job Hook", job_hook(sim, job))
     assert post(service, headers, body) == 202
     wait_until(lambda: sim.notes_on(pid, 4))
