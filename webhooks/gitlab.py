@@ -284,6 +284,10 @@ def _pipeline(delivery_id: str, payload: dict[str, Any]) -> GitLabPipeline:
     )
 
 
+def _one_of(value: Any, allowed: frozenset[str]) -> bool:
+    return isinstance(value, str) and value in allowed
+
+
 def job_delivery_id(project_id: int, job_id: int, retries_count: int) -> str:
     """One failed job is one piece of work however often it is delivered: GitLab retries a delivery with the
     same `Idempotency-Key`, and a job that fails again after a retry is a new job id."""
@@ -309,14 +313,15 @@ def parse_gitlab_delivery(
     key = (_header(headers, "Idempotency-Key") or _header(headers, "X-Gitlab-Event-UUID") or "").strip()[:100]
     try:
         if event == "Job Hook" and kind == "build":
-            if payload.get("build_status") not in FINAL_JOB_STATUSES:
+            if not _one_of(payload.get("build_status"), FINAL_JOB_STATUSES):
                 return Ignored(event=event, reason="job not finished")
             job = _job("pending", payload)
             return job.model_copy(
                 update={"delivery_id": job_delivery_id(job.project_id, job.job_id, job.retries_count)}
             )
         if event == "Pipeline Hook" and kind == "pipeline":
-            if (payload.get("object_attributes") or {}).get("status") not in FINAL_PIPELINE_STATUSES:
+            attrs = payload.get("object_attributes")
+            if not isinstance(attrs, dict) or not _one_of(attrs.get("status"), FINAL_PIPELINE_STATUSES):
                 return Ignored(event=event, reason="pipeline not finished")
             pipeline = _pipeline("pending", payload)
             # The pipeline's id and status tell one final state; the key tells one delivery of it.
@@ -326,7 +331,7 @@ def parse_gitlab_delivery(
                     f"{pipeline.status}:{key}"
                 }
             )
-    except (ValidationError, AttributeError) as exc:
+    except (ValidationError, AttributeError, TypeError) as exc:
         # Authenticated but lacking the fields we need: acknowledge (a 4xx counts against the hook) and
         # say why in the log.
         return Ignored(event=event, reason=f"payload lacks required fields: {str(exc).splitlines()[0]}")
