@@ -41,6 +41,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from agent.models import VerdictKind
 
 POLICY_PATH = ".github/cimedic.yml"
+GITLAB_POLICY_PATH = ".gitlab/cimedic.yml"
+"""GitLab projects keep the same file under `.gitlab/`; there `outputs.check_run` is the `cimedic` commit
+status (actions/gitlab_status.py)."""
 
 
 class _Strict(BaseModel):
@@ -107,7 +110,7 @@ class Policy(_Strict):
         return any(fnmatch.fnmatchcase(path, pattern) for pattern in self.ignore.paths)
 
 
-def parse_policy(text: str | None) -> Policy:
+def parse_policy(text: str | None, *, path: str = POLICY_PATH) -> Policy:
     """The policy in `text` (YAML); the defaults when absent. An invalid file falls back to dry-run.
 
     Dry-run on error: a typo must not make CI Medic write where a maintainer meant to restrict it, and the
@@ -125,4 +128,4 @@ def parse_policy(text: str | None) -> Policy:
         return Policy.model_validate(data)
     except (yaml.YAMLError, ValueError, ValidationError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return Policy(dry_run=True, error=f"{POLICY_PATH} ignored: {first}")
+        return Policy(dry_run=True, error=f"{path} ignored: {first}")

@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     github_webhook_secret: str | None = None
     github_token: str | None = None
     github_api_url: str = "https://api.github.com"
+    # GitLab (issue 11): docs/gitlab.md. Configured when CIMEDIC_GITLAB_TOKEN is set.
+    gitlab_url: str = Field(default="https://gitlab.com", description="gitlab.com or a self-managed URL")
+    gitlab_token: str | None = Field(default=None, description="access token of the bot user (api scope)")
+    gitlab_webhook_token: str | None = Field(default=None, description="the hook's secret token")
+    gitlab_signing_key: str | None = Field(default=None, description="the hook's signing key (whsec_...)")
+    gitlab_timeout_seconds: float = Field(default=30.0, gt=0)
     # service (webhooks/, issue 5): docs/configuration.md
     worker_threads: int = Field(default=4, ge=1, le=64, description="jobs run at once per worker process")
     lease_seconds: float = Field(default=60.0, gt=0, description="a claimed delivery is retried after this")
@@ -51,6 +57,10 @@ class Settings(BaseSettings):
     )
     redeliver_every_seconds: float = Field(default=600.0, ge=0, description="0 turns periodic redelivery off")
     publish_delay_seconds: float = Field(default=2.0, ge=0, description="merge output updates within this")
+
+    @property
+    def gitlab_configured(self) -> bool:
+        return bool(self.gitlab_token)
 
     @property
     def sqlite_url(self) -> str:

@@ -36,6 +36,8 @@ from webhooks.github import (
     WorkflowRunCompleted,
     parse_github_delivery,
 )
+from webhooks.gitlab import GitLabAuth
+from webhooks.gitlab_intake import mount_gitlab
 from webhooks.inbox import Inbox
 from webhooks.queue import Queue
 from webhooks.store import Admission, Store
@@ -87,6 +89,7 @@ def create_app(
     chroma_url: str | None = None,
     on_startup: Callable[[], None] | None = None,
     on_shutdown: Callable[[], None] | None = None,
+    gitlab: GitLabAuth | None = None,
 ) -> FastAPI:
     from contextlib import asynccontextmanager
 
@@ -160,6 +163,9 @@ def create_app(
         if admission == "duplicate":
             return JSONResponse({"status": "duplicate"}, status_code=200)
         return JSONResponse({"status": "accepted"}, status_code=202)
+
+    if gitlab is not None:  # GitLab (issue 11): its route lives in webhooks/gitlab_intake.py
+        mount_gitlab(app, auth=gitlab, store=store, queue=queue, inbox=inbox)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

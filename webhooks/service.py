@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
@@ -17,10 +18,14 @@ from agent.failed_job import Analyzer
 from agent.ports import Explainer, KnowledgeLookup
 from webhooks import metrics
 from webhooks.app import create_app
+from webhooks.gitlab import GitLabAuth
 from webhooks.inbox import Inbox
 from webhooks.queue import Queue
 from webhooks.store import Store, make_engine
 from webhooks.worker import Worker, WorkerSettings
+
+if TYPE_CHECKING:
+    from gitlab import Gitlab as GitLabClient
 
 
 def private_key(settings: Settings) -> str | None:
@@ -59,6 +64,21 @@ def make_api(settings: Settings) -> GitHubApi:
     )
 
 
+def make_gitlab(settings: Settings) -> GitLabClient | None:
+    """The GitLab client when GitLab is configured (issue 11; docs/gitlab.md), else None."""
+    if not settings.gitlab_configured:
+        return None
+    if not (settings.gitlab_webhook_token or settings.gitlab_signing_key):
+        raise ConfigError(
+            "CIMEDIC_GITLAB_WEBHOOK_TOKEN or CIMEDIC_GITLAB_SIGNING_KEY: required to verify GitLab deliveries"
+        )
+    from webhooks.gitlab_forge import connect
+
+    return connect(
+        settings.gitlab_url, settings.gitlab_token or "", timeout_s=settings.gitlab_timeout_seconds
+    )
+
+
 def make_queue(settings: Settings) -> Queue:
     if settings.redis_url:
         return Queue.redis(settings.redis_url, settings.queue_name)
@@ -74,6 +94,7 @@ class Service:
     audit: AuditLog
     worker: Worker
     inbox: Inbox | None = None
+    gitlab: GitLabClient | None = None
 
     def app(self, *, run_worker: bool) -> FastAPI:
         secret = self.settings.github_webhook_secret
@@ -88,7 +109,13 @@ class Service:
 
                 start_periodic(self.api, every_s=self.settings.redeliver_every_seconds)
 
+        gitlab_auth = (  # GitLab (issue 11): its route exists only when it is configured
+            GitLabAuth(self.settings.gitlab_webhook_token, self.settings.gitlab_signing_key)
+            if self.gitlab is not None
+            else None
+        )
         return create_app(
+            gitlab=gitlab_auth,
             store=self.store,
             queue=self.queue,
             secret=secret,
@@ -116,6 +143,7 @@ def build_service(
     queue = make_queue(settings)
     audit = AuditLog(engine)
     api = api or make_api(settings)
+    gitlab = make_gitlab(settings)
     worker = Worker(
         store=store,
         queue=queue,
@@ -132,8 +160,9 @@ def build_service(
             retry_base_s=settings.retry_base_seconds,
             publish_delay_s=settings.publish_delay_seconds,
         ),
+        gitlab=gitlab,
     )
-    return Service(settings, store, queue, api, audit, worker, inbox)
+    return Service(settings, store, queue, api, audit, worker, inbox, gitlab)
 
 
 def knowledge_for_repo(settings: Settings) -> Callable[[str], KnowledgeLookup]:

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -27,12 +28,17 @@ from agent.ports import Explainer, KnowledgeLookup
 from webhooks import metrics
 from webhooks.github import EVENT_ADAPTER
 from webhooks.github_handlers import GitHubHandlers
+from webhooks.gitlab import GITLAB_EVENTS
+from webhooks.gitlab import KINDS as GITLAB_KINDS
 from webhooks.inbox import Inbox
 from webhooks.lookups import Lookups
 from webhooks.publishing import PUBLISH_PRIORITY, Publisher
 from webhooks.queue import Queue
 from webhooks.router import Router
 from webhooks.store import Claimed, Store
+
+if TYPE_CHECKING:
+    from gitlab import Gitlab as GitLabClient
 
 log = logging.getLogger("cimedic.worker")
 
@@ -66,6 +72,7 @@ class Worker:
         kb_for: Callable[[str], KnowledgeLookup] | None = None,
         explainer: Explainer | None = None,
         settings: WorkerSettings | None = None,
+        gitlab: GitLabClient | None = None,
     ) -> None:
         self.store = store
         self.queue = queue
@@ -93,6 +100,23 @@ class Worker:
             kb_for=kb_for,
             explainer=explainer,
         ).route(self.router)
+        if gitlab is not None:  # GitLab (issue 11): its own handlers, the same use case
+            from webhooks.gitlab_handlers import GitLabHandlers
+
+            GitLabHandlers(
+                store=store,
+                queue=queue,
+                gl=gitlab,
+                audit=audit,
+                lookups=Lookups(policy_ttl_s=cfg.policy_ttl_s, baseline_ttl_s=cfg.baseline_ttl_s),
+                limits=LogLimits(cfg.log_max_bytes, cfg.log_head_bytes, cfg.baseline_max_bytes),
+                publish_delay_s=cfg.publish_delay_s,
+                lock_ttl_s=cfg.lock_ttl_s,
+                analyzer=analyzer,
+                kb=kb,
+                kb_for=kb_for,
+                explainer=explainer,
+            ).route(self.router)
 
     # --- queue plumbing -----------------------------------------------------------------------------
 
@@ -154,7 +178,8 @@ class Worker:
         beat.start()
         kind = claimed.event
         try:
-            self.router.dispatch(EVENT_ADAPTER.validate_json(claimed.payload), claimed)
+            adapter: Any = GITLAB_EVENTS if kind in GITLAB_KINDS else EVENT_ADAPTER
+            self.router.dispatch(adapter.validate_json(claimed.payload), claimed)
         except Exception as exc:
             retry_after = exc.retry_after if isinstance(exc, GitHubError) else None
             # A permanent GitHub error (no installation, no permission, 422) is not helped by retrying: it

@@ -21,7 +21,14 @@ from agent.cli.kb_cmd import kb_app
 from agent.cli.llm_cmd import llm_app
 from agent.cli.messages import error
 from agent.cli.rules_cmd import rules_app
-from agent.cli.service_cmd import action_command, audit_command, github_app, serve_command, worker_command
+from agent.cli.service_cmd import (
+    action_command,
+    audit_command,
+    github_app,
+    gitlab_ci_command,
+    serve_command,
+    worker_command,
+)
 from agent.cli.ticket_cmd import ticket_app
 from agent.errors import CimedicError
 
@@ -42,6 +49,7 @@ app.command("worker")(worker_command)
 app.command("action")(action_command)
 app.command("audit")(audit_command)
 app.add_typer(github_app, name="github")
+app.command("gitlab-ci")(gitlab_ci_command)
 app.add_typer(llm_app, name="llm")
 app.add_typer(rules_app, name="rules")
 app.command("fix")(fix_command)

@@ -1,4 +1,5 @@
-"""`cimedic serve`, `cimedic worker`, `cimedic action`, `cimedic audit`, `cimedic github redeliver`.
+"""`cimedic serve`, `cimedic worker`, `cimedic action`, `cimedic audit`, `cimedic github redeliver`,
+`cimedic gitlab-ci`.
 
 The composition root of the service: settings are read once here and every part is built from them.
 """
@@ -401,3 +402,10 @@ def action_command(
     from webhooks.github_action import run_action
 
     raise typer.Exit(run_action(comment=comment, summary=summary))
+
+
+def gitlab_ci_command() -> None:
+    """Inside GitLab CI (a job with `when: on_failure`): diagnose the failed jobs, upsert the MR note."""
+    from webhooks.gitlab_ci import run_gitlab_ci
+
+    raise typer.Exit(run_gitlab_ci())

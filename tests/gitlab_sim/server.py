@@ -1,0 +1,365 @@
+"""A GitLab simulator: a real HTTP server on 127.0.0.1 answering the REST v4 endpoints CI Medic uses.
+
+Shaped by docs.gitlab.com/api/: rest/index.md ("Pagination": `page`/`per_page`, the `X-Page`, `X-Per-Page`,
+`X-Next-Page`, `X-Total` headers and `Link` with rel next/first/last; "Status codes"; `PRIVATE-TOKEN`
+authentication), jobs.md (trace as text/plain, retry), pipelines.md, commits.md (merge requests of a commit,
+statuses), merge_requests.md, notes.md, repository_files.md (raw file). Rate limits answer 429 with
+`Retry-After` (docs: security/rate_limits.md). Faults on cue: `fail(method, pattern, status, times, headers)`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+BOT = {"id": 7, "username": "cimedic-bot", "name": "CI Medic", "state": "active", "bot": True}
+
+
+@dataclass
+class Fault:
+    method: str
+    pattern: re.Pattern[str]
+    status: int
+    times: int
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+
+
+class GitLabSim:
+    """In-memory GitLab; build a scenario with the `add_*` methods, then point CI Medic at `url`."""
+
+    def __init__(self, *, token: str = "glpat-test-token") -> None:
+        self.token = token
+        self.lock = threading.RLock()
+        self.ids = itertools.count(5000)
+        self.projects: dict[int, dict[str, Any]] = {}
+        self.files: dict[tuple[int, str, str], str] = {}
+        self.pipelines: dict[int, dict[str, Any]] = {}
+        self.jobs: dict[int, dict[str, Any]] = {}
+        self.traces: dict[int, bytes] = {}
+        self.mrs: dict[tuple[int, int], dict[str, Any]] = {}
+        self.notes: dict[int, dict[str, Any]] = {}
+        self.statuses: list[dict[str, Any]] = []
+        self.retried: list[int] = []
+        self.calls: list[tuple[str, str, int]] = []
+        self.faults: list[Fault] = []
+        self.url = ""
+        self.app = self._build()
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- scenario -----------------------------------------------------------------------------------
+
+    def add_project(self, path: str, *, default_branch: str = "main") -> dict[str, Any]:
+        pid = next(self.ids)
+        project = {
+            "id": pid,
+            "name": path.rsplit("/", 1)[-1],
+            "path_with_namespace": path,
+            "default_branch": default_branch,
+            "web_url": f"https://gitlab.example.com/{path}",
+        }
+        self.projects[pid] = project
+        return project
+
+    def add_file(self, pid: int, path: str, text: str, *, ref: str = "main") -> None:
+        self.files[(pid, path, ref)] = text
+
+    def add_pipeline(self, pid: int, *, ref: str, sha: str, status: str = "failed") -> dict[str, Any]:
+        ppid = next(self.ids)
+        p = {
+            "id": ppid,
+            "iid": ppid,
+            "project_id": pid,
+            "sha": sha,
+            "ref": ref,
+            "status": status,
+            "source": "push",
+            "created_at": _now(),
+            "updated_at": _now(),
+            "web_url": f"{self.projects[pid]['web_url']}/-/pipelines/{ppid}",
+        }
+        self.pipelines[ppid] = p
+        return p
+
+    def add_job(
+        self, pipeline: dict[str, Any], name: str, *, status: str, trace: str, stage: str = "test"
+    ) -> dict[str, Any]:
+        jid = next(self.ids)
+        pid = pipeline["project_id"]
+        job = {
+            "id": jid,
+            "name": name,
+            "stage": stage,
+            "status": status,
+            "ref": pipeline["ref"],
+            "tag": False,
+            "allow_failure": False,
+            "created_at": _now(),
+            "finished_at": _now(),
+            "pipeline": {k: pipeline[k] for k in ("id", "project_id", "ref", "sha", "status")},
+            "web_url": f"{self.projects[pid]['web_url']}/-/jobs/{jid}",
+            "_project": pid,
+            "failure_reason": "script_failure" if status == "failed" else None,
+        }
+        self.jobs[jid] = job
+        self.traces[jid] = trace.encode()
+        return job
+
+    def add_mr(
+        self,
+        pid: int,
+        iid: int,
+        *,
+        source_branch: str,
+        target_branch: str = "main",
+        sha: str,
+        source_project_id: int | None = None,
+    ) -> dict[str, Any]:
+        mr = {
+            "id": next(self.ids),
+            "iid": iid,
+            "project_id": pid,
+            "target_project_id": pid,
+            "source_project_id": source_project_id or pid,
+            "source_branch": source_branch,
+            "target_branch": target_branch,
+            "state": "opened",
+            "sha": sha,
+            "title": "change",
+            "web_url": f"{self.projects[pid]['web_url']}/-/merge_requests/{iid}",
+        }
+        self.mrs[(pid, iid)] = mr
+        return mr
+
+    def add_note_by(self, pid: int, iid: int, body: str, username: str) -> None:
+        nid = next(self.ids)
+        self.notes[nid] = {
+            "id": nid,
+            "body": body,
+            "author": {"id": 1, "username": username},
+            "system": False,
+            "noteable_type": "MergeRequest",
+            "noteable_iid": iid,
+            "_mr": (pid, iid),
+            "created_at": _now(),
+        }
+
+    def notes_on(self, pid: int, iid: int) -> list[dict[str, Any]]:
+        return [n for n in self.notes.values() if n["_mr"] == (pid, iid)]
+
+    def fail(
+        self, method: str, pattern: str, status: int, *, times: int = 1, headers: dict[str, str] | None = None
+    ) -> None:
+        with self.lock:
+            self.faults.append(Fault(method, re.compile(pattern), status, times, headers or {}))
+
+    def api_calls(self) -> list[tuple[str, str, int]]:
+        with self.lock:
+            return list(self.calls)
+
+    # --- server -------------------------------------------------------------------------------------
+
+    def start(self) -> GitLabSim:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        self._server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", access_log=False))
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("simulator did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _build(self) -> FastAPI:
+        app = FastAPI()
+        sim = self
+        api = "/api/v4"
+
+        def err(status: int, message: str) -> JSONResponse:
+            return JSONResponse({"message": message}, status_code=status)
+
+        def page(request: Request, items: list[Any]) -> Response:
+            """GitLab's offset pagination: `page`/`per_page` (default 20, max 100) and its headers."""
+            per = min(int(request.query_params.get("per_page", 20)), 100)
+            num = max(int(request.query_params.get("page", 1)), 1)
+            pages = max(1, -(-len(items) // per))
+            chunk = items[(num - 1) * per : num * per]
+            headers = {
+                "X-Page": str(num),
+                "X-Per-Page": str(per),
+                "X-Total": str(len(items)),
+                "X-Total-Pages": str(pages),
+                "X-Next-Page": str(num + 1) if num < pages else "",
+                "X-Prev-Page": str(num - 1) if num > 1 else "",
+            }
+
+            def link(n: int) -> str:
+                q = dict(request.query_params)
+                q.update(page=str(n), per_page=str(per))
+                return str(request.url.replace_query_params(**q))
+
+            links = [f'<{link(1)}>; rel="first"', f'<{link(pages)}>; rel="last"']
+            if num < pages:
+                links.insert(0, f'<{link(num + 1)}>; rel="next"')
+            headers["Link"] = ", ".join(links)
+            return JSONResponse(chunk, headers=headers)
+
+        def public(d: dict[str, Any]) -> dict[str, Any]:
+            return {k: v for k, v in d.items() if not k.startswith("_")}
+
+        @app.middleware("http")
+        async def gate(request: Request, call_next: Any) -> Response:
+            method, path = request.method, request.url.path
+            fault = None
+            with sim.lock:
+                for f in sim.faults:
+                    if f.times > 0 and f.method in (method, "*") and f.pattern.search(path):
+                        f.times -= 1
+                        fault = f
+                        break
+            if fault is not None:
+                resp: Response = JSONResponse(
+                    {"message": f"{fault.status} simulated"}, status_code=fault.status, headers=fault.headers
+                )
+            elif request.headers.get("private-token") != sim.token:
+                resp = err(401, "401 Unauthorized")
+            else:
+                resp = await call_next(request)
+            with sim.lock:
+                sim.calls.append((method, path, resp.status_code))
+            return resp
+
+        @app.get(api + "/user")
+        async def user() -> Response:
+            return JSONResponse(BOT)
+
+        @app.get(api + "/projects/{pid}/repository/files/{path:path}/raw")
+        async def raw_file(pid: int, path: str, ref: str = "HEAD") -> Response:
+            project = sim.projects.get(pid)
+            if project is None:
+                return err(404, "404 Project Not Found")
+            text = sim.files.get((pid, path, project["default_branch"] if ref == "HEAD" else ref))
+            return PlainTextResponse(text) if text is not None else err(404, "404 File Not Found")
+
+        @app.get(api + "/projects/{pid}/jobs/{jid}/trace")
+        async def trace(pid: int, jid: int) -> Response:
+            job = sim.jobs.get(jid)
+            if job is None or job["_project"] != pid:
+                return err(404, "404 Not found")
+            return Response(sim.traces[jid], media_type="text/plain")
+
+        @app.post(api + "/projects/{pid}/jobs/{jid}/retry")
+        async def retry(pid: int, jid: int) -> Response:
+            job = sim.jobs.get(jid)
+            if job is None or job["_project"] != pid:
+                return err(404, "404 Not found")
+            with sim.lock:
+                sim.retried.append(jid)
+                new = dict(job, id=next(sim.ids), status="pending")
+                sim.jobs[new["id"]] = new
+                sim.traces[new["id"]] = b""
+            return JSONResponse(public(new), status_code=201)
+
+        @app.get(api + "/projects/{pid}/pipelines")
+        async def pipelines(pid: int, request: Request) -> Response:
+            q = request.query_params
+            found = [p for p in sim.pipelines.values() if p["project_id"] == pid]
+            if "ref" in q:
+                found = [p for p in found if p["ref"] == q["ref"]]
+            if q.get("scope") == "finished":
+                found = [p for p in found if p["status"] in ("success", "failed", "canceled")]
+            if "status" in q:
+                found = [p for p in found if p["status"] == q["status"]]
+            found.sort(key=lambda p: p["id"], reverse=q.get("sort", "desc") == "desc")
+            return page(request, found)
+
+        @app.get(api + "/projects/{pid}/pipelines/{ppid}/jobs")
+        async def pipeline_jobs(pid: int, ppid: int, request: Request) -> Response:
+            found = [public(j) for j in sim.jobs.values() if j["pipeline"]["id"] == ppid]
+            return page(request, sorted(found, key=lambda j: j["id"], reverse=True))
+
+        @app.get(api + "/projects/{pid}/merge_requests/{iid}")
+        async def get_mr(pid: int, iid: int) -> Response:
+            mr = sim.mrs.get((pid, iid))
+            return JSONResponse(mr) if mr else err(404, "404 Not found")
+
+        @app.get(api + "/projects/{pid}/repository/commits/{sha}/merge_requests")
+        async def commit_mrs(pid: int, sha: str, request: Request) -> Response:
+            found = [
+                m
+                for m in sim.mrs.values()
+                if m["sha"] == sha and pid in (m["source_project_id"], m["target_project_id"])
+            ]
+            return page(request, found)
+
+        @app.get(api + "/projects/{pid}/merge_requests/{iid}/notes")
+        async def list_notes(pid: int, iid: int, request: Request) -> Response:
+            if (pid, iid) not in sim.mrs:
+                return err(404, "404 Not found")
+            return page(request, [public(n) for n in sorted(sim.notes_on(pid, iid), key=lambda n: n["id"])])
+
+        @app.post(api + "/projects/{pid}/merge_requests/{iid}/notes")
+        async def create_note(pid: int, iid: int, request: Request) -> Response:
+            if (pid, iid) not in sim.mrs:
+                return err(404, "404 Not found")
+            body = (await request.json()).get("body")
+            if not body:
+                return err(400, "400 Bad request - body is missing")
+            with sim.lock:
+                nid = next(sim.ids)
+                sim.notes[nid] = {
+                    "id": nid,
+                    "body": body,
+                    "author": dict(BOT),
+                    "system": False,
+                    "noteable_type": "MergeRequest",
+                    "noteable_iid": iid,
+                    "_mr": (pid, iid),
+                    "created_at": _now(),
+                }
+            return JSONResponse(public(sim.notes[nid]), status_code=201)
+
+        @app.put(api + "/projects/{pid}/merge_requests/{iid}/notes/{nid}")
+        async def update_note(pid: int, iid: int, nid: int, request: Request) -> Response:
+            note = sim.notes.get(nid)
+            if note is None or note["_mr"] != (pid, iid):
+                return err(404, "404 Note Not Found")
+            if note["author"]["username"] != BOT["username"]:
+                return err(403, "403 Forbidden")
+            note["body"] = (await request.json()).get("body")
+            return JSONResponse(public(note))
+
+        @app.post(api + "/projects/{pid}/statuses/{sha}")
+        async def set_status(pid: int, sha: str, request: Request) -> Response:
+            data = await request.json()
+            if data.get("state") not in ("pending", "running", "success", "failed", "canceled", "skipped"):
+                return err(400, "400 Bad request - state does not have a valid value")
+            with sim.lock:
+                status = {"id": next(sim.ids), "sha": sha, "_project": pid, **data}
+                sim.statuses.append(status)
+            return JSONResponse(public(status), status_code=201)
+
+        return app

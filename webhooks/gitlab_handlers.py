@@ -1,0 +1,350 @@
+"""What the worker does for each kind of GitLab event, registered in the `Router` by `GitLabHandlers.route`.
+
+A failed job goes through the one use case (`agent.failed_job.diagnose_failed_job`) with GitLab as the forge
+and our store as the run history, exactly as on GitHub (`webhooks/github_handlers.py`); its result is recorded
+and a publish request queued, which writes the sticky MR note and the `cimedic` commit status for the commit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+
+import gitlab
+
+from actions.audit import AuditLog
+from actions.github_comment import body_hash, render_comment
+from actions.gitlab_note import ensure_mr_note
+from actions.gitlab_status import ensure_commit_status
+from actions.policy import GITLAB_POLICY_PATH, Policy, parse_policy
+from agent.failed_job import Analyzer, diagnose_failed_job
+from agent.jobs import FAILED_CONCLUSIONS, JobRef, LogLimits
+from agent.models import Diagnosis
+from agent.ports import Explainer, KnowledgeLookup
+from agent.verdict import Evidence, decide
+from webhooks import metrics
+from webhooks.gitlab import GitLabJob, GitLabPipeline, GitLabPublish, MergeRequestRef
+from webhooks.gitlab_forge import GitLabForge
+from webhooks.history import StoreHistory, signature
+from webhooks.lookups import Lookups
+from webhooks.publishing import PUBLISH_PRIORITY, failed_jobs
+from webhooks.queue import Queue
+from webhooks.router import Router
+from webhooks.store import Claimed, JobResult, Store
+
+log = logging.getLogger("cimedic.worker.gitlab")
+
+
+def job_ref(ev: GitLabJob, merge_requests: list[MergeRequestRef] | None = None) -> JobRef:
+    """GitLab's job onto the forge-neutral shape: pipeline -> run, `retries_count + 1` -> attempt, the ref
+    (a branch, or `refs/merge-requests/<iid>/head`) -> head branch, `failed` -> `failure`."""
+    return JobRef(
+        repo=ev.repo,
+        job_id=ev.job_id,
+        job_name=ev.job_name,
+        run_id=ev.pipeline_id,
+        head_sha=ev.sha,
+        conclusion=ev.conclusion,
+        run_attempt=ev.retries_count + 1,
+        head_branch=None if ev.tag else ev.ref,
+        workflow_name=ev.stage,
+        url=ev.url,
+        completed_at=ev.finished_at,
+    )
+
+
+def read_policy(gl: gitlab.Gitlab, project_id: int, default_branch: str | None) -> Policy:
+    """`.gitlab/cimedic.yml` from the default branch only: an MR cannot change how it is judged."""
+    project = gl.projects.get(project_id, lazy=True)
+    try:
+        raw = project.files.raw(file_path=GITLAB_POLICY_PATH, ref=default_branch or "HEAD")
+    except gitlab.GitlabGetError as exc:
+        if exc.response_code == 404:
+            return Policy()
+        raise
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else None
+    return parse_policy(text, path=GITLAB_POLICY_PATH)
+
+
+class GitLabHandlers:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        queue: Queue,
+        gl: gitlab.Gitlab,
+        audit: AuditLog,
+        lookups: Lookups,
+        limits: LogLimits,
+        publish_delay_s: float,
+        lock_ttl_s: float,
+        analyzer: Analyzer | None = None,
+        kb: KnowledgeLookup | None = None,
+        kb_for: Callable[[str], KnowledgeLookup] | None = None,
+        explainer: Explainer | None = None,
+    ) -> None:
+        self.store = store
+        self.queue = queue
+        self.gl = gl
+        self.audit = audit
+        self.lookups = lookups
+        self.limits = limits
+        self.publish_delay_s = publish_delay_s
+        self.lock_ttl_s = lock_ttl_s
+        self.history = StoreHistory(store)
+        self.analyzer = analyzer
+        self.kb = kb
+        self.kb_for = kb_for
+        self.explainer = explainer
+        self._username: str | None = None
+
+    def route(self, router: Router) -> None:
+        router.add("gitlab_job", self.job)
+        router.add("gitlab_pipeline", self.pipeline)
+        router.add("gitlab_publish", self.publish)
+
+    def policy(self, project_id: int, default_branch: str | None) -> Policy:
+        return self.lookups.cached(  # type: ignore[no-any-return]
+            self.lookups.policies,
+            ("gitlab", project_id),
+            lambda: read_policy(self.gl, project_id, default_branch),
+        )
+
+    def username(self) -> str | None:
+        """Who our notes are written as (GET /user, once per process)."""
+        if self._username is None:
+            self.gl.auth()
+            self._username = self.gl.user.username if self.gl.user is not None else None
+        return self._username
+
+    def _kb(self, repo: str) -> KnowledgeLookup | None:
+        return self.kb_for(repo) if self.kb_for is not None else self.kb
+
+    # --- jobs ---------------------------------------------------------------------------------------
+
+    def job(self, ev: GitLabJob, claimed: Claimed) -> None:
+        log.info("gitlab job", extra={"delivery": claimed.delivery_id, "repo": ev.repo, "job": ev.job_id})
+        # A job allowed to fail does not fail its pipeline: nobody has to act on it.
+        if ev.conclusion in FAILED_CONCLUSIONS and not ev.allow_failure:
+            self._failed_job(ev, claimed)
+        else:
+            self._finished_job(ev)
+
+    def _failed_job(self, ev: GitLabJob, claimed: Claimed) -> None:
+        policy = self.policy(ev.project_id, ev.default_branch)
+        if policy.ignores_job(ev.job_name):
+            self.audit.record(
+                repo=ev.repo,
+                action="job.ignore",
+                target=f"job:{ev.job_id}",
+                outcome="skipped",
+                delivery_id=claimed.delivery_id,
+                detail={"job": ev.job_name, "forge": "gitlab"},
+            )
+            return
+        forge = GitLabForge(self.gl, ev.project_id, self.lookups, limits=self.limits)
+        report = diagnose_failed_job(
+            job_ref(ev),
+            forge=forge,
+            ci_system="gitlab",
+            analyzer=self.analyzer,
+            history=self.history,
+            kb=self._kb(ev.repo),
+            explainer=self.explainer,
+        )
+        diagnosis = report.diagnosis
+        metrics.ANALYSIS_SECONDS.observe(report.analysis_seconds)
+        assert diagnosis.verdict is not None
+        metrics.VERDICTS.labels(kind=diagnosis.verdict.kind).inc()
+        mrs = forge.merge_requests
+        self.store.save_result(_result(ev, diagnosis, [m.iid for m in mrs]))
+        self.request_publish(ev, mrs, commit_status=True)
+        if diagnosis.verdict.kind in policy.rerun:
+            self._retry(ev, policy, claimed)
+
+    def _retry(self, ev: GitLabJob, policy: Policy, claimed: Claimed) -> None:
+        # At most once per job: a retried job is a new job with `retries_count` one higher, not retried again.
+        if ev.retries_count > 0 or not self.store.claim_rerun(ev.repo, ev.pipeline_id, 1, ev.job_id):
+            return
+        if policy.dry_run:
+            outcome = "dry-run"
+        else:
+            self.gl.projects.get(ev.project_id, lazy=True).jobs.get(ev.job_id, lazy=True).retry()
+            outcome = "done"
+        metrics.WRITES.labels(action="rerun", outcome=outcome).inc()
+        self.audit.record(
+            repo=ev.repo,
+            action="job.retry",
+            target=f"job:{ev.job_id}",
+            outcome=outcome,
+            delivery_id=claimed.delivery_id,
+            detail={"pipeline": ev.pipeline_id, "forge": "gitlab"},
+        )
+
+    def _finished_job(self, ev: GitLabJob) -> None:
+        """A job passed (or was cancelled): bookkeeping; a pass after a failure of its commit is flaky."""
+        earlier = [
+            r
+            for r in self.store.same_sha_job(ev.repo, ev.sha, ev.job_name)
+            if r.conclusion in FAILED_CONCLUSIONS and r.diagnosis and r.job_id != ev.job_id
+        ]
+        prs = sorted({n for r in earlier for n in r.pull_requests})
+        self.store.save_result(_result(ev, None, prs))
+        if ev.conclusion != "success" or not earlier:
+            return
+        for r in earlier:
+            if r.diagnosis is None:
+                continue
+            d = Diagnosis.model_validate_json(r.diagnosis)
+            d = d.model_copy(update={"verdict": decide(d, Evidence(passed_on_rerun=True, rerun_url=ev.url))})
+            self.store.set_verdict(ev.repo, r.job_id, "flaky", json.dumps(d.to_json_dict()))
+        known = self.lookups.pulls.get((ev.project_id, ev.pipeline_id)) or [
+            MergeRequestRef(project_id=ev.project_id, iid=n) for n in prs
+        ]
+        self.request_publish(ev, known, commit_status=True)
+
+    def pipeline(self, ev: GitLabPipeline, claimed: Claimed) -> None:
+        """A pipeline passed: an MR we noted on learns that its jobs pass again."""
+        log.info("gitlab pipeline", extra={"delivery": claimed.delivery_id, "repo": ev.repo})
+        mr = ev.merge_request
+        if ev.status != "success" or mr is None:
+            return
+        if self.store.published(_note_target(mr))[0] is not None:
+            self.request_publish(ev, [mr], commit_status=False)
+
+    # --- outputs ------------------------------------------------------------------------------------
+
+    def request_publish(
+        self, ev: GitLabJob | GitLabPipeline, mrs: list[MergeRequestRef], *, commit_status: bool
+    ) -> None:
+        """Queue (or join the queued) update of this commit's outputs, as `Publisher.request` does."""
+        keys = ",".join(f"{m.project_id}!{m.iid}" for m in sorted(mrs, key=lambda m: (m.project_id, m.iid)))
+        request = GitLabPublish(
+            delivery_id=f"publish:gitlab:{ev.project_id}@{ev.sha}:{keys}:{int(commit_status)}",
+            project_id=ev.project_id,
+            repo=ev.repo,
+            default_branch=ev.default_branch,
+            web_url=ev.web_url,
+            sha=ev.sha,
+            merge_requests=mrs,
+            commit_status=commit_status,
+        )
+        payload = request.model_dump_json()
+        if self.publish_delay_s > 0:
+            self.store.admit(
+                request.delivery_id,
+                request.kind,
+                payload,
+                rearm=True,
+                not_before=time.time() + self.publish_delay_s,
+            )
+            return
+        if self.store.admit(request.delivery_id, request.kind, payload, rearm=True) != "duplicate":
+            self.queue.enqueue(request.delivery_id, priority=PUBLISH_PRIORITY)
+
+    def publish(self, ev: GitLabPublish, claimed: Claimed) -> None:
+        policy = self.policy(ev.project_id, ev.default_branch)
+        for mr in ev.merge_requests:
+            self._note(ev, mr, policy, claimed)
+        if ev.commit_status:
+            self._status(ev, policy, claimed)
+
+    def _note(self, ev: GitLabPublish, mr: MergeRequestRef, policy: Policy, claimed: Claimed) -> None:
+        if not policy.outputs.comment:
+            return
+        target = _note_target(mr)
+        username = self.username()
+        with self.store.lock(target, ttl_s=self.lock_ttl_s):
+            results = [r for r in self.store.results_for_pr(ev.repo, mr.iid) if r.head_sha == ev.sha]
+            jobs = failed_jobs(results, policy)
+            known_id, known_hash, _ = self.store.published(target)
+            if not jobs and known_id is None:
+                return  # nothing failed and we never wrote: stay quiet
+            body = render_comment(jobs, head_sha=ev.sha, passing=not jobs)
+            outcome, note_id = ensure_mr_note(
+                self.gl,
+                mr.project_id,
+                mr.iid,
+                body,
+                username=username,
+                known_id=known_id,
+                known_hash=known_hash,
+                dry_run=policy.dry_run,
+            )
+            if outcome == "dry-run":
+                self.store.set_published(f"dry:{target}", None, body_hash(body))
+            elif outcome != "unchanged" or known_id is None:
+                self.store.set_published(target, note_id, body_hash(body))
+            if outcome != "unchanged":
+                metrics.WRITES.labels(action="comment", outcome=outcome).inc()
+                self.audit.record(
+                    repo=ev.repo,
+                    action=f"note.{outcome}",
+                    target=f"mr:{mr.project_id}!{mr.iid}",
+                    outcome="dry-run" if outcome == "dry-run" else "done",
+                    remote_id=note_id,
+                    delivery_id=claimed.delivery_id,
+                    detail={"sha": ev.sha, "jobs": len(jobs), "chars": len(body), "note": policy.error},
+                )
+
+    def _status(self, ev: GitLabPublish, policy: Policy, claimed: Claimed) -> None:
+        if not policy.outputs.check_run:
+            return
+        target = f"gitlab-status:{ev.project_id}@{ev.sha}"
+        with self.store.lock(target, ttl_s=self.lock_ttl_s):
+            results = self.store.results_for_sha(ev.repo, ev.sha)
+            jobs = failed_jobs(results, policy)
+            _, known_hash, _ = self.store.published(target)
+            # As for the check run: an invalid policy still gets the status naming the error.
+            dry_run = policy.dry_run and policy.error is None
+            newest = max(results, key=lambda r: (r.run_id, r.updated_at), default=None)
+            outcome, digest = ensure_commit_status(
+                self.gl,
+                ev.project_id,
+                ev.sha,
+                jobs,
+                target_url=jobs[0].url if jobs else (newest.html_url if newest else None),
+                known_hash=known_hash,
+                note=policy.error,
+                dry_run=dry_run,
+            )
+            if outcome == "created":
+                self.store.set_published(target, None, digest)
+            if outcome != "unchanged":
+                metrics.WRITES.labels(action="commit_status", outcome=outcome).inc()
+                self.audit.record(
+                    repo=ev.repo,
+                    action=f"commit_status.{outcome}",
+                    target=f"sha:{ev.sha}",
+                    outcome="dry-run" if outcome == "dry-run" else "done",
+                    delivery_id=claimed.delivery_id,
+                    detail={"jobs": len(jobs), "forge": "gitlab"},
+                )
+
+
+def _note_target(mr: MergeRequestRef) -> str:
+    return f"gitlab-note:{mr.project_id}!{mr.iid}"
+
+
+def _result(ev: GitLabJob, diagnosis: Diagnosis | None, mrs: list[int]) -> JobResult:
+    return JobResult(
+        repo=ev.repo,
+        job_id=ev.job_id,
+        run_id=ev.pipeline_id,
+        run_attempt=ev.retries_count + 1,
+        head_sha=ev.sha,
+        head_branch=None if ev.tag else ev.ref,
+        job_name=ev.job_name,
+        workflow_name=ev.stage,
+        conclusion=ev.conclusion,
+        fingerprint=diagnosis.fingerprint if diagnosis else None,
+        signature=signature(diagnosis) if diagnosis else None,
+        verdict=diagnosis.verdict.kind if diagnosis and diagnosis.verdict else None,
+        diagnosis=json.dumps(diagnosis.to_json_dict()) if diagnosis else None,
+        html_url=ev.url,
+        pull_requests=mrs,
+        completed_at=ev.finished_at,
+        updated_at=time.time(),
+    )
