@@ -116,7 +116,7 @@ def analyze_stream(
     catalog = catalog or default_catalog()
     known = baseline_set(baseline) if baseline is not None else None
     bonus = _rule_bonus_for(catalog)
-    scanner = Scanner(every_line=known is not None, rule_bonus=bonus)
+    scanner = Scanner(every_line=known is not None, rule_bonus=bonus, rule_digit_gate=catalog.digit_gate)
     for chunk in chunks:
         scanner.feed(chunk)
     result = scanner.finish()

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from agent.logtext import LINE_BREAK, CleanLine, Marker, clean_line
+from agent.shapes import BYTE_DIGITS_TO_ZERO, DigitGate
 from agent.signals import SignalSet, default_signals
 
 BLOCK = 1 << 22  # bytes read at a time
@@ -47,6 +48,12 @@ GITLAB_EXIT = re.compile(r"^ERROR: Job failed: (?:exit code|exit status) (\d+)")
 JENKINS_STAGE = re.compile(r"^\[Pipeline\] \{ \((.+)\)$")
 JENKINS_END = re.compile(r"^Finished: (FAILURE|ABORTED|UNSTABLE)")
 SHELL_PROMPT = re.compile(r"^\$ (\S.*)$")
+# Every line `_note_step` may act on starts like this (or carries a group/error marker): a superset test.
+STEP_LINE = re.compile(
+    r'^(?:The command "|"\s*(?:exited with|failed)|Process completed with exit code |ERROR: Job failed: '
+    r"|\$ \S|\[Pipeline\] \{ \(|Finished: )"
+)
+STEP_MARKERS = (Marker.GROUP_START, Marker.GROUP_END, Marker.ERROR)
 
 
 class Window:
@@ -67,13 +74,36 @@ class Window:
         return self._lines
 
 
-@dataclass(slots=True)
 class Candidate:
-    line: int
-    clean: CleanLine
-    score: float
-    generic: bool
-    window: Window
+    """A line kept for localization. Its cleaned text is made on first use: most lines that enter the
+    candidate heap are pushed out of it again, and cleaning is the costliest part of reading a line."""
+
+    __slots__ = ("_clean", "_raw", "_system", "generic", "line", "score", "window")
+
+    def __init__(
+        self,
+        line: int,
+        score: float,
+        generic: bool,
+        window: Window,
+        *,
+        clean: CleanLine | None = None,
+        raw: bytes = b"",
+        system: str = "",
+    ) -> None:
+        self.line = line
+        self.score = score
+        self.generic = generic
+        self.window = window
+        self._clean = clean
+        self._raw = raw
+        self._system = system
+
+    @property
+    def clean(self) -> CleanLine:
+        if self._clean is None:
+            self._clean = _clean_of(self._raw, self._system)
+        return self._clean
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +129,11 @@ class ScanResult:
 def _decode(raw: bytes) -> str:
     text = raw.decode("utf-8", "replace")
     return text if len(text) <= MAX_LINE else text[:MAX_LINE] + " …"
+
+
+def _clean_of(raw: bytes, system: str) -> CleanLine:
+    clean = clean_line(_decode(raw))
+    return replace(clean, system=system) if system and not clean.system else clean
 
 
 def _line_bounds(buf: bytes, pos: int) -> tuple[int, int]:
@@ -136,10 +171,18 @@ class Scanner:
         *,
         every_line: bool = False,
         rule_bonus: Callable[[str], float] | None = None,
+        rule_digit_gate: DigitGate | None = None,
     ) -> None:
         self.signals = signals or default_signals()
         # Catalog rules know messages that carry no error word ("F401 `os` imported but unused").
         self.rule_bonus = rule_bonus
+        # Most lines of a big log differ from others only in their numbers (timestamps, counters, sizes,
+        # durations): a line is read once per shape (`agent.shapes`), except the lines a pattern naming a
+        # digit may match and the few that mark a step, which are read with their own digits.
+        # `rule_digit_gate` is the gate of `rule_bonus`'s patterns; without it every line is read as it is.
+        self._gate: DigitGate | None = self.signals.digit_gate
+        if rule_bonus is not None:
+            self._gate = None if rule_digit_gate is None else self.signals.digit_gate | rule_digit_gate
         self._read = functools.lru_cache(maxsize=SCORE_CACHE)(self._read_line)
         # With a baseline every line may be new, so every line is a candidate (logs with a baseline are
         # the size of one job's output, where this costs little).
@@ -208,16 +251,23 @@ class Scanner:
             hi = _line_bounds(buf, hi)[1]
         return Window(line - _count_breaks(buf, lo, start), buf[lo:hi])
 
-    def _read_line(self, raw: bytes, system: str) -> tuple[CleanLine, float, bool]:
-        clean = clean_line(_decode(raw))
-        if system and not clean.system:
-            clean = replace(clean, system=system)
+    def _read_line(self, raw: bytes, system: str) -> tuple[CleanLine, float, bool, bool]:
+        """The line's cleaned form and score, and whether both hold for every line of the same shape
+        (the same bytes up to digits) without a step mark to note."""
+        clean = _clean_of(raw, system)
         score, generic = self.signals.score(clean.text)
         if self.rule_bonus is not None:
             score += self.rule_bonus(clean.text)
         if clean.marker is Marker.ERROR:
             score += ERROR_MARK
-        return clean, score, generic
+        gate = self._gate
+        shared = not (
+            gate is None
+            or clean.marker in STEP_MARKERS
+            or STEP_LINE.match(clean.text)
+            or gate.opens(clean.text)
+        )
+        return clean, score, generic, shared
 
     def _note_step(self, line: int, clean: CleanLine) -> None:
         text = clean.text
@@ -263,12 +313,21 @@ class Scanner:
             and buf[start + 10] == 84
             and buf[start + STAMP - 2] == 90
         ):
-            clean, score, generic = self._read(buf[start + STAMP : end], "github")
+            raw, system = buf[start + STAMP : end], "github"
         else:
-            clean, score, generic = self._read(buf[start:end], "")
+            raw, system = buf[start:end], ""
+        own: CleanLine | None = None
+        if self._gate is not None:
+            clean, score, generic, shared = self._read(raw.translate(BYTE_DIGITS_TO_ZERO), system)
+            if not shared:
+                own, score, generic, _ = self._read(raw, system)
+        else:
+            own, score, generic, _ = self._read(raw, system)
+            clean = own
         if clean.system:
             self._systems[clean.system] += 1
-        self._note_step(line, clean)
+        if own is not None:
+            self._note_step(line, own)
         if not clean.text:
             return
         if score <= 0 and not self.every_line:
@@ -276,7 +335,8 @@ class Scanner:
         key = (score, line)
         if len(self._heap) >= self.keep and key <= self._heap[0][:2]:
             return
-        cand = Candidate(line, clean, score, generic, self._window(start, end, line))
+        window = self._window(start, end, line)
+        cand = Candidate(line, score, generic, window, clean=own, raw=raw, system=system)
         if len(self._heap) >= self.keep:
             heapq.heapreplace(self._heap, (score, line, cand))
         else:

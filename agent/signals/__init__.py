@@ -5,14 +5,15 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Protocol
 
 import re2
 import yaml
 
-from agent.catalog import required_substrings
+from agent.catalog import load_yaml, required_substrings
+from agent.shapes import DigitGate
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,8 @@ class SignalSet:
     sections: tuple[Section, ...] = ()
     # Every signal's screen strings, looked for once per line (C-level `in` checks).
     screens: tuple[str, ...] = ()
+    # Which lines the signals may score differently once their digits are turned into `0`.
+    digit_gate: DigitGate = field(default_factory=lambda: DigitGate(()))
 
     def section_weight(self, text: str) -> float | None:
         """The weight of the section `text` opens, or None when it is not a section header."""
@@ -73,7 +76,7 @@ class SignalSet:
 
 @functools.cache
 def default_signals() -> SignalSet:
-    raw = yaml.safe_load(resources.files("agent.signals").joinpath("localization.yaml").read_text("utf-8"))
+    raw = load_yaml(resources.files("agent.signals").joinpath("localization.yaml").read_text("utf-8"))
     # YAML's "\xNN" escapes give one character per byte, so latin-1 turns the literals back into the UTF-8
     # byte sequences the byte-level scanner looks for.
     literals = [str(lit).encode("latin-1") for lit in raw["prefilter"]]
@@ -84,7 +87,8 @@ def default_signals() -> SignalSet:
     )
     screens = tuple(sorted({s for signal in signals for s in signal.screen or ()}))
     prefilter = compile_prefilter(b"|".join([trie_pattern(literals), *patterns]))
-    return SignalSet(prefilter, signals, sections, screens)
+    gate = DigitGate.of([s.pattern for s in signals], required_substrings)
+    return SignalSet(prefilter, signals, sections, screens, gate)
 
 
 def _signal(item: dict[str, Any]) -> Signal:
