@@ -11,7 +11,9 @@ timestamp per 200 lines drawn from a few fixed texts), for comparison with older
 builds them by concatenating the real logs under DIR (for example ../shared/datasets/logchunks/logs) until
 the size is reached, the real failure still at the end. Each size is analyzed in a fresh process
 (`cimedic analyze --no-kb --no-llm -f json`) so that peak RSS is that run's own; the same file is counted
-by `grep -ciE 'error|fail'` in the same run as the baseline. Medians of `--repeat` runs.
+by `grep -ciE 'error|fail'` in the same run as the baseline. Medians of `--repeat` runs. `--in-process` also
+times `agent.engine.analyze_file` on the same file in this process, after a first small analysis has loaded
+the catalog and signals (the analysis alone, without interpreter start-up).
 """
 
 from __future__ import annotations
@@ -146,6 +148,20 @@ def peak_rss_mb_of(cmd: list[str]) -> tuple[float, float, str]:
     return elapsed, rss, proc.stdout.decode("utf-8", "replace")
 
 
+def _in_process(path: Path, repeat: int, size_mb: float) -> float:
+    from agent.engine import analyze
+
+    analyze("warming up: error: the catalog and signals load here\n", source="warm-up")
+    from agent.engine import analyze_file
+
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        analyze_file(path)
+        times.append(time.perf_counter() - started)
+    return size_mb / statistics.median(times)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="10,100,1000", help="sizes in MB")
@@ -157,6 +173,7 @@ def main() -> int:
     ap.add_argument(
         "--repeating", action="store_true", help="the earlier log: one timestamp per 200 fixed lines"
     )
+    ap.add_argument("--in-process", action="store_true", help="also time analyze_file in this process")
     args = ap.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
     print(
@@ -202,6 +219,8 @@ def main() -> int:
         cells += [f"{gmed:.2f}", f"{ratio:.1f}x"]
         print("| " + " | ".join([*cells, found[:60]]) + " |")
         sys.stdout.flush()
+        if args.in_process:
+            print(f"in process: {_in_process(path, args.repeat, actual):.1f} MB/s")
     print(f"\nmachine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
     return 0
 
