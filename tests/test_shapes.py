@@ -89,12 +89,15 @@ def test_every_packaged_pattern_that_names_a_digit_has_a_gate() -> None:
 
 
 def test_a_line_that_only_differs_in_a_named_digit_is_read_with_its_own() -> None:
-    # The same shape twice: the first is an ordinary exit, the second the out-of-memory kill (137).
-    log = "".join(f"step {i}: worker exited with code 100\n" for i in range(50))
-    log += "step 99: worker exited with code 137\n"
-    diagnosis = analyze(log, source="t")
-    assert diagnosis.focus[0].line == 51
-    assert diagnosis.category.value == "infrastructure"
+    # One shape on every line: the out-of-memory kill (137) among ordinary exits, first, amid or last
+    # (later lines win ties, so a kill read as an ordinary exit, or the reverse, moves the focus).
+    for oom in (1, 20, 50):
+        log = "".join(
+            f"step {n + 10}: worker exited with code {137 if n == oom else 100}\n" for n in range(1, 51)
+        )
+        diagnosis = analyze(log, source="t")
+        assert diagnosis.focus[0].line == oom
+        assert diagnosis.category.value == "infrastructure"
 
 
 def test_candidates_keep_their_own_text_and_steps_their_own_names() -> None:
