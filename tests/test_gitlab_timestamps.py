@@ -77,7 +77,8 @@ def test_the_header_is_stripped_and_a_section_marker_after_it_is_still_a_step() 
 def test_a_timestamped_trace_reads_as_the_same_trace_without_timestamps() -> None:
     plain = analyze(PLAIN_TRACE, source="job 1")
     d = analyze(TRACE, source="job 1")
-    assert d.step == plain.step == "step_script"
+    assert d.facts.step == plain.facts.step == "step_script"
+    assert d.facts.exit_code == plain.facts.exit_code == 1
     assert d.fingerprint == plain.fingerprint
     assert d.category == plain.category
     assert [f.text for f in d.focus] == [f.text for f in plain.focus]
