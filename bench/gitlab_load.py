@@ -31,15 +31,16 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-import webhook_load as wl  # noqa: E402
-from gitlab_sim import WEBHOOK_TOKEN, GitLabSim, delivery, job_hook  # noqa: E402
+import webhook_load as wl
+from gitlab_sim import WEBHOOK_TOKEN, GitLabSim, delivery, job_hook
 
 BARE_APP = wl.BARE_APP.replace("/webhooks/github", "/webhooks/gitlab")
 PROJECT = "acme/load"
 
 FAIL = [
     "Running with gitlab-runner 18.7.1 (d2f5a6b1)",
-    "section_start:{unix}:step_script\r\x1b[0K\x1b[0K\x1b[36;1mExecuting \"step_script\" stage of the job script\x1b[0;m",
+    "section_start:{unix}:step_script\r\x1b[0K\x1b[0K\x1b[36;1m"
+    'Executing "step_script" stage of the job script\x1b[0;m',
     "\x1b[32;1m$ python -m pytest -q\x1b[0;m",
     "=================================== FAILURES ===================================",
     ">       assert add(1, 2) == 4",
@@ -129,7 +130,9 @@ class Bench:
             "CIMEDIC_WORKER_THREADS": str(self.args.threads),
             "CIMEDIC_QUEUE_NAME": f"gl{uuid.uuid4().hex[:8]}",
         }
-        mode_args = {"intake": ["serve", "--no-worker"], "processes": ["serve", "--worker-processes", "1"]}[mode]
+        mode_args = {"intake": ["serve", "--no-worker"], "processes": ["serve", "--worker-processes", "1"]}[
+            mode
+        ]
         cmd = [*self.cli, *mode_args, "--no-knowledge", "--port", str(port), "--log-level", "warning"]
         return wl.start(cmd, env, url, home / "serve.log"), port, env
 
@@ -166,7 +169,10 @@ class Bench:
         for route, n in sorted(by_route.items(), key=lambda kv: -kv[1]):
             print(f"    {n:6d}  {route}")
         notes_per_mr = [len(world.sim.notes_on(world.pid, pr)) for pr in sorted({pr for pr, _ in world.meta})]
-        print(f"deliveries: {counts}; lost={lost}; notes per MR: max={max(notes_per_mr)} min={min(notes_per_mr)}")
+        print(
+            f"deliveries: {counts}; lost={lost}; "
+            f"notes per MR: max={max(notes_per_mr)} min={min(notes_per_mr)}"
+        )
 
     def measure(self, mode: str, world: World, rate: float, finish: bool) -> dict[str, float]:
         proc, port, env = self.launch(mode, world)

@@ -220,9 +220,12 @@ def test_two_job_pipeline_api_calls(sim: GitLabSim, service: Service) -> None:
     assert len(calls) / 2 <= 8, calls
 
 
-def test_a_github_repo_of_the_same_name_is_not_this_projects_history(sim: GitLabSim, service: Service) -> None:
-    """`acme/shop` on GitHub and `acme/shop` on GitLab are two repositories: the GitHub one's broken `main` must
-    not make a GitLab merge request's failure "broken trunk" (our record keys GitLab projects `gitlab:...`)."""
+def test_a_github_repo_of_the_same_name_is_not_this_projects_history(
+    sim: GitLabSim, service: Service
+) -> None:
+    """`acme/shop` on GitHub and `acme/shop` on GitLab are two repositories: the GitHub one's broken `main`
+    must not make a GitLab merge request's failure "broken trunk" (our record keys GitLab projects
+    `gitlab:...`)."""
     pid, _pipeline, job = scenario(sim)
     headers, body = delivery("Job Hook", job_hook(sim, job))
     assert post(service, headers, body) == 202
@@ -259,7 +262,10 @@ def test_a_github_repo_of_the_same_name_is_not_this_projects_history(sim: GitLab
     sha = "f6" * 20
     sim.add_mr(pid, 5, source_branch="other", sha=sha)
     second = sim.add_job(
-        sim.add_pipeline(pid, ref="refs/merge-requests/5/head", sha=sha), "pytest", status="failed", trace=PYTEST_FAIL
+        sim.add_pipeline(pid, ref="refs/merge-requests/5/head", sha=sha),
+        "pytest",
+        status="failed",
+        trace=PYTEST_FAIL,
     )
     headers, body = delivery("Job Hook", job_hook(sim, second))
     assert post(service, headers, body) == 202

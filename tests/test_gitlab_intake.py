@@ -73,7 +73,12 @@ def test_documented_pipeline_event_carries_its_merge_request() -> None:
     headers, body = delivery("Pipeline Hook", gitlab_fixture("pipeline_hook.json"), key="k-1")
     ev = parse_gitlab_delivery(headers, body, AUTH)
     assert isinstance(ev, GitLabPipeline)
-    assert (ev.project_id, ev.repo, ev.pipeline_id, ev.status) == (1, "gitlab:gitlab-org/gitlab-test", 31, "success")
+    assert (ev.project_id, ev.repo, ev.pipeline_id, ev.status) == (
+        1,
+        "gitlab:gitlab-org/gitlab-test",
+        31,
+        "success",
+    )
     assert ev.merge_request is not None
     assert (ev.merge_request.iid, ev.merge_request.target_branch, ev.merge_request.project_id) == (
         1,

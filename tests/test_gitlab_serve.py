@@ -1,5 +1,5 @@
-"""`cimedic serve` with GitLab alone, GitHub alone, both, or neither (issue 11): each forge's route exists only
-when that forge is configured (404 otherwise), and with neither the command stops with one line.
+"""`cimedic serve` with GitLab alone, GitHub alone, both, or neither (issue 11): each forge's route exists
+only when that forge is configured (404 otherwise), and with neither the command stops with one line.
 
 GitLab alone and neither run the real command in its own process, as users run it (the intake plus a child
 worker process, SQLite); GitHub alone and both run the same wiring (`build_service`) on a real port.
@@ -106,7 +106,7 @@ def test_serve_with_github_alone_has_no_gitlab_route(sim: GitLabSim, tmp_path: P
     gh = new_sim()
     service = Service(service_env(gh, tmp_path), run_worker=False)
     try:
-        pid, _pipeline, job = scenario(sim)
+        _pid, _pipeline, job = scenario(sim)
         headers, body = gitlab_delivery("Job Hook", job_hook(sim, job))
         assert service.http.post("/webhooks/gitlab", headers=headers, content=body).status_code == 404
         # GitHub's route is there: an unsigned delivery is refused by it, not unknown.

@@ -18,14 +18,25 @@ from agent.logtext import Marker, clean_line, split_lines
 PLAIN = [
     ("O", "Running with gitlab-runner 18.7.1 (d2f5a6b1)"),
     ("O", "  on docker-runner-2 t3_xYz9, system ID: s_5f1c0a7e3b2d"),
-    ("O", "section_start:1764943200:prepare_executor\r\x1b[0K\x1b[0K\x1b[36;1mPreparing the executor\x1b[0;m"),
-    ("O", '\x1b[0KUsing Docker executor with image python:3.12-slim ...\x1b[0;m'),
+    (
+        "O",
+        "section_start:1764943200:prepare_executor\r\x1b[0K\x1b[0K\x1b[36;1mPreparing the executor\x1b[0;m",
+    ),
+    ("O", "\x1b[0KUsing Docker executor with image python:3.12-slim ...\x1b[0;m"),
     ("O", "section_end:1764943203:prepare_executor\r\x1b[0K"),
-    ("O", "section_start:1764943203:get_sources\r\x1b[0K\x1b[0K\x1b[36;1mGetting source from Git repository\x1b[0;m"),
+    (
+        "O",
+        "section_start:1764943203:get_sources\r\x1b[0K\x1b[0K\x1b[36;1m"
+        "Getting source from Git repository\x1b[0;m",
+    ),
     ("O", "\x1b[32;1mFetching changes with git depth set to 20...\x1b[0;m"),
     ("O", "Checking out 9f1c2ab7 as detached HEAD (ref is refs/merge-requests/4/head)..."),
     ("O", "section_end:1764943205:get_sources\r\x1b[0K"),
-    ("O", 'section_start:1764943205:step_script\r\x1b[0K\x1b[0K\x1b[36;1mExecuting "step_script" stage of the job script\x1b[0;m'),
+    (
+        "O",
+        "section_start:1764943205:step_script\r\x1b[0K\x1b[0K\x1b[36;1m"
+        'Executing "step_script" stage of the job script\x1b[0;m',
+    ),
     ("O", "\x1b[32;1m$ pip install -q -r requirements.txt\x1b[0;m"),
     ("E", "WARNING: Running pip as the 'root' user can result in broken permissions"),
     ("O", "\x1b[32;1m$ python -m pytest -q\x1b[0;m"),
@@ -41,7 +52,11 @@ PLAIN = [
     ("O", "FAILED tests/test_cart.py::test_total - assert 3 == 4"),
     ("O", "1 failed, 3 passed in 0.41s"),
     ("O", "section_end:1764943231:step_script\r\x1b[0K"),
-    ("O", "section_start:1764943231:cleanup_file_variables\r\x1b[0K\x1b[0K\x1b[36;1mCleaning up project directory and file based variables\x1b[0;m"),
+    (
+        "O",
+        "section_start:1764943231:cleanup_file_variables\r\x1b[0K\x1b[0K\x1b[36;1m"
+        "Cleaning up project directory and file based variables\x1b[0;m",
+    ),
     ("O", "section_end:1764943232:cleanup_file_variables\r\x1b[0K"),
     ("O", "\x1b[31;1mERROR: Job failed: exit code 1\x1b[0;m"),
 ]
@@ -71,7 +86,11 @@ def test_the_header_is_stripped_and_a_section_marker_after_it_is_still_a_step() 
     assert continued.text == "tail of a long line"
     # GitHub's stamp (7 fractional digits, no stream field) is still GitHub's.
     github = clean_line("2026-12-05T13:20:07.1180021Z ##[error]Process completed with exit code 1.")
-    assert (github.text, github.system, github.marker) == ("Process completed with exit code 1.", "github", Marker.ERROR)
+    assert (github.text, github.system, github.marker) == (
+        "Process completed with exit code 1.",
+        "github",
+        Marker.ERROR,
+    )
 
 
 def test_a_timestamped_trace_reads_as_the_same_trace_without_timestamps() -> None:

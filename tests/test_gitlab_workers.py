@@ -1,5 +1,5 @@
-"""GitLab with separate worker processes (`cimedic worker`): a worker SIGKILLed after taking a GitLab job loses
-nothing and writes nothing twice; and the whole GitLab path on PostgreSQL (store) + Redis (queue).
+"""GitLab with separate worker processes (`cimedic worker`): a worker SIGKILLed after taking a GitLab job
+loses nothing and writes nothing twice; and the whole GitLab path on PostgreSQL (store) + Redis (queue).
 
 Run with the embedded defaults (SQLite store and queue shared by the processes) and with PostgreSQL + Redis;
 GitLab is the only forge configured, as a GitLab-only `cimedic serve` runs.
@@ -98,7 +98,9 @@ def test_worker_killed_mid_gitlab_job_is_finished_by_another(
         assert sim.retried == [job["id"]]  # retried by policy once, not once per attempt
         # GitLab delivering the job again later changes nothing.
         again, body2 = delivery("Job Hook", job_hook(sim, job))
-        assert intake.http.post("/webhooks/gitlab", headers=again, content=body2).json()["status"] == "duplicate"
+        assert (
+            intake.http.post("/webhooks/gitlab", headers=again, content=body2).json()["status"] == "duplicate"
+        )
     finally:
         stop(workers)
         intake.close()

@@ -1,4 +1,4 @@
-"""Wiring of the service from `Settings`: store, queue, GitHub API, GitLab client, audit log, worker, HTTP app.
+"""Wiring of the service from `Settings`: store, queue, GitHub API, GitLab client, audit log, worker, app.
 
 Every missing or malformed setting is reported here, by its environment variable name, before anything starts.
 Each forge is on when its settings are present (GitHub: any `CIMEDIC_GITHUB_*` credential; GitLab:

@@ -269,7 +269,9 @@ class GitLabSim:
                 resp = await call_next(request)
                 if fault is not None and fault.status is not None:  # done, but the answer says otherwise
                     resp = JSONResponse(
-                        {"message": f"{fault.status} simulated"}, status_code=fault.status, headers=fault.headers
+                        {"message": f"{fault.status} simulated"},
+                        status_code=fault.status,
+                        headers=fault.headers,
                     )
             with sim.lock:
                 sim.calls.append((method, path, resp.status_code))
