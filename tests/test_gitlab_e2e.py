@@ -271,3 +271,16 @@ def test_a_github_repo_of_the_same_name_is_not_this_projects_history(
     assert post(service, headers, body) == 202
     text = wait_until(lambda: sim.notes_on(pid, 5))[0]["body"]
     assert "New failure" in text and "Broken trunk" not in text and "github.com" not in text
+
+
+def test_a_502_after_gitlab_wrote_the_note_gives_one_note(sim: GitLabSim, service: Service) -> None:
+    """A proxy's 502 can come after GitLab created the note: creating it again would make two. The attempt
+    fails instead, and the next one finds the note by its marker."""
+    pid, _pipeline, job = scenario(sim)
+    sim.fail("POST", r"/merge_requests/4/notes$", 502, carried_out=True)
+    headers, body = delivery("Job Hook", job_hook(sim, job))
+    assert post(service, headers, body) == 202
+    wait_until(lambda: sim.statuses, timeout=30)  # written after the note, by the attempt that succeeded
+    assert ("POST", f"/api/v4/projects/{pid}/merge_requests/4/notes", 502) in sim.api_calls()
+    time.sleep(1.0)
+    assert len(sim.notes_on(pid, 4)) == 1
