@@ -69,5 +69,8 @@ def ensure_mr_note(
             return "unchanged", int(existing["id"])
         mr.notes.update(int(existing["id"]), {"body": body})
         return "updated", int(existing["id"])
-    created = mr.notes.create({"body": body})
+    # Not retried blind on a 5xx (the client retries other calls, webhooks/gitlab_forge.py `connect`): a
+    # proxy's 502 can come after GitLab wrote the note. The error fails this attempt; the next one lists the
+    # notes and finds ours by its marker instead of writing a second.
+    created = mr.notes.create({"body": body}, retry_transient_errors=False)
     return "created", int(created.id)

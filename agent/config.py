@@ -63,6 +63,19 @@ class Settings(BaseSettings):
         return bool(self.gitlab_token)
 
     @property
+    def github_configured(self) -> bool:
+        """Any GitHub setting turns GitHub on (and then a missing one is an error, not a silent off)."""
+        return any(
+            (
+                self.github_app_id,
+                self.github_token,
+                self.github_webhook_secret,
+                self.github_private_key,
+                self.github_private_key_file,
+            )
+        )
+
+    @property
     def sqlite_url(self) -> str:
         return f"sqlite:///{self.home / 'cimedic.db'}"
 

@@ -1,8 +1,8 @@
 """Turning raw CI log text into the lines a developer reads.
 
-A raw log line may carry ANSI escape sequences, a GitHub Actions timestamp, GitLab section markers
-(`section_start:<unix>:<name>` followed by `\\r\\x1b[0K`), Travis fold and timing markers, NUL bytes and
-other control characters. `clean_line` removes all of that and keeps the words.
+A raw log line may carry ANSI escape sequences, a GitHub Actions timestamp, a GitLab Runner timestamp header,
+GitLab section markers (`section_start:<unix>:<name>` followed by `\\r\\x1b[0K`), Travis fold and timing
+markers, NUL bytes and other control characters. `clean_line` removes all of that and keeps the words.
 
 Line numbering follows the Diagnosis contract: `\\r\\n`, `\\r` and `\\n` each end a line, so a GitLab
 marker `section_start:1:x\\r\\x1b[0KRunning` is two lines, exactly as the datasets count them.
@@ -34,6 +34,12 @@ ZERO_WIDTH = re.compile("[\u200b-\u200d\u2060\ufeff]")
 
 # GitHub Actions prefixes every line with an RFC 3339 timestamp with 7 fractional digits.
 GITHUB_TIMESTAMP = re.compile(r"^\ufeff?\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ?")
+# GitLab Runner (FF_TIMESTAMPS; docs.gitlab.com/ci/jobs/job_logs/#job-log-timestamps) prefixes every trace
+# line with a 32-byte header: an RFC 3339 UTC time with 6 fractional digits, a space, the stream number (2
+# hex digits), the stream (`O` stdout, `E` stderr) and `+` when the line continues the previous one (else a
+# space). Checked before GitHub's, which its time alone would match, leaving `00O ` in front of a section
+# marker. A continuation keeps a line of its own: line numbers count the trace's own line breaks.
+GITLAB_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z [0-9a-f]{2}[EO][+ ]")
 # Jenkins timestamper plugin: `[2021-03-04T10:11:12.345Z] ` or `12:34:56 `.
 JENKINS_TIMESTAMP = re.compile(r"^\[\d{4}-\d\d-\d\dT[\d:.]+Z?\] |^\d\d:\d\d:\d\d(?:\.\d+)? (?=\S)")
 
@@ -82,9 +88,11 @@ def clean_line(raw: str) -> CleanLine:
             text = CONTROL.sub("", text)
     else:
         text = ZERO_WIDTH.sub("", CONTROL.sub("", text))
-    stamp = GITHUB_TIMESTAMP.match(text)
     system = ""
-    if stamp:
+    if stamp := GITLAB_TIMESTAMP.match(text):
+        text = text[stamp.end() :]
+        system = "gitlab"
+    elif stamp := GITHUB_TIMESTAMP.match(text):
         text = text[stamp.end() :]
         system = "github"
     if text.startswith("##["):

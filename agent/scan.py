@@ -30,6 +30,7 @@ KEEP = 300
 ERROR_MARK = 2.5
 SCORE_CACHE = 1 << 16
 STAMP = len(b"2026-11-24T08:15:02.1234567Z ")  # GitHub Actions' line prefix
+GITLAB_STAMP = len(b"2026-11-24T08:15:02.123456Z 00O ")  # GitLab Runner's (agent.logtext.GITLAB_TIMESTAMP)
 KEEP_EVERY_LINE = 3000
 TAIL = 80
 MAX_STEPS = 2000
@@ -314,6 +315,15 @@ class Scanner:
             and buf[start + STAMP - 2] == 90
         ):
             raw, system = buf[start + STAMP : end], "github"
+        elif (
+            end - start >= GITLAB_STAMP
+            and buf[start + 4] == 45
+            and buf[start + 10] == 84
+            and buf[start + GITLAB_STAMP - 6] == 90
+            and buf[start + GITLAB_STAMP - 5] == 32
+            and buf[start + GITLAB_STAMP - 2] in (69, 79)
+        ):
+            raw, system = buf[start + GITLAB_STAMP : end], "gitlab"
         else:
             raw, system = buf[start:end], ""
         own: CleanLine | None = None

@@ -9,10 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from github_sim import Service, new_sim, service_env, wait_until
 from gitlab_sim import BOT, WEBHOOK_TOKEN, GitLabSim, delivery, job_hook, pipeline_hook
 
 from actions.github_comment import MARKER
+from webhooks.store import JobResult, job_results
 
 SHA = "b2" * 20
 PYTEST_FAIL = """\
@@ -45,20 +47,40 @@ def sim() -> Iterator[GitLabSim]:
     s.stop()
 
 
-@pytest.fixture
-def service(sim: GitLabSim, tmp_path: Path) -> Iterator[Service]:
+@pytest.fixture(params=["embedded", pytest.param("postgres+redis", marks=pytest.mark.slow)])
+def service(request: pytest.FixtureRequest, sim: GitLabSim, tmp_path: Path) -> Iterator[Service]:
+    """The embedded default (SQLite, worker threads in the intake's process), or PostgreSQL (store) + Redis
+    (queue) with the intake alone and two `cimedic worker` processes, as on GitHub (tests/test_gh_e2e.py)."""
     gh = new_sim()
-    env = service_env(
-        gh,
-        tmp_path,
-        CIMEDIC_GITLAB_URL=sim.url,
-        CIMEDIC_GITLAB_TOKEN=sim.token,
-        CIMEDIC_GITLAB_WEBHOOK_TOKEN=WEBHOOK_TOKEN,
-    )
-    svc = Service(env)
-    yield svc
-    svc.close()
-    gh.stop()
+    gitlab = {
+        "CIMEDIC_GITLAB_URL": sim.url,
+        "CIMEDIC_GITLAB_TOKEN": sim.token,
+        "CIMEDIC_GITLAB_WEBHOOK_TOKEN": WEBHOOK_TOKEN,
+    }
+    if request.param == "embedded":
+        svc = Service(service_env(gh, tmp_path, **gitlab))
+        yield svc
+        svc.close()
+        gh.stop()
+        return
+    from test_gh_workers import _redis_up, start_worker
+    from test_kb_support import postgres_database
+
+    if not _redis_up():
+        pytest.skip("Redis is not listening on 127.0.0.1:6379")
+    with postgres_database() as url:
+        env = service_env(gh, tmp_path, database_url=url, redis_url="redis://127.0.0.1:6379/0", **gitlab)
+        svc = Service(env, run_worker=False)
+        workers = [start_worker(env), start_worker(env)]
+        try:
+            yield svc
+        finally:
+            for w in workers:
+                w.terminate()
+            for w in workers:
+                w.wait(20)
+            svc.close()
+            gh.stop()
 
 
 def post(service: Service, headers: dict[str, str], body: bytes) -> int:
@@ -196,3 +218,69 @@ def test_two_job_pipeline_api_calls(sim: GitLabSim, service: Service) -> None:
     time.sleep(1.0)
     calls = sim.api_calls()
     assert len(calls) / 2 <= 8, calls
+
+
+def test_a_github_repo_of_the_same_name_is_not_this_projects_history(
+    sim: GitLabSim, service: Service
+) -> None:
+    """`acme/shop` on GitHub and `acme/shop` on GitLab are two repositories: the GitHub one's broken `main`
+    must not make a GitLab merge request's failure "broken trunk" (our record keys GitLab projects
+    `gitlab:...`)."""
+    pid, _pipeline, job = scenario(sim)
+    headers, body = delivery("Job Hook", job_hook(sim, job))
+    assert post(service, headers, body) == 202
+    wait_until(lambda: sim.notes_on(pid, 4))
+    store = service.svc.store
+    with store.engine.connect() as conn:
+        fingerprint, sig = conn.execute(
+            sa.select(job_results.c.fingerprint, job_results.c.signature).where(
+                job_results.c.job_id == job["id"]
+            )
+        ).one()
+    # The same failure on GitHub's `acme/shop` main, recorded as the GitHub handlers record a workflow job.
+    store.save_result(
+        JobResult(
+            repo="acme/shop",
+            job_id=99001,
+            run_id=99000,
+            run_attempt=1,
+            head_sha="e5" * 20,
+            head_branch="main",
+            job_name="pytest",
+            workflow_name="CI",
+            conclusion="failure",
+            fingerprint=fingerprint,
+            signature=sig,
+            verdict="new",
+            diagnosis=None,
+            html_url="https://github.com/acme/shop/actions/runs/99000/job/99001",
+            pull_requests=[],
+            completed_at=None,
+            updated_at=time.time(),
+        )
+    )
+    sha = "f6" * 20
+    sim.add_mr(pid, 5, source_branch="other", sha=sha)
+    second = sim.add_job(
+        sim.add_pipeline(pid, ref="refs/merge-requests/5/head", sha=sha),
+        "pytest",
+        status="failed",
+        trace=PYTEST_FAIL,
+    )
+    headers, body = delivery("Job Hook", job_hook(sim, second))
+    assert post(service, headers, body) == 202
+    text = wait_until(lambda: sim.notes_on(pid, 5))[0]["body"]
+    assert "New failure" in text and "Broken trunk" not in text and "github.com" not in text
+
+
+def test_a_502_after_gitlab_wrote_the_note_gives_one_note(sim: GitLabSim, service: Service) -> None:
+    """A proxy's 502 can come after GitLab created the note: creating it again would make two. The attempt
+    fails instead, and the next one finds the note by its marker."""
+    pid, _pipeline, job = scenario(sim)
+    sim.fail("POST", r"/merge_requests/4/notes$", 502, carried_out=True)
+    headers, body = delivery("Job Hook", job_hook(sim, job))
+    assert post(service, headers, body) == 202
+    wait_until(lambda: sim.statuses, timeout=30)  # written after the note, by the attempt that succeeded
+    assert ("POST", f"/api/v4/projects/{pid}/merge_requests/4/notes", 502) in sim.api_calls()
+    time.sleep(1.0)
+    assert len(sim.notes_on(pid, 4)) == 1

@@ -40,7 +40,7 @@ def test_documented_job_event_is_parsed_from_its_own_fields() -> None:
     headers, body = delivery("Job Hook", failed_job_payload())
     ev = parse_gitlab_delivery(headers, body, AUTH)
     assert isinstance(ev, GitLabJob)
-    assert ev.repo == "jsmithy2/release-tools-fake"
+    assert ev.repo == "gitlab:jsmithy2/release-tools-fake"
     assert (ev.project_id, ev.job_id, ev.pipeline_id) == (31537070, 3580121225, 743121198)
     assert (ev.job_name, ev.stage, ev.status, ev.conclusion) == (
         "auto_deploy:start",
@@ -59,7 +59,7 @@ def test_job_event_without_project_object_falls_back_to_the_repository_homepage(
     del payload["project"]
     ev = parse_gitlab_delivery(*delivery("Job Hook", payload), AUTH)
     assert isinstance(ev, GitLabJob)
-    assert ev.repo == "jsmithy2/release-tools-fake" and ev.default_branch is None
+    assert ev.repo == "gitlab:jsmithy2/release-tools-fake" and ev.default_branch is None
 
 
 def test_same_job_delivered_twice_under_new_keys_is_one_piece_of_work() -> None:
@@ -73,7 +73,12 @@ def test_documented_pipeline_event_carries_its_merge_request() -> None:
     headers, body = delivery("Pipeline Hook", gitlab_fixture("pipeline_hook.json"), key="k-1")
     ev = parse_gitlab_delivery(headers, body, AUTH)
     assert isinstance(ev, GitLabPipeline)
-    assert (ev.project_id, ev.repo, ev.pipeline_id, ev.status) == (1, "gitlab-org/gitlab-test", 31, "success")
+    assert (ev.project_id, ev.repo, ev.pipeline_id, ev.status) == (
+        1,
+        "gitlab:gitlab-org/gitlab-test",
+        31,
+        "success",
+    )
     assert ev.merge_request is not None
     assert (ev.merge_request.iid, ev.merge_request.target_branch, ev.merge_request.project_id) == (
         1,

@@ -84,7 +84,7 @@ def create_app(
     *,
     store: Store,
     queue: Queue,
-    secret: str,
+    secret: str | None,
     inbox: Inbox | None = None,
     chroma_url: str | None = None,
     on_startup: Callable[[], None] | None = None,
@@ -95,7 +95,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> Any:
-        _warm_up()
+        if secret is not None:
+            _warm_up()
         if on_startup is not None:
             on_startup()
         yield
@@ -119,8 +120,8 @@ def create_app(
             raise
         return admission
 
-    @app.post("/webhooks/github")
     async def github_webhook(request: Request) -> Response:
+        assert secret is not None  # mounted only with a secret
         started = time.perf_counter()
         event_name = metrics.event_label(request.headers.get("x-github-event"))
         try:
@@ -164,6 +165,10 @@ def create_app(
             return JSONResponse({"status": "duplicate"}, status_code=200)
         return JSONResponse({"status": "accepted"}, status_code=202)
 
+    # Each forge's route exists only when that forge is configured (`secret` None: GitHub is off): an
+    # unconfigured forge's URL answers 404, as any unknown path.
+    if secret is not None:
+        app.post("/webhooks/github")(github_webhook)
     if gitlab is not None:  # GitLab (issue 11): its route lives in webhooks/gitlab_intake.py
         mount_gitlab(app, auth=gitlab, store=store, queue=queue, inbox=inbox)
 

@@ -55,6 +55,17 @@ def merge_request_iid(ref: str | None) -> int | None:
     return int(m.group(1)) if m else None
 
 
+REPO_PREFIX = "gitlab:"
+
+
+def repo_key(path: str) -> str:
+    """How a GitLab project is named in our record (job results, history, fingerprints, knowledge, audit):
+    its `path_with_namespace` behind `gitlab:`. A GitLab `group/project` and a GitHub `owner/repo` can be the
+    same string; without the prefix one forge's failures would count as the other's history (a flaky
+    verdict, a broken target branch)."""
+    return REPO_PREFIX + path
+
+
 class Unauthorized(Exception):
     """Wrong or missing token or signature: the only case answered 401."""
 
@@ -126,7 +137,7 @@ class _Event(BaseModel):
 
     delivery_id: str
     project_id: int
-    repo: str = Field(description="the project's path_with_namespace")
+    repo: str = Field(description="`gitlab:` and the project's path_with_namespace (`repo_key`)")
     default_branch: str | None = Field(default=None, description="where the project policy is read from")
     web_url: str | None = Field(default=None, description="the project's page")
 
@@ -237,9 +248,9 @@ def _job(delivery_id: str, payload: dict[str, Any]) -> GitLabJob:
     return GitLabJob(
         delivery_id=delivery_id,
         project_id=payload.get("project_id") or project.get("id"),
-        repo=project.get("path_with_namespace")
-        or _path_of(web_url)
-        or str(payload.get("project_name") or ""),
+        repo=repo_key(
+            project.get("path_with_namespace") or _path_of(web_url) or str(payload.get("project_name") or "")
+        ),
         default_branch=project.get("default_branch"),
         web_url=web_url,
         job_id=payload.get("build_id"),
@@ -264,7 +275,7 @@ def _pipeline(delivery_id: str, payload: dict[str, Any]) -> GitLabPipeline:
     return GitLabPipeline(
         delivery_id=delivery_id,
         project_id=project.get("id"),
-        repo=project.get("path_with_namespace") or _path_of(project.get("web_url")) or "",
+        repo=repo_key(project.get("path_with_namespace") or _path_of(project.get("web_url")) or ""),
         default_branch=project.get("default_branch"),
         web_url=project.get("web_url"),
         pipeline_id=attrs.get("id"),

@@ -171,7 +171,9 @@ class GitLabHandlers:
         if policy.dry_run:
             outcome = "dry-run"
         else:
-            self.gl.projects.get(ev.project_id, lazy=True).jobs.get(ev.job_id, lazy=True).retry()
+            # Not retried blind on a 5xx: a retry that GitLab carried out would be run twice.
+            job = self.gl.projects.get(ev.project_id, lazy=True).jobs.get(ev.job_id, lazy=True)
+            job.retry(retry_transient_errors=False)
             outcome = "done"
         metrics.WRITES.labels(action="rerun", outcome=outcome).inc()
         self.audit.record(

@@ -1,6 +1,8 @@
-"""Wiring of the service from `Settings`: store, queue, GitHub API, audit log, worker, HTTP app.
+"""Wiring of the service from `Settings`: store, queue, GitHub API, GitLab client, audit log, worker, app.
 
 Every missing or malformed setting is reported here, by its environment variable name, before anything starts.
+Each forge is on when its settings are present (GitHub: any `CIMEDIC_GITHUB_*` credential; GitLab:
+`CIMEDIC_GITLAB_TOKEN`); the service runs with either or both, and refuses to start with neither.
 """
 
 from __future__ import annotations
@@ -85,29 +87,36 @@ def make_queue(settings: Settings) -> Queue:
     return Queue.sqlite(settings.home / "queue.db", settings.queue_name)
 
 
+NO_FORGE = (
+    "no forge configured: set CIMEDIC_GITHUB_APP_ID (or CIMEDIC_GITHUB_TOKEN) for GitHub, "
+    "or CIMEDIC_GITLAB_TOKEN for GitLab (docs/configuration.md, docs/gitlab.md)"
+)
+
+
 @dataclass
 class Service:
     settings: Settings
     store: Store
     queue: Queue
-    api: GitHubApi
+    api: GitHubApi | None
     audit: AuditLog
     worker: Worker
     inbox: Inbox | None = None
     gitlab: GitLabClient | None = None
 
     def app(self, *, run_worker: bool) -> FastAPI:
-        secret = self.settings.github_webhook_secret
-        if not secret:
+        api = self.api
+        secret = self.settings.github_webhook_secret  # GitHub's route exists only when GitHub is configured
+        if api is not None and not secret:
             raise ConfigError("CIMEDIC_GITHUB_WEBHOOK_SECRET: required to verify deliveries")
 
         def start() -> None:
             if run_worker:
                 self.worker.start(threads=self.settings.worker_threads)
-            if self.api.is_app and self.settings.redeliver_every_seconds > 0:
+            if api is not None and api.is_app and self.settings.redeliver_every_seconds > 0:
                 from webhooks.redeliver import start_periodic
 
-                start_periodic(self.api, every_s=self.settings.redeliver_every_seconds)
+                start_periodic(api, every_s=self.settings.redeliver_every_seconds)
 
         gitlab_auth = (  # GitLab (issue 11): its route exists only when it is configured
             GitLabAuth(self.settings.gitlab_webhook_token, self.settings.gitlab_signing_key)
@@ -118,7 +127,7 @@ class Service:
             gitlab=gitlab_auth,
             store=self.store,
             queue=self.queue,
-            secret=secret,
+            secret=secret if api is not None else None,
             inbox=self.inbox,
             chroma_url=self.settings.chroma_url,
             on_startup=start,
@@ -135,6 +144,11 @@ def build_service(
     explainer: Explainer | None = None,
     api: GitHubApi | None = None,
 ) -> Service:
+    if api is None and settings.github_configured:
+        api = make_api(settings)
+    gitlab = make_gitlab(settings)
+    if api is None and gitlab is None:
+        raise ConfigError(NO_FORGE)
     engine = make_engine(settings.effective_database_url)
     store = Store(engine)
     # On SQLite the intake writes only its own inbox file, so an acknowledgement never waits for a worker's
@@ -142,8 +156,6 @@ def build_service(
     inbox = Inbox.beside(store)
     queue = make_queue(settings)
     audit = AuditLog(engine)
-    api = api or make_api(settings)
-    gitlab = make_gitlab(settings)
     worker = Worker(
         store=store,
         queue=queue,

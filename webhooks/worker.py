@@ -64,7 +64,7 @@ class Worker:
         *,
         store: Store,
         queue: Queue,
-        api: GitHubApi,
+        api: GitHubApi | None,
         audit: AuditLog,
         inbox: Inbox | None = None,
         analyzer: Analyzer | None = None,
@@ -79,27 +79,31 @@ class Worker:
         self.inbox = inbox
         self.settings = settings or WorkerSettings()
         cfg = self.settings
-        self.publisher = Publisher(
-            store=store,
-            queue=queue,
-            api=api,
-            audit=audit,
-            delay_s=cfg.publish_delay_s,
-            lock_ttl_s=cfg.lock_ttl_s,
-        )
         self.router = Router()
-        GitHubHandlers(
-            store=store,
-            api=api,
-            audit=audit,
-            publisher=self.publisher,
-            lookups=Lookups(policy_ttl_s=cfg.policy_ttl_s, baseline_ttl_s=cfg.baseline_ttl_s),
-            limits=LogLimits(cfg.log_max_bytes, cfg.log_head_bytes, cfg.baseline_max_bytes),
-            analyzer=analyzer,
-            kb=kb,
-            kb_for=kb_for,
-            explainer=explainer,
-        ).route(self.router)
+        # Each forge's handlers are registered only when it is configured (`cimedic serve` runs with GitHub,
+        # GitLab or both); a delivery of a kind nobody handles fails loudly in `Router.dispatch`.
+        self.publisher: Publisher | None = None
+        if api is not None:
+            self.publisher = Publisher(
+                store=store,
+                queue=queue,
+                api=api,
+                audit=audit,
+                delay_s=cfg.publish_delay_s,
+                lock_ttl_s=cfg.lock_ttl_s,
+            )
+            GitHubHandlers(
+                store=store,
+                api=api,
+                audit=audit,
+                publisher=self.publisher,
+                lookups=Lookups(policy_ttl_s=cfg.policy_ttl_s, baseline_ttl_s=cfg.baseline_ttl_s),
+                limits=LogLimits(cfg.log_max_bytes, cfg.log_head_bytes, cfg.baseline_max_bytes),
+                analyzer=analyzer,
+                kb=kb,
+                kb_for=kb_for,
+                explainer=explainer,
+            ).route(self.router)
         if gitlab is not None:  # GitLab (issue 11): its own handlers, the same use case
             from webhooks.gitlab_handlers import GitLabHandlers
 

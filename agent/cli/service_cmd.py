@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 import typer
 
+from agent.cli.messages import error
 from agent.config import ConfigError, Settings, load_settings
 
 github_app = typer.Typer(help="GitHub App operations.", no_args_is_help=True)
@@ -71,7 +72,7 @@ def _settings() -> Settings:
     try:
         return load_settings()
     except ConfigError as exc:
-        typer.echo(f"cimedic: {exc}", err=True)
+        error(str(exc))
         raise typer.Exit(2) from None
 
 
@@ -88,7 +89,7 @@ def _build(settings: Settings, knowledge: bool) -> Any:
             explainer = make_explainer(settings)
         return build_service(settings, kb_for=kb_for, explainer=explainer)
     except ConfigError as exc:
-        typer.echo(f"cimedic: {exc}", err=True)
+        error(str(exc))
         raise typer.Exit(2) from None
 
 
@@ -106,7 +107,7 @@ def serve_command(
     knowledge: Annotated[bool, typer.Option(help="look up and record failures in the knowledge base")] = True,
     log_level: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
 ) -> None:
-    """Run the webhook intake (and, by default, the workers) of the GitHub App."""
+    """Run the webhook intake (and, by default, the workers) for GitHub, GitLab or both, as configured."""
     _setup_logging(log_level)
     settings = _settings()
     spawn = worker_processes if worker else 0
@@ -176,7 +177,7 @@ def _serve(
     try:
         app = service.app(run_worker=embedded)
     except ConfigError as exc:
-        typer.echo(f"cimedic: {exc}", err=True)
+        error(str(exc))
         raise typer.Exit(2) from None
     if spawn > 0 or not embedded:
         # Workers in other processes (our children, or `cimedic worker`s run next to `serve --no-worker`):
@@ -382,7 +383,7 @@ def redeliver_command(
     try:
         api = make_api(settings)
     except ConfigError as exc:
-        typer.echo(f"cimedic: {exc}", err=True)
+        error(str(exc))
         raise typer.Exit(2) from None
     result = redeliver_failed(api, since=_since(since), dry_run=dry_run)
     for guid in result.redelivered:

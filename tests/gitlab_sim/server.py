@@ -4,11 +4,14 @@ Shaped by docs.gitlab.com/api/: rest/index.md ("Pagination": `page`/`per_page`, 
 `X-Next-Page`, `X-Total` headers and `Link` with rel next/first/last; "Status codes"; `PRIVATE-TOKEN`
 authentication), jobs.md (trace as text/plain, retry), pipelines.md, commits.md (merge requests of a commit,
 statuses), merge_requests.md, notes.md, repository_files.md (raw file). Rate limits answer 429 with
-`Retry-After` (docs: security/rate_limits.md). Faults on cue: `fail(method, pattern, status, times, headers)`.
+`Retry-After` (docs: security/rate_limits.md). Faults on cue: `fail(method, pattern, status, times, headers)`;
+`delay_s` holds a request that long first (with `status=None` it is then carried out: a slow GitLab), and
+`carried_out=True` carries it out and answers `status` anyway (a proxy's 502 after the write happened).
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 import socket
@@ -28,9 +31,11 @@ BOT = {"id": 7, "username": "cimedic-bot", "name": "CI Medic", "state": "active"
 class Fault:
     method: str
     pattern: re.Pattern[str]
-    status: int
+    status: int | None
     times: int
     headers: dict[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0
+    carried_out: bool = False
 
 
 def _now() -> str:
@@ -54,6 +59,7 @@ class GitLabSim:
         self.statuses: list[dict[str, Any]] = []
         self.retried: list[int] = []
         self.calls: list[tuple[str, str, int]] = []
+        self.started: list[tuple[str, str]] = []  # requests as they arrive (`calls`: as they are answered)
         self.faults: list[Fault] = []
         self.url = ""
         self.app = self._build()
@@ -161,10 +167,20 @@ class GitLabSim:
         return [n for n in self.notes.values() if n["_mr"] == (pid, iid)]
 
     def fail(
-        self, method: str, pattern: str, status: int, *, times: int = 1, headers: dict[str, str] | None = None
+        self,
+        method: str,
+        pattern: str,
+        status: int | None,
+        *,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+        delay_s: float = 0.0,
+        carried_out: bool = False,
     ) -> None:
         with self.lock:
-            self.faults.append(Fault(method, re.compile(pattern), status, times, headers or {}))
+            self.faults.append(
+                Fault(method, re.compile(pattern), status, times, headers or {}, delay_s, carried_out)
+            )
 
     def api_calls(self) -> list[tuple[str, str, int]]:
         with self.lock:
@@ -235,12 +251,15 @@ class GitLabSim:
             method, path = request.method, request.url.path
             fault = None
             with sim.lock:
+                sim.started.append((method, path))
                 for f in sim.faults:
                     if f.times > 0 and f.method in (method, "*") and f.pattern.search(path):
                         f.times -= 1
                         fault = f
                         break
-            if fault is not None:
+            if fault is not None and fault.delay_s:
+                await asyncio.sleep(fault.delay_s)
+            if fault is not None and fault.status is not None and not fault.carried_out:
                 resp: Response = JSONResponse(
                     {"message": f"{fault.status} simulated"}, status_code=fault.status, headers=fault.headers
                 )
@@ -248,6 +267,12 @@ class GitLabSim:
                 resp = err(401, "401 Unauthorized")
             else:
                 resp = await call_next(request)
+                if fault is not None and fault.status is not None:  # done, but the answer says otherwise
+                    resp = JSONResponse(
+                        {"message": f"{fault.status} simulated"},
+                        status_code=fault.status,
+                        headers=fault.headers,
+                    )
             with sim.lock:
                 sim.calls.append((method, path, resp.status_code))
             return resp
