@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from actions.github_api import Client, GitHubError
 from agent.models import Diagnosis
-from agent.render import LineUrl, excerpt_block, fence_for, inline_md
+from agent.render import LineUrl, excerpt_block, fence_for, fix_details, inline_md
 
 MARKER = "<!-- cimedic:sticky-comment v1 -->"
 MAX_BODY = 65_536
@@ -115,6 +115,8 @@ def _render_group(group: list[FailedJob], *, detailed: bool) -> str:
         ]
         if d.llm.fix:
             out.append(f"**Suggested fix:** {inline_md(d.llm.fix, 800)}")
+    if detailed and d.fix is not None:
+        out += ["", *fix_details(d.fix)]
     rem = d.remediation
     if detailed and (rem.explanation or rem.steps or rem.commands):
         out += ["", "**What to do**"]

@@ -15,6 +15,7 @@ from typing import Any
 
 from actions.audit import AuditLog
 from actions.github_api import GitHubApi, LogExpired
+from actions.patch_policy import patch_policy
 from agent.failed_job import Analyzer, FailedJobReport, diagnose_failed_job, log_unavailable
 from agent.jobs import FAILED_CONCLUSIONS, JobRef, LogLimits
 from agent.models import Diagnosis
@@ -22,6 +23,7 @@ from agent.ports import Explainer, KnowledgeLookup
 from agent.verdict import Evidence, decide
 from webhooks import metrics
 from webhooks.github import InstallationChanged, PublishRequest, WorkflowJobCompleted, WorkflowRunCompleted
+from webhooks.fix_reader import GitHubFiles
 from webhooks.github_forge import GitHubForge
 from webhooks.history import StoreHistory, signature
 from webhooks.lookups import Lookups
@@ -166,6 +168,8 @@ class GitHubHandlers:
                     history=self.history,
                     kb=self._kb(ev.repo),
                     explainer=self.explainer,
+                    reader=GitHubFiles(gh, ev.repo, ev.head_sha),
+                    patch_policy=patch_policy(policy),
                 )
             except LogExpired as exc:
                 # Permanent: retrying cannot bring the log back, but the PR should hear why nothing follows.

@@ -18,6 +18,7 @@ from actions.audit import AuditLog
 from actions.github_comment import body_hash, render_comment
 from actions.gitlab_note import ensure_mr_note
 from actions.gitlab_status import ensure_commit_status
+from actions.patch_policy import patch_policy
 from actions.policy import GITLAB_POLICY_PATH, Policy, parse_policy
 from agent.failed_job import Analyzer, diagnose_failed_job
 from agent.jobs import FAILED_CONCLUSIONS, JobRef, LogLimits
@@ -25,6 +26,7 @@ from agent.models import Diagnosis
 from agent.ports import Explainer, KnowledgeLookup
 from agent.verdict import Evidence, decide
 from webhooks import metrics
+from webhooks.fix_reader import GitLabFiles
 from webhooks.gitlab import GitLabJob, GitLabPipeline, GitLabPublish, MergeRequestRef
 from webhooks.gitlab_forge import GitLabForge
 from webhooks.history import StoreHistory, signature
@@ -153,6 +155,8 @@ class GitLabHandlers:
             history=self.history,
             kb=self._kb(ev.repo),
             explainer=self.explainer,
+            reader=GitLabFiles(self.gl, ev.project_id, ev.sha),
+            patch_policy=patch_policy(policy),
         )
         diagnosis = report.diagnosis
         metrics.ANALYSIS_SECONDS.observe(report.analysis_seconds)

@@ -611,7 +611,19 @@ class GitHubSim:
             ref = request.query_params.get("ref") or sim.repos[full]["default_branch"]
             text = sim.files.get((full, ref, path))
             if text is None:
-                return err(404, "Not Found")
+                with sim.lock:
+                    inside = sorted(p for (r, f, p) in sim.files if (r, f) == (full, ref) and p.startswith(path + "/"))
+                if not inside:
+                    return err(404, "Not Found")
+                # A directory answers its listing as JSON whatever the media type asked for (docs: rest/repos/
+                # contents, "Get repository content": the raw type applies to files and symlinks).
+                names = sorted({p[len(path) + 1 :].split("/")[0] for p in inside})
+                return JSONResponse(
+                    [
+                        {"type": "file" if f"{path}/{n}" in inside else "dir", "name": n, "path": f"{path}/{n}"}
+                        for n in names
+                    ]
+                )
             if "raw" in request.headers.get("accept", ""):
                 return PlainTextResponse(text)
             return JSONResponse(
