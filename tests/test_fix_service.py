@@ -214,3 +214,57 @@ def test_gitlab_mr_note_shows_the_checked_patch(tmp_path: Path) -> None:
         svc.close()
         gh.stop()
         sim.stop()
+
+
+# --- review suggestions -------------------------------------------------------------------------------
+
+PR_PATCH = """\
+@@ -1,6 +1,6 @@
+ def summarize(values: list[int]) -> str:
+     average = sum(values) / len(values)
+-    return f"mean {average:.2f}"
++    return f"mean {averge:.2f}"
+ 
+ 
+ print(summarize([1, 2, 3]))"""
+
+
+def review_comments(sim: GitHubSim) -> list[dict[str, object]]:
+    return [c for c in sim.review_comments.values() if c["_repo"] == REPO]
+
+
+def test_the_fix_is_suggested_on_the_prs_own_line_once(gh_sim: GitHubSim, service: Service) -> None:
+    gh_sim.add_file(REPO, "app/main.py", MAIN_PY, ref=SHA)
+    green_base(gh_sim, ["run"])
+    run = pr_run(gh_sim)
+    gh_sim.add_pull_file(REPO, 12, "app/main.py", PR_PATCH)
+    job = gh_sim.add_job(run, "run", log=GH_LOG)
+    send_job(service, gh_sim, job)
+    found = wait_until(lambda: review_comments(gh_sim))
+    wait_until(lambda: settled(service))
+    assert len(found) == 1
+    c = found[0]
+    assert (c["path"], c["line"], c["side"], c["commit_id"], c["start_line"]) == ("app/main.py", 3, "RIGHT", SHA, None)
+    body = str(c["body"])
+    assert '```suggestion\n    return f"mean {average:.2f}"\n```' in body
+    assert (c["user"] or {})["login"] == "cimedic-test[bot]"  # type: ignore[index]
+    # The same job again (a redelivery under a new id): the suggestion is not posted twice.
+    send_job(service, gh_sim, job, delivery_id="again")
+    wait_until(lambda: (service.svc.store.delivery("again") or {}).get("status") == "done")
+    wait_until(lambda: settled(service))
+    assert len(review_comments(gh_sim)) == 1
+    assert "suggestion.created" in {e.action for e in service.svc.audit.entries(repo=REPO)}
+
+
+def test_no_suggestion_where_the_line_is_outside_the_prs_diff(gh_sim: GitHubSim, service: Service) -> None:
+    gh_sim.add_file(REPO, "app/main.py", MAIN_PY, ref=SHA)
+    green_base(gh_sim, ["run"])
+    run = pr_run(gh_sim)
+    gh_sim.add_pull_file(REPO, 12, "README.md", "@@ -1 +1 @@\n-old\n+new")  # the PR changed another file
+    job = gh_sim.add_job(run, "run", log=GH_LOG)
+    send_job(service, gh_sim, job)
+    body = wait_until(lambda: sticky(gh_sim) and sticky(gh_sim)[0]["body"])
+    wait_until(lambda: settled(service))
+    assert "Suggested patch" in body  # the collapsed diff is all there is
+    assert review_comments(gh_sim) == []
+    assert not [p for m, p, _s in gh_sim.api_calls() if m == "POST" and p.endswith("/pulls/12/comments")]
