@@ -58,7 +58,12 @@ def gh_sim() -> Iterator[GitHubSim]:
 
 
 def contents_calls(sim: GitHubSim) -> list[str]:
-    return [path for m, path, _s in sim.api_calls() if m == "GET" and "/contents/" in path]
+    """Contents reads, but the policy file's (read from the default branch for every repository)."""
+    return [
+        path
+        for m, path, _s in sim.api_calls()
+        if m == "GET" and "/contents/" in path and not path.endswith("/.github/cimedic.yml")
+    ]
 
 
 def test_github_reader_reads_the_head_sha_once_per_path(gh_sim: GitHubSim) -> None:
@@ -155,7 +160,7 @@ def test_a_patch_that_no_longer_applies_at_the_head_sha_is_not_shown(
 
 def test_a_contents_api_outage_costs_the_fix_not_the_diagnosis(gh_sim: GitHubSim, service: Service) -> None:
     gh_sim.add_file(REPO, "app/main.py", MAIN_PY, ref=SHA)
-    gh_sim.fail("GET", r"/contents/", status=500, times=1000)
+    gh_sim.fail("GET", r"/contents/(?!\.github/)", status=500, times=1000)
     green_base(gh_sim, ["run"])
     job = gh_sim.add_job(pr_run(gh_sim), "run", log=GH_LOG)
     send_job(service, gh_sim, job)
@@ -208,8 +213,8 @@ def test_gitlab_mr_note_shows_the_checked_patch(tmp_path: Path) -> None:
         )
         text = notes[0]["body"]
         assert "Suggested patch: Use 'average' instead of 'averge'" in text and ADDED in text
-        raw = [p for m, p, _s in sim.api_calls() if "/repository/files/" in p]
-        assert raw and all(p.endswith("main.py/raw") for p in raw)
+        raw = [p for m, p, _s in sim.api_calls() if "/repository/files/" in p and "cimedic.yml" not in p]
+        assert raw and all(p.endswith("main.py/raw") for p in raw) and raw[-1].endswith("/files/app/main.py/raw")
     finally:
         svc.close()
         gh.stop()
