@@ -65,7 +65,12 @@ class FixBranch:
     @classmethod
     def from_state(cls, state: Mapping[str, Any] | None) -> FixBranch:
         state = state or {}
-        return cls(list(state.get("commits") or []), state.get("number"), state.get("url"), bool(state.get("stopped")))
+        return cls(
+            list(state.get("commits") or []),
+            state.get("number"),
+            state.get("url"),
+            bool(state.get("stopped")),
+        )
 
 
 @dataclass(frozen=True)
@@ -95,12 +100,16 @@ def _open_pull(client: Client, repo: str, branch: str, state: str) -> dict[str, 
 def _modes(client: Client, repo: str, tree_sha: str, paths: list[str]) -> dict[str, str]:
     """The files' modes in the base tree (an executable stays executable)."""
     tree = _get(client, f"/repos/{repo}/git/trees/{tree_sha}", "git/trees/{sha}", params={"recursive": "1"})
-    entries = {e.get("path"): e.get("mode") for e in (tree or {}).get("tree") or [] if e.get("type") == "blob"}
+    entries = {
+        e.get("path"): e.get("mode") for e in (tree or {}).get("tree") or [] if e.get("type") == "blob"
+    }
     out = {}
     for path in paths:
         mode = entries.get(path)
         if mode is None and (tree or {}).get("truncated"):
-            raise GitHubError(f"{path}: not in the truncated tree listing; its mode is unknown", transient=False)
+            raise GitHubError(
+                f"{path}: not in the truncated tree listing; its mode is unknown", transient=False
+            )
         out[path] = str(mode or "100644")
     return out
 
@@ -135,7 +144,9 @@ def ensure_fix_pr(
     if base_sha != checked_sha:
         return FixPrResult("stale", known, f"{base_branch} moved on since the fix was checked")
     if known.stopped:
-        return FixPrResult("human-pushed", known, "someone pushed to the fix branch; we no longer write to it")
+        return FixPrResult(
+            "human-pushed", known, "someone pushed to the fix branch; we no longer write to it"
+        )
     ref = _get(client, f"/repos/{repo}/git/ref/heads/{branch}", "git/ref/{ref}")
     if ref is not None:
         tip = str((ref.get("object") or {}).get("sha"))
@@ -160,19 +171,27 @@ def ensure_fix_pr(
     number = pull.get("number")
     body = "\n".join(
         [
-            f"CI Medic's fix for the failure in #{number}." if onto is None else f"CI Medic's fix for `{inline_md(base_branch, 100)}`.",
+            f"CI Medic's fix for the failure in #{number}."
+            if onto is None
+            else f"CI Medic's fix for `{inline_md(base_branch, 100)}`.",
             "",
             *fix_details(fix),
             "",
-            "A draft: review it, then mark it ready and merge it yourself. CI Medic never merges, and stops writing "
-            "to this branch once anyone else pushes to it.",
+            "A draft: review it, then mark it ready and merge it yourself. CI Medic never merges, "
+            "and stops writing to this branch once anyone else pushes to it.",
         ]
     )
     created = client.get_json(
         "POST",
         f"/repos/{repo}/pulls",
         route="pulls",
-        json={"title": f"CI Medic: {fix.title}"[:250], "head": branch, "base": base_branch, "body": body, "draft": True},
+        json={
+            "title": f"CI Medic: {fix.title}"[:250],
+            "head": branch,
+            "base": base_branch,
+            "body": body,
+            "draft": True,
+        },
     )
     known.number, known.url = int(created["number"]), created.get("html_url")
     return FixPrResult("created", known)

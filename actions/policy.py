@@ -18,7 +18,7 @@ turn off its own checks or switch CI Medic into writing where the maintainers di
       max_bytes: 20000        # caps on a suggested patch; may only lower the built-in ones
       max_lines: 200
     fixes:
-      pull_request: false     # true: a checked fix also becomes a draft PR onto the PR's branch (else: `/cimedic fix`)
+      pull_request: false     # true: a checked fix also becomes a draft fix PR (else only on `/cimedic fix`)
     tickets:                  # one ticket per failure fingerprint (docs/tickets.md)
       tracker: jira           # jira | linear; none files nothing
       verdicts: [broken-trunk]

@@ -76,7 +76,7 @@ def enrich(
         try:
             result = suggest(result, log_lines or (), reader, patch_policy)
         except Exception as exc:
-            # A remote reader (the forge's contents API) can fail like any call: no fix, a note, the rest kept.
+            # A remote reader (the forge's contents API) can fail like any call: no fix, a note, rest kept.
             log.warning("suggested fix failed", exc_info=True)
             notes.add("suggested fix", exc)
             if result.llm is not None and result.llm.patch is not None:

@@ -120,9 +120,9 @@ def render_text(diagnosis: Diagnosis, console: Console) -> None:
     if d.fix is not None:
         console.print()
         console.print(Text(f"Suggested patch ({fix_origin(d.fix)}): {d.fix.title}", style="bold green"))
-        for row in d.fix.patch.splitlines():
-            style = "green" if row.startswith("+") else "red" if row.startswith("-") else "dim"
-            console.print(Text(f"  {row}", style=style), soft_wrap=True)
+        for patch_line in d.fix.patch.splitlines():
+            style = "green" if patch_line.startswith("+") else "red" if patch_line.startswith("-") else "dim"
+            console.print(Text(f"  {patch_line}", style=style), soft_wrap=True)
     for note in d.fix_notes:
         console.print(Text(f"note: {note}", style="yellow"))
     for note in d.notes:

@@ -11,7 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from github_sim import APP_ID, GitHubSim, Service, delivery, fixture, keypair, new_sim, service_env, wait_until
+from github_sim import (
+    APP_ID,
+    GitHubSim,
+    Service,
+    delivery,
+    fixture,
+    keypair,
+    new_sim,
+    service_env,
+    wait_until,
+)
 from test_fix_service import GH_LOG, MAIN_PY
 from test_gh_e2e import REPO, SHA, green_base, send_job, settled, sticky
 
@@ -31,7 +41,11 @@ def sim() -> Iterator[GitHubSim]:
     s.add_repo(REPO)
     s.add_commit(REPO, {"README.md": "hello\n"}, branch="main")
     s.add_commit(
-        REPO, {"app/main.py": MAIN_PY, "run.sh": "#!/bin/sh\n"}, sha=SHA, branch="feature", modes={"run.sh": "100755"}
+        REPO,
+        {"app/main.py": MAIN_PY, "run.sh": "#!/bin/sh\n"},
+        sha=SHA,
+        branch="feature",
+        modes={"run.sh": "100755"},
     )
     yield s
     s.stop()
@@ -44,7 +58,9 @@ def service(sim: GitHubSim, tmp_path: Path) -> Iterator[Service]:
     svc.close()
 
 
-def failing_pr(sim: GitHubSim, *, number: int = 12, fork: str | None = None, head_ref: str = "feature") -> dict[str, Any]:
+def failing_pr(
+    sim: GitHubSim, *, number: int = 12, fork: str | None = None, head_ref: str = "feature"
+) -> dict[str, Any]:
     green_base(sim, ["run"])
     sim.add_pull(REPO, number, head_sha=SHA, head_ref=head_ref, fork=fork)
     run = sim.add_run(REPO, head_sha=SHA, head_branch=head_ref, pulls=[number])
@@ -52,7 +68,11 @@ def failing_pr(sim: GitHubSim, *, number: int = 12, fork: str | None = None, hea
 
 
 def fix_prs(sim: GitHubSim) -> list[dict[str, Any]]:
-    return [p for (r, _n), p in sorted(sim.pulls.items()) if r == REPO and p["head"]["ref"].startswith(BRANCH_PREFIX)]
+    return [
+        p
+        for (r, _n), p in sorted(sim.pulls.items())
+        if r == REPO and p["head"]["ref"].startswith(BRANCH_PREFIX)
+    ]
 
 
 def git_writes(sim: GitHubSim) -> list[tuple[str, str]]:
@@ -152,8 +172,8 @@ def test_the_fix_prs_own_failure_is_not_fixed_by_another_fix_pr(sim: GitHubSim, 
 def checked_fix(gh: Any) -> tuple[Fix, Validated]:
     diff = (
         "--- a/app/main.py\n+++ b/app/main.py\n@@ -1,4 +1,4 @@\n def summarize(values: list[int]) -> str:\n"
-        "     average = sum(values) / len(values)\n-    return f\"mean {averge:.2f}\"\n"
-        "+    return f\"mean {average:.2f}\"\n \n"
+        '     average = sum(values) / len(values)\n-    return f"mean {averge:.2f}"\n'
+        '+    return f"mean {average:.2f}"\n \n'
     )
     result = validate(Patch("rule", "Use 'average'", diff=diff), GitHubFiles(gh, REPO, SHA))
     assert isinstance(result, Validated), result
@@ -161,7 +181,9 @@ def checked_fix(gh: Any) -> tuple[Fix, Validated]:
 
 
 def pull_of(sim: GitHubSim, number: int = 12) -> dict[str, Any]:
-    return copy.deepcopy(sim.pulls.get((REPO, number)) or sim.add_pull(REPO, number, head_sha=SHA, head_ref="feature"))
+    return copy.deepcopy(
+        sim.pulls.get((REPO, number)) or sim.add_pull(REPO, number, head_sha=SHA, head_ref="feature")
+    )
 
 
 def test_at_most_three_fix_prs_per_pull_request(sim: GitHubSim) -> None:
@@ -169,7 +191,9 @@ def test_at_most_three_fix_prs_per_pull_request(sim: GitHubSim) -> None:
     with api.client(1) as gh:
         fix, checked = checked_fix(gh)
         known = FixBranch()
-        result = ensure_fix_pr(gh, REPO, pull_of(sim), SHA, fix, checked.results, "fp-4", known=known, attempts=MAX_ATTEMPTS)
+        result = ensure_fix_pr(
+            gh, REPO, pull_of(sim), SHA, fix, checked.results, "fp-4", known=known, attempts=MAX_ATTEMPTS
+        )
     assert result.outcome == "attempts" and git_writes(sim) == [] and known.commits == []
 
 
@@ -178,14 +202,20 @@ def test_a_closed_fix_pr_is_not_proposed_again_and_a_moved_pr_is_left_alone(sim:
     with api.client(1) as gh:
         fix, checked = checked_fix(gh)
         known = FixBranch()
-        first = ensure_fix_pr(gh, REPO, pull_of(sim), SHA, fix, checked.results, "fp-1", known=known, attempts=0)
+        first = ensure_fix_pr(
+            gh, REPO, pull_of(sim), SHA, fix, checked.results, "fp-1", known=known, attempts=0
+        )
         assert first.outcome == "created" and known.number is not None
         sim.pulls[(REPO, known.number)]["state"] = "closed"
-        again = ensure_fix_pr(gh, REPO, pull_of(sim), SHA, fix, checked.results, "fp-1", known=known, attempts=1)
+        again = ensure_fix_pr(
+            gh, REPO, pull_of(sim), SHA, fix, checked.results, "fp-1", known=known, attempts=1
+        )
         assert again.outcome == "declined"
         moved = pull_of(sim)
         moved["head"]["sha"] = "d5" * 20
-        later = ensure_fix_pr(gh, REPO, moved, SHA, fix, checked.results, "fp-2", known=FixBranch(), attempts=1)
+        later = ensure_fix_pr(
+            gh, REPO, moved, SHA, fix, checked.results, "fp-2", known=FixBranch(), attempts=1
+        )
         assert later.outcome == "stale"
     assert len(fix_prs(sim)) == 1
 
@@ -200,7 +230,9 @@ def test_an_interrupted_attempt_resumes_without_a_second_commit(sim: GitHubSim) 
         with pytest.raises(Exception, match="HTTP 422"):
             ensure_fix_pr(gh, REPO, pull_of(sim), SHA, fix, checked.results, "fp-3", known=known, attempts=0)
         assert len(known.commits) == 1
-        result = ensure_fix_pr(gh, REPO, pull_of(sim), SHA, fix, checked.results, "fp-3", known=known, attempts=0)
+        result = ensure_fix_pr(
+            gh, REPO, pull_of(sim), SHA, fix, checked.results, "fp-3", known=known, attempts=0
+        )
     assert result.outcome == "created" and len(known.commits) == 1
     assert [p for m, p in git_writes(sim) if p.endswith("/git/commits")] == [f"/repos/{REPO}/git/commits"]
 
@@ -208,7 +240,9 @@ def test_an_interrupted_attempt_resumes_without_a_second_commit(sim: GitHubSim) 
 # --- /cimedic fix ------------------------------------------------------------------------------------
 
 
-def command(sim: GitHubSim, number: int, login: str, *, body: str = "/cimedic fix", user_type: str = "User") -> tuple[dict[str, str], bytes]:
+def command(
+    sim: GitHubSim, number: int, login: str, *, body: str = "/cimedic fix", user_type: str = "User"
+) -> tuple[dict[str, str], bytes]:
     """The documented `issue_comment` example, on a pull request's issue (which carries `pull_request`)."""
     payload = copy.deepcopy(fixture("issue_comment.created.json"))
     repo = sim.repos[REPO]

@@ -214,7 +214,9 @@ def test_gitlab_mr_note_shows_the_checked_patch(tmp_path: Path) -> None:
         text = notes[0]["body"]
         assert "Suggested patch: Use 'average' instead of 'averge'" in text and ADDED in text
         raw = [p for m, p, _s in sim.api_calls() if "/repository/files/" in p and "cimedic.yml" not in p]
-        assert raw and all(p.endswith("main.py/raw") for p in raw) and raw[-1].endswith("/files/app/main.py/raw")
+        assert (
+            raw and all(p.endswith("main.py/raw") for p in raw) and raw[-1].endswith("/files/app/main.py/raw")
+        )
     finally:
         svc.close()
         gh.stop()
@@ -223,15 +225,18 @@ def test_gitlab_mr_note_shows_the_checked_patch(tmp_path: Path) -> None:
 
 # --- review suggestions -------------------------------------------------------------------------------
 
-PR_PATCH = """\
-@@ -1,6 +1,6 @@
- def summarize(values: list[int]) -> str:
-     average = sum(values) / len(values)
--    return f"mean {average:.2f}"
-+    return f"mean {averge:.2f}"
- 
- 
- print(summarize([1, 2, 3]))"""
+PR_PATCH = "\n".join(
+    [
+        "@@ -1,6 +1,6 @@",
+        " def summarize(values: list[int]) -> str:",
+        "     average = sum(values) / len(values)",
+        '-    return f"mean {average:.2f}"',
+        '+    return f"mean {averge:.2f}"',
+        " ",
+        " ",
+        " print(summarize([1, 2, 3]))",
+    ]
+)
 
 
 def review_comments(sim: GitHubSim) -> list[dict[str, object]]:
@@ -249,7 +254,13 @@ def test_the_fix_is_suggested_on_the_prs_own_line_once(gh_sim: GitHubSim, servic
     wait_until(lambda: settled(service))
     assert len(found) == 1
     c = found[0]
-    assert (c["path"], c["line"], c["side"], c["commit_id"], c["start_line"]) == ("app/main.py", 3, "RIGHT", SHA, None)
+    assert (c["path"], c["line"], c["side"], c["commit_id"], c["start_line"]) == (
+        "app/main.py",
+        3,
+        "RIGHT",
+        SHA,
+        None,
+    )
     body = str(c["body"])
     assert '```suggestion\n    return f"mean {average:.2f}"\n```' in body
     assert (c["user"] or {})["login"] == "cimedic-test[bot]"  # type: ignore[index]

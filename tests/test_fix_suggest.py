@@ -97,12 +97,19 @@ def sim() -> Iterator[GitHubSim]:
     s.stop()
 
 
-def test_each_suggestion_is_posted_alone_once_and_a_refused_one_does_not_stop_the_others(sim: GitHubSim) -> None:
+def test_each_suggestion_is_posted_alone_once_and_a_refused_one_does_not_stop_the_others(
+    sim: GitHubSim,
+) -> None:
     after = BEFORE.replace("line 3\n", "three\n").replace("line 15\n", "fifteen\n")
     fix = fix_of("a.txt", BEFORE, after)
     sim.add_pull_file(REPO, 5, "a.txt", pr_patch_for(range(1, 21)))
-    sim.fail("POST", r"/pulls/5/comments$", status=422, times=1,
-             body={"message": "Validation Failed", "errors": [{"message": "line must be part of the diff"}]})
+    sim.fail(
+        "POST",
+        r"/pulls/5/comments$",
+        status=422,
+        times=1,
+        body={"message": "Validation Failed", "errors": [{"message": "line must be part of the diff"}]},
+    )
     api = GitHubApi(base_url=sim.url, app_id=APP_ID, private_key=keypair()[0])
     with api.client(1) as gh:
         first = ensure_suggestions(gh, REPO, 5, SHA, [fix], login="cimedic-test[bot]", sent=set())
@@ -113,6 +120,8 @@ def test_each_suggestion_is_posted_alone_once_and_a_refused_one_does_not_stop_th
         assert second.found == [first.created[0][0]] and len(second.created) == 1
         assert len(sim.review_comments) == 2
         before = len(sim.calls)
-        third = ensure_suggestions(gh, REPO, 5, SHA, [fix], login="cimedic-test[bot]", sent=set(second.done + first.done))
+        third = ensure_suggestions(
+            gh, REPO, 5, SHA, [fix], login="cimedic-test[bot]", sent=set(second.done + first.done)
+        )
         assert third.done == [] and len(sim.calls) == before  # all recorded: not a single request
     assert {c["line"] for c in sim.review_comments.values()} == {3, 15}

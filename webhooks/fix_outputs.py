@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from actions.audit import AuditLog
+from actions.fix_pr import FixBranch, FixPrResult, branch_name, ensure_fix_pr
 from actions.github_api import Client, GitHubError
 from actions.github_comment import FailedJob
-from actions.fix_pr import FixBranch, FixPrResult, branch_name, ensure_fix_pr
 from actions.github_suggest import ensure_suggestions
 from actions.patch_policy import patch_policy
 from actions.policy import Policy
@@ -17,7 +17,6 @@ from agent.fixes import Patch, Rejected, validate
 from webhooks import metrics
 from webhooks.fix_reader import GitHubFiles
 from webhooks.store import Claimed, Store
-
 
 WRITE_PERMISSIONS = frozenset({"admin", "write"})
 """`permission` values of "Get repository permissions for a user" that may push (docs.github.com/en/rest/
@@ -136,7 +135,11 @@ def publish_fix_prs(
         assert fix is not None
         onto = None
         checked = head_sha
-        if job.diagnosis.verdict is not None and job.diagnosis.verdict.kind == "broken-trunk" and default_branch:
+        if (
+            job.diagnosis.verdict is not None
+            and job.diagnosis.verdict.kind == "broken-trunk"
+            and default_branch
+        ):
             # The base branch is broken, not this PR: the fix goes to the default branch, checked at its head.
             ref = gh.get_json("GET", f"/repos/{repo}/git/ref/heads/{default_branch}", route="git/ref/{ref}")
             checked = str(ref["object"]["sha"])

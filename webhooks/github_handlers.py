@@ -23,6 +23,7 @@ from agent.ports import Explainer, KnowledgeLookup
 from agent.verdict import Evidence, decide
 from webhooks import metrics
 from webhooks.fix_outputs import fix_command_refusal
+from webhooks.fix_reader import GitHubFiles
 from webhooks.github import (
     FixCommand,
     InstallationChanged,
@@ -30,7 +31,6 @@ from webhooks.github import (
     WorkflowJobCompleted,
     WorkflowRunCompleted,
 )
-from webhooks.fix_reader import GitHubFiles
 from webhooks.github_forge import GitHubForge
 from webhooks.history import StoreHistory, signature
 from webhooks.lookups import Lookups
@@ -105,9 +105,7 @@ class GitHubHandlers:
         router.add("publish", self.publish)
         router.add("fix_command", self.fix_command)
 
-    def _allowed(
-        self, ev: WorkflowJobCompleted | WorkflowRunCompleted | PublishRequest | FixCommand
-    ) -> bool:
+    def _allowed(self, ev: WorkflowJobCompleted | WorkflowRunCompleted | PublishRequest | FixCommand) -> bool:
         if self.store.installation_allows(ev.installation_id, ev.repo):
             return True
         # Uninstalled, suspended, or the repository was taken out of the installation: GitHub would refuse

@@ -142,8 +142,17 @@ class Publisher:
             if not jobs and known_id is None:
                 return  # nothing failed and we never commented: stay quiet
             publish_fix_prs(
-                self.store, self.audit, gh, repo, number, head_sha, jobs,
-                policy=policy, claimed=claimed, default_branch=default_branch, asked_by=asked_by,
+                self.store,
+                self.audit,
+                gh,
+                repo,
+                number,
+                head_sha,
+                jobs,
+                policy=policy,
+                claimed=claimed,
+                default_branch=default_branch,
+                asked_by=asked_by,
             )
             links = fix_pr_links(self.store, repo, jobs)
             body = render_comment(jobs, head_sha=head_sha, passing=not jobs, fix_prs=links)
@@ -174,7 +183,16 @@ class Publisher:
                     detail={"sha": head_sha, "jobs": len(jobs), "chars": len(body), "note": note},
                 )
             publish_suggestions(
-                self.store, self.audit, gh, repo, number, head_sha, jobs, login=login, policy=policy, claimed=claimed
+                self.store,
+                self.audit,
+                gh,
+                repo,
+                number,
+                head_sha,
+                jobs,
+                login=login,
+                policy=policy,
+                claimed=claimed,
             )
 
     def check_run(self, gh: Client, repo: str, head_sha: str, policy: Policy, claimed: Claimed) -> None:

@@ -227,7 +227,9 @@ class GitHubSim:
         `branch`, which then points at it)."""
         tree = {p: ((modes or {}).get(p, "100644"), t) for p, t in files.items()}
         with self.lock:
-            return self._commit(repo, tree, sha=sha, parents=parents or [], branch=branch, author=author, message="c")
+            return self._commit(
+                repo, tree, sha=sha, parents=parents or [], branch=branch, author=author, message="c"
+            )
 
     def _commit(
         self,
@@ -259,7 +261,7 @@ class GitHubSim:
     def move_branch(self, repo: str, branch: str, sha: str) -> None:
         with self.lock:
             self.refs[(repo, f"heads/{branch}")] = sha
-            for (r, ref, path) in [k for k in self.files if k[0] == repo and k[1] == branch]:
+            for r, ref, path in [k for k in self.files if k[0] == repo and k[1] == branch]:
                 del self.files[(r, ref, path)]
             tree = self.trees[self.commits[sha]["tree"]]
             for path, (_mode, text) in tree.items():
@@ -271,9 +273,13 @@ class GitHubSim:
             head = self.refs[(repo, f"heads/{branch}")]
             tree = dict(self.trees[self.commits[head]["tree"]])
             tree.update({p: (tree.get(p, ("100644", ""))[0], t) for p, t in files.items()})
-            return self._commit(repo, tree, sha=None, parents=[head], branch=branch, author=author, message="push")
+            return self._commit(
+                repo, tree, sha=None, parents=[head], branch=branch, author=author, message="push"
+            )
 
-    def add_pull_file(self, repo: str, number: int, filename: str, patch: str, *, status: str = "modified") -> None:
+    def add_pull_file(
+        self, repo: str, number: int, filename: str, patch: str, *, status: str = "modified"
+    ) -> None:
         """A file of the PR's diff, as "List pull requests files" shows it (docs: rest/pulls/pulls)."""
         rows = patch.split("\n")
         entry = {
@@ -699,7 +705,9 @@ class GitHubSim:
             text = sim.files.get((full, ref, path))
             if text is None:
                 with sim.lock:
-                    inside = sorted(p for (r, f, p) in sim.files if (r, f) == (full, ref) and p.startswith(path + "/"))
+                    inside = sorted(
+                        p for (r, f, p) in sim.files if (r, f) == (full, ref) and p.startswith(path + "/")
+                    )
                 if not inside:
                     return err(404, "Not Found")
                 # A directory answers its listing as JSON whatever the media type asked for (docs: rest/repos/
@@ -707,7 +715,11 @@ class GitHubSim:
                 names = sorted({p[len(path) + 1 :].split("/")[0] for p in inside})
                 return JSONResponse(
                     [
-                        {"type": "file" if f"{path}/{n}" in inside else "dir", "name": n, "path": f"{path}/{n}"}
+                        {
+                            "type": "file" if f"{path}/{n}" in inside else "dir",
+                            "name": n,
+                            "path": f"{path}/{n}",
+                        }
                         for n in names
                     ]
                 )
@@ -860,7 +872,10 @@ class GitHubSim:
             if not isinstance(line, int) or data.get("side", "RIGHT") != "RIGHT" or start > line:
                 return err(422, "Validation Failed: line or side is invalid")
             if data["commit_id"] != pr["head"]["sha"]:
-                return err(422, "Validation Failed: pull_request_review_thread.commit_id is not part of the pull request")
+                return err(
+                    422,
+                    "Validation Failed: pull_request_review_thread.commit_id is not part of the pull request",
+                )
             allowed = right_lines(full, number, data["path"])
             if not all(n in allowed for n in range(start, line + 1)):
                 return err(422, "Validation Failed: pull_request_review_thread.line must be part of the diff")
@@ -905,7 +920,11 @@ class GitHubSim:
                     "ref": f"refs/{ref}",
                     "node_id": f"REF_{sha[:8]}",
                     "url": f"{API_HOST}/repos/{full}/git/refs/{ref}",
-                    "object": {"type": "commit", "sha": sha, "url": f"{API_HOST}/repos/{full}/git/commits/{sha}"},
+                    "object": {
+                        "type": "commit",
+                        "sha": sha,
+                        "url": f"{API_HOST}/repos/{full}/git/commits/{sha}",
+                    },
                 }
             )
 
@@ -920,7 +939,9 @@ class GitHubSim:
                 "committer": c["author"],
                 "message": c["message"],
                 "tree": {"sha": c["tree"], "url": f"{API_HOST}/repos/{full}/git/trees/{c['tree']}"},
-                "parents": [{"sha": p, "url": f"{API_HOST}/repos/{full}/git/commits/{p}"} for p in c["parents"]],
+                "parents": [
+                    {"sha": p, "url": f"{API_HOST}/repos/{full}/git/commits/{p}"} for p in c["parents"]
+                ],
                 "verification": {"verified": False, "reason": "unsigned", "signature": None, "payload": None},
             }
 
@@ -945,11 +966,20 @@ class GitHubSim:
                     dirs.add("/".join(parts[:k]))
                 if recursive or len(parts) == 1:
                     blob = hashlib.sha1(f"blob {len(text.encode())}\0{text}".encode()).hexdigest()
-                    entries.append({"path": path, "mode": mode, "type": "blob", "sha": blob, "size": len(text.encode())})
+                    entries.append(
+                        {"path": path, "mode": mode, "type": "blob", "sha": blob, "size": len(text.encode())}
+                    )
             for d in sorted(dirs):
                 if recursive or "/" not in d:
                     entries.append({"path": d, "mode": "040000", "type": "tree", "sha": f"{sha}:{d}"})
-            return JSONResponse({"sha": sha, "url": f"{API_HOST}/repos/{owner}/{name}/git/trees/{sha}", "tree": entries, "truncated": False})
+            return JSONResponse(
+                {
+                    "sha": sha,
+                    "url": f"{API_HOST}/repos/{owner}/{name}/git/trees/{sha}",
+                    "tree": entries,
+                    "truncated": False,
+                }
+            )
 
         @app.post("/repos/{owner}/{name}/git/trees")
         async def create_tree(owner: str, name: str, request: Request) -> Response:
@@ -973,7 +1003,15 @@ class GitHubSim:
             with sim.lock:
                 tree_sha = hashlib.sha1(json.dumps(sorted(tree.items())).encode()).hexdigest()
                 sim.trees[tree_sha] = tree
-            return JSONResponse({"sha": tree_sha, "url": f"{API_HOST}/repos/{owner}/{name}/git/trees/{tree_sha}", "tree": [], "truncated": False}, status_code=201)
+            return JSONResponse(
+                {
+                    "sha": tree_sha,
+                    "url": f"{API_HOST}/repos/{owner}/{name}/git/trees/{tree_sha}",
+                    "tree": [],
+                    "truncated": False,
+                },
+                status_code=201,
+            )
 
         @app.post("/repos/{owner}/{name}/git/commits")
         async def create_commit(owner: str, name: str, request: Request) -> Response:
@@ -985,7 +1023,15 @@ class GitHubSim:
                 return err(422, "Validation Failed: tree or parent does not exist")
             login, _bot = sim.login_of(request)
             with sim.lock:
-                sha = sim._commit(full, tree, sha=None, parents=parents, branch=None, author=login, message=data.get("message", ""))
+                sha = sim._commit(
+                    full,
+                    tree,
+                    sha=None,
+                    parents=parents,
+                    branch=None,
+                    author=login,
+                    message=data.get("message", ""),
+                )
             return JSONResponse(public_commit(full, sha), status_code=201)
 
         @app.post("/repos/{owner}/{name}/git/refs")
@@ -1050,13 +1096,24 @@ class GitHubSim:
             if (full, f"heads/{head}") not in sim.refs or (full, f"heads/{base}") not in sim.refs:
                 return err(422, "Validation Failed: head or base branch does not exist")
             with sim.lock:
-                if any(p["state"] == "open" and p["head"]["ref"] == head for (r, _n), p in sim.pulls.items() if r == full):
+                if any(
+                    p["state"] == "open" and p["head"]["ref"] == head
+                    for (r, _n), p in sim.pulls.items()
+                    if r == full
+                ):
                     return err(422, f"Validation Failed: A pull request already exists for {owner}:{head}.")
                 number = max([n for (r, n) in sim.pulls if r == full] + [0]) + 1
-            pr = sim.add_pull(full, number, head_sha=sim.refs[(full, f"heads/{head}")], head_ref=head, base_ref=base)
+            pr = sim.add_pull(
+                full, number, head_sha=sim.refs[(full, f"heads/{head}")], head_ref=head, base_ref=base
+            )
             login, bot = sim.login_of(request)
-            pr.update(title=data.get("title", ""), body=data.get("body"), draft=bool(data.get("draft")),
-                      user=_user(login, 4242 if bot else 99, "Bot" if bot else "User"), merged=False)
+            pr.update(
+                title=data.get("title", ""),
+                body=data.get("body"),
+                draft=bool(data.get("draft")),
+                user=_user(login, 4242 if bot else 99, "Bot" if bot else "User"),
+                merged=False,
+            )
             return JSONResponse(pr, status_code=201)
 
         @app.get("/repos/{owner}/{name}/collaborators/{user}/permission")
