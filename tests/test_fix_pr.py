@@ -27,9 +27,15 @@ from test_gh_e2e import REPO, SHA, green_base, send_job, settled, sticky
 
 from actions.fix_pr import BRANCH_PREFIX, MAX_ATTEMPTS, FixBranch, branch_name, ensure_fix_pr
 from actions.github_api import GitHubApi
-from agent.fixes import Patch, Validated, validate
-from agent.models import Fix
+from actions.github_comment import FailedJob
+from actions.policy import parse_policy
+from agent.engine import analyze
+from agent.fixes import Patch, Validated, suggest, validate
+from agent.models import Fix, Verdict
+from agent.pipeline import prompt_lines
+from webhooks.fix_outputs import publish_fix_prs
 from webhooks.fix_reader import GitHubFiles
+from webhooks.store import Claimed
 
 FIXED = MAIN_PY.replace("{averge:", "{average:")
 OPT_IN = "fixes:\n  pull_request: true\n"
@@ -59,9 +65,15 @@ def service(sim: GitHubSim, tmp_path: Path) -> Iterator[Service]:
 
 
 def failing_pr(
-    sim: GitHubSim, *, number: int = 12, fork: str | None = None, head_ref: str = "feature"
+    sim: GitHubSim,
+    *,
+    number: int = 12,
+    fork: str | None = None,
+    head_ref: str = "feature",
+    green: bool = True,
 ) -> dict[str, Any]:
-    green_base(sim, ["run"])
+    if green:
+        green_base(sim, ["run"])
     sim.add_pull(REPO, number, head_sha=SHA, head_ref=head_ref, fork=fork)
     run = sim.add_run(REPO, head_sha=SHA, head_branch=head_ref, pulls=[number])
     return sim.add_job(run, "run", log=GH_LOG)
@@ -273,3 +285,36 @@ def test_a_writer_asks_for_a_fix_pr_a_reader_and_a_bot_cannot(sim: GitHubSim, se
     [pr] = wait_until(lambda: fix_prs(sim))
     wait_until(lambda: settled(service) and pr["html_url"] in sticky(sim)[0]["body"])
     assert pr["base"]["ref"] == "feature" and pr["draft"] is True
+
+
+def test_a_broken_trunk_is_fixed_on_the_default_branch(sim: GitHubSim, service: Service) -> None:
+    """The verdict says the base branch fails the same way: the fix goes on the default branch's head."""
+    trunk = sim.add_commit(
+        REPO, {"app/main.py": MAIN_PY, "README.md": "hello\n"}, sha="c0" * 20, branch="main"
+    )
+    sim.add_pull(REPO, 12, head_sha=SHA, head_ref="feature")
+    api = GitHubApi(base_url=sim.url, app_id=APP_ID, private_key=keypair()[0])
+    with api.client(1) as gh:
+        found = analyze(GH_LOG.encode(), source="job")
+        lines = prompt_lines([GH_LOG.encode()], found)
+        found = suggest(found, lines, GitHubFiles(gh, REPO, SHA))
+        assert found.fix is not None
+        found = found.model_copy(update={"verdict": Verdict(kind="broken-trunk", reason="fails on main")})
+        claimed = Claimed("d1", "publish", "{}", 1, "test", 0.0)
+        publish_fix_prs(
+            service.svc.store,
+            service.svc.audit,
+            gh,
+            REPO,
+            12,
+            SHA,
+            [FailedJob("run", None, found)],
+            policy=parse_policy(OPT_IN),
+            claimed=claimed,
+            default_branch="main",
+        )
+    [pr] = fix_prs(sim)
+    assert pr["base"]["ref"] == "main" and pr["draft"] is True
+    assert sim.commits[pr["head"]["sha"]]["parents"] == [trunk]
+    assert sim.trees[sim.commits[pr["head"]["sha"]]["tree"]]["app/main.py"] == ("100644", FIXED)
+    assert "CI Medic's fix for `main`" in pr["body"]
