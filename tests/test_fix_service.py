@@ -203,6 +203,7 @@ def test_gitlab_mr_note_shows_the_checked_patch(tmp_path: Path) -> None:
         sha = "b2" * 20
         sim.add_file(pid, "app/main.py", MAIN_PY, ref=sha)
         sim.add_mr(pid, 4, source_branch="feature", sha=sha)
+        sim.add_mr_diff(pid, 4, "app/main.py", PR_PATCH)
         pipeline = sim.add_pipeline(pid, ref="refs/merge-requests/4/head", sha=sha)
         trace = TRACEBACK.replace("/home/runner/work/app/app/", "/builds/acme/shop/")
         job = sim.add_job(pipeline, "run", status="failed", trace=trace + "ERROR: Job failed: exit code 1\n")
@@ -213,6 +214,12 @@ def test_gitlab_mr_note_shows_the_checked_patch(tmp_path: Path) -> None:
         )
         text = notes[0]["body"]
         assert "Suggested patch: Use 'average' instead of 'averge'" in text and ADDED in text
+        # The fix as a diff thread on the MR's own line 3 (a line the MR added: no old_line).
+        [thread] = wait_until(lambda: list(sim.discussions.values()))
+        [note] = thread["notes"]
+        assert note["position"]["new_line"] == 3 and "old_line" not in note["position"]
+        assert note["position"]["head_sha"] == sha and note["position"]["base_sha"] == "ba" * 20
+        assert '```suggestion:-0+0\n    return f"mean {average:.2f}"\n```' in note["body"]
         raw = [p for m, p, _s in sim.api_calls() if "/repository/files/" in p and "cimedic.yml" not in p]
         assert (
             raw and all(p.endswith("main.py/raw") for p in raw) and raw[-1].endswith("/files/app/main.py/raw")

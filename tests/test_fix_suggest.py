@@ -125,3 +125,31 @@ def test_each_suggestion_is_posted_alone_once_and_a_refused_one_does_not_stop_th
         )
         assert third.done == [] and len(sim.calls) == before  # all recorded: not a single request
     assert {c["line"] for c in sim.review_comments.values()} == {3, 15}
+
+
+def test_gitlab_threads_sit_on_unchanged_lines_with_their_old_line_and_are_posted_once() -> None:
+    from gitlab_sim import GitLabSim
+
+    from actions.gitlab_suggest import ensure_mr_suggestions
+    from webhooks.gitlab_forge import connect
+
+    sim = GitLabSim().start()
+    try:
+        pid = sim.add_project("acme/shop")["id"]
+        sim.add_mr(pid, 2, source_branch="feature", sha=SHA)
+        # The MR inserted two lines above line 3: its new line 5 is the old line 3, unchanged.
+        sim.add_mr_diff(pid, 2, "a.txt", "@@ -1,4 +1,6 @@\n line 1\n line 2\n+x\n+y\n line 3\n line 4")
+        shifted = BEFORE.replace("line 3\n", "x\ny\nline 3\n")
+        fix = fix_of("a.txt", shifted, shifted.replace("line 3\n", "three\n"))
+        gl = connect(sim.url, sim.token)
+        first = ensure_mr_suggestions(gl, pid, 2, SHA, [fix], username="cimedic-bot", sent=set())
+        assert len(first.created) == 1 and first.refused == []
+        [thread] = sim.discussions.values()
+        position = thread["notes"][0]["position"]
+        assert (position["new_line"], position["old_line"], position["new_path"]) == (5, 3, "a.txt")
+        again = ensure_mr_suggestions(gl, pid, 2, SHA, [fix], username="cimedic-bot", sent=set())
+        assert again.found == [first.created[0][0]] and again.created == []
+        moved = ensure_mr_suggestions(gl, pid, 2, "d6" * 20, [fix], username="cimedic-bot", sent=set())
+        assert moved.done == [] and len(sim.discussions) == 1  # the MR is at another commit: nothing
+    finally:
+        sim.stop()

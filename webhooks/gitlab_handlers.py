@@ -28,6 +28,7 @@ from agent.verdict import Evidence, decide
 from webhooks import metrics
 from webhooks.fix_reader import GitLabFiles
 from webhooks.gitlab import GitLabJob, GitLabPipeline, GitLabPublish, MergeRequestRef
+from webhooks.gitlab_fix_outputs import publish_mr_suggestions
 from webhooks.gitlab_forge import GitLabForge
 from webhooks.history import StoreHistory, signature
 from webhooks.lookups import Lookups
@@ -292,6 +293,18 @@ class GitLabHandlers:
                     delivery_id=claimed.delivery_id,
                     detail={"sha": ev.sha, "jobs": len(jobs), "chars": len(body), "note": policy.error},
                 )
+            publish_mr_suggestions(
+                self.store,
+                self.audit,
+                self.gl,
+                ev.repo,
+                mr,
+                ev.sha,
+                jobs,
+                username=username,
+                policy=policy,
+                claimed=claimed,
+            )
 
     def _status(self, ev: GitLabPublish, policy: Policy, claimed: Claimed) -> None:
         if not policy.outputs.check_run:
