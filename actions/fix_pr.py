@@ -110,6 +110,9 @@ def _modes(client: Client, repo: str, tree_sha: str, paths: list[str]) -> dict[s
             raise GitHubError(
                 f"{path}: not in the truncated tree listing; its mode is unknown", transient=False
             )
+        if mode not in (None, "100644", "100755"):
+            # A symlink or submodule: the contents API answered with what it points to, not the entry.
+            raise GitHubError(f"{path} is not a regular file (mode {mode})", transient=False)
         out[path] = str(mode or "100644")
     return out
 
