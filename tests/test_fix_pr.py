@@ -26,7 +26,7 @@ from test_fix_service import GH_LOG, MAIN_PY
 from test_gh_e2e import REPO, SHA, green_base, send_job, settled, sticky
 
 from actions.fix_pr import BRANCH_PREFIX, MAX_ATTEMPTS, FixBranch, branch_name, ensure_fix_pr
-from actions.github_api import GitHubApi
+from actions.github_api import GitHubApi, GitHubError
 from actions.github_comment import FailedJob
 from actions.policy import parse_policy
 from agent.engine import analyze
@@ -318,3 +318,16 @@ def test_a_broken_trunk_is_fixed_on_the_default_branch(sim: GitHubSim, service: 
     assert sim.commits[pr["head"]["sha"]]["parents"] == [trunk]
     assert sim.trees[sim.commits[pr["head"]["sha"]]["tree"]]["app/main.py"] == ("100644", FIXED)
     assert "CI Medic's fix for `main`" in pr["body"]
+
+
+def test_a_symlink_is_never_written_as_a_file(sim: GitHubSim) -> None:
+    """The contents API reads through a symlink; the fix must not replace the link with a file."""
+    link = sim.add_commit(REPO, {"app/main.py": MAIN_PY}, sha="e7" * 20, modes={"app/main.py": "120000"})
+    pull = pull_of(sim)
+    pull["head"]["sha"] = link
+    api = GitHubApi(base_url=sim.url, app_id=APP_ID, private_key=keypair()[0])
+    with api.client(1) as gh:
+        fix, checked = checked_fix(gh)
+        with pytest.raises(GitHubError, match="not a regular file"):
+            ensure_fix_pr(gh, REPO, pull, link, fix, checked.results, "fp-5", known=FixBranch(), attempts=0)
+    assert git_writes(sim) == []
