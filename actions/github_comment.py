@@ -8,13 +8,13 @@ written only when it changed, and kept under GitHub's 65,536-character limit for
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from actions.github_api import Client, GitHubError
 from agent.models import Diagnosis
-from agent.render import LineUrl, excerpt_block, fence_for, inline_md
+from agent.render import LineUrl, excerpt_block, fence_for, fix_details, inline_md
 
 MARKER = "<!-- cimedic:sticky-comment v1 -->"
 MAX_BODY = 65_536
@@ -72,7 +72,7 @@ def group_by_fingerprint(jobs: Sequence[FailedJob]) -> list[list[FailedJob]]:
     return ordered
 
 
-def _render_group(group: list[FailedJob], *, detailed: bool) -> str:
+def _render_group(group: list[FailedJob], *, detailed: bool, fix_pr: str | None = None) -> str:
     first = group[0]
     d = first.diagnosis
     kind = d.verdict.kind if d.verdict else "unsure"
@@ -115,6 +115,10 @@ def _render_group(group: list[FailedJob], *, detailed: bool) -> str:
         ]
         if d.llm.fix:
             out.append(f"**Suggested fix:** {inline_md(d.llm.fix, 800)}")
+    if fix_pr is not None:
+        out.append(f"\n**Draft fix PR:** {fix_pr}")
+    if detailed and d.fix is not None:
+        out += ["", *fix_details(d.fix)]
     rem = d.remediation
     if detailed and (rem.explanation or rem.steps or rem.commands):
         out += ["", "**What to do**"]
@@ -140,9 +144,16 @@ def _render_group(group: list[FailedJob], *, detailed: bool) -> str:
 
 
 def render_comment(
-    jobs: Sequence[FailedJob], *, head_sha: str, passing: bool = False, dry_run_note: str | None = None
+    jobs: Sequence[FailedJob],
+    *,
+    head_sha: str,
+    passing: bool = False,
+    dry_run_note: str | None = None,
+    fix_prs: Mapping[str, str] | None = None,
 ) -> str:
-    """The whole comment body, under the size limit: details are dropped from the oldest groups first."""
+    """The whole comment body, under the size limit: details are dropped from the oldest groups first.
+
+    `fix_prs`: fingerprint -> URL of the draft fix PR opened for that failure."""
     short = head_sha[:7]
     if not jobs:
         title = (
@@ -162,8 +173,9 @@ def render_comment(
     if dry_run_note:
         footer = f"\n> {dry_run_note}\n" + footer
     sep = "\n\n---\n\n"
-    full = [_render_group(g, detailed=True) for g in groups]
-    brief = [_render_group(g, detailed=False) for g in groups]
+    links = fix_prs or {}
+    full = [_render_group(g, detailed=True, fix_pr=links.get(g[0].diagnosis.fingerprint)) for g in groups]
+    brief = [_render_group(g, detailed=False, fix_pr=links.get(g[0].diagnosis.fingerprint)) for g in groups]
     parts = list(full)
     size = len(header) + len(footer) + 1 + sum(len(p) for p in parts) + len(sep) * max(0, len(parts) - 1)
     # Too long: drop the details (excerpt, remediation) of the oldest groups first.

@@ -8,6 +8,7 @@ turn off its own checks or switch CI Medic into writing where the maintainers di
     outputs:
       comment: true           # the sticky PR comment
       check_run: true         # the "CI Medic" check run with annotations
+      suggestions: true       # a checked fix as ```suggestion review comments on the PR's own lines
     rerun: [flaky]            # re-run jobs judged flaky and/or infrastructure (once per run attempt)
     ignore:
       jobs: ["docs*"]         # fnmatch patterns on job names
@@ -16,6 +17,8 @@ turn off its own checks or switch CI Medic into writing where the maintainers di
     patch:
       max_bytes: 20000        # caps on a suggested patch; may only lower the built-in ones
       max_lines: 200
+    fixes:
+      pull_request: false     # true: a checked fix also becomes a draft fix PR (else only on `/cimedic fix`)
     tickets:                  # one ticket per failure fingerprint (docs/tickets.md)
       tracker: jira           # jira | linear; none files nothing
       verdicts: [broken-trunk]
@@ -53,6 +56,7 @@ class _Strict(BaseModel):
 class Outputs(_Strict):
     comment: bool = True
     check_run: bool = True
+    suggestions: bool = True  # a validated fix as review suggestions on the PR's lines (docs/fixes.md)
 
 
 class Ignore(_Strict):
@@ -63,6 +67,10 @@ class Ignore(_Strict):
 class PatchCaps(_Strict):
     max_bytes: int | None = Field(default=None, ge=1)
     max_lines: int | None = Field(default=None, ge=1)
+
+
+class Fixes(_Strict):
+    pull_request: bool = False  # open a draft fix PR for a checked fix without being asked (docs/fixes.md)
 
 
 class OnGreen(_Strict):
@@ -99,6 +107,7 @@ class Policy(_Strict):
     ignore: Ignore = Field(default_factory=Ignore)
     protected: list[str] = Field(default_factory=list, description="globs a suggested patch may not touch")
     patch: PatchCaps = Field(default_factory=PatchCaps)
+    fixes: Fixes = Field(default_factory=Fixes)
     tickets: Tickets = Field(default_factory=Tickets)
     notify: Notify = Field(default_factory=Notify)
     error: str | None = Field(default=None, description="why the file was not used, when it was invalid")

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from agent.fixes import PatchPolicy, Reader
 from agent.jobs import BaseBranch, BaseFailure, Baseline, JobRef, PullRef, StepNotes
 from agent.models import Diagnosis, JobContext
 from agent.pipeline import enrich, prompt_lines
@@ -50,7 +51,12 @@ def diagnose_failed_job(
     history: RunHistory | None = None,
     kb: KnowledgeLookup | None = None,
     explainer: Explainer | None = None,
+    reader: Reader | None = None,
+    patch_policy: PatchPolicy | None = None,
 ) -> FailedJobReport:
+    """`reader` gives the files at the job's commit (the forge's contents at the head SHA): with it, the
+    diagnosis gets a validated `fix` as in the CLI (docs/fixes.md); it is asked only for the files a patch
+    names."""
     notes = StepNotes()
     pulls = list(job.pull_requests) if job.pull_requests is not None else None
     if pulls is None:
@@ -91,9 +97,18 @@ def diagnose_failed_job(
     seconds = time.perf_counter() - t0
     if notes.items:
         diagnosis = diagnosis.model_copy(update={"notes": [*diagnosis.notes, *notes.items]})
-    if kb is not None or explainer is not None:
-        lines = prompt_lines([text], diagnosis) if explainer is not None else None
-        diagnosis = enrich(diagnosis, job=ctx, log_lines=lines, kb=kb, explainer=explainer)
+    if kb is not None or explainer is not None or reader is not None:
+        wanted = explainer is not None or reader is not None
+        lines = prompt_lines([text], diagnosis) if wanted else None
+        diagnosis = enrich(
+            diagnosis,
+            job=ctx,
+            log_lines=lines,
+            kb=kb,
+            explainer=explainer,
+            reader=reader,
+            patch_policy=patch_policy,
+        )
     evidence = _evidence(job, diagnosis, base_ref, baseline, history)
     if base.failure is not None and evidence.base_failure_url is None:
         late = StepNotes(list(diagnosis.notes))

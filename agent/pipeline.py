@@ -73,7 +73,14 @@ def enrich(
             if explanation is not None:
                 result = result.model_copy(update={"llm": explanation})
     if reader is not None or (result.llm is not None and result.llm.patch is not None):
-        result = suggest(result, log_lines or (), reader, patch_policy)
+        try:
+            result = suggest(result, log_lines or (), reader, patch_policy)
+        except Exception as exc:
+            # A remote reader (the forge's contents API) can fail like any call: no fix, a note, rest kept.
+            log.warning("suggested fix failed", exc_info=True)
+            notes.add("suggested fix", exc)
+            if result.llm is not None and result.llm.patch is not None:
+                result = result.model_copy(update={"llm": result.llm.model_copy(update={"patch": None})})
     if kb is not None and record:
         try:
             kb.record(result, job)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from rich.console import Console
 from rich.text import Text
 
-from agent.models import Diagnosis, LogLine
+from agent.models import Diagnosis, Fix, LogLine
 
 MARKDOWN_LIMIT = 65_000  # GitHub rejects comment bodies over 65,536 characters
 LineUrl = Callable[[int], str]
@@ -117,6 +117,14 @@ def render_text(diagnosis: Diagnosis, console: Console) -> None:
         console.print(Text(f"  {d.llm.root_cause}", style="dim"))
         if d.llm.fix:
             console.print(Text(f"  fix: {d.llm.fix}", style="green"))
+    if d.fix is not None:
+        console.print()
+        console.print(Text(f"Suggested patch ({fix_origin(d.fix)}): {d.fix.title}", style="bold green"))
+        for patch_line in d.fix.patch.splitlines():
+            style = "green" if patch_line.startswith("+") else "red" if patch_line.startswith("-") else "dim"
+            console.print(Text(f"  {patch_line}", style=style), soft_wrap=True)
+    for note in d.fix_notes:
+        console.print(Text(f"note: {note}", style="yellow"))
     for note in d.notes:
         console.print(Text(f"note: {note}", style="yellow"))
     console.print()
@@ -148,6 +156,25 @@ def code_span(text: str) -> str:
     fence = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
     return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def fix_origin(fix: Fix) -> str:
+    """Who suggested a fix, in a few words."""
+    if fix.source == "rule":
+        return f"the build's own tool: {', '.join(fix.rules)}"
+    return f"the LLM: {', '.join(fix.rules) or 'unnamed model'}"
+
+
+def fix_details(fix: Fix) -> list[str]:
+    """A validated fix as a collapsed diff (Markdown lines). The fence outruns every backtick run in the
+    patch, so no line of it can close the block early and reach the Markdown around it."""
+    rows = fix.patch.splitlines()
+    summary = (
+        f"Suggested patch: {inline_md(fix.title, 200)} (from {inline_md(fix_origin(fix), 120)}; "
+        "checked: it applies to the failing commit)"
+    )
+    fence = fence_for(rows)
+    return ["<details><summary>" + summary + "</summary>", "", fence + "diff", *rows, fence, "", "</details>"]
 
 
 def code_block(lines: Sequence[str], info: str = "text") -> str:
@@ -279,6 +306,8 @@ def render_markdown(
         ]
         if d.llm.fix:
             out += [f"**Fix:** {inline_md(d.llm.fix, 800)}", ""]
+    if d.fix is not None:
+        out += [*fix_details(d.fix), ""]
     if d.notes:
         out += ["**Notes**", "", *(f"- {inline_md(n, 300)}" for n in d.notes), ""]
     body = "\n".join(out).rstrip() + "\n"

@@ -92,6 +92,24 @@ def test_analyze_puts_the_fix_in_the_diagnosis_only_with_a_source(checkout: Path
     assert without["fix"] is None and without["fix_notes"] == []
 
 
+def test_analyze_text_and_markdown_show_the_checked_patch(checkout: Path, tmp_path: Path) -> None:
+    log = str(tmp_path / "build.log")
+    home = tmp_path / "home"
+    text = cimedic(
+        "analyze", "--no-kb", "-f", "text", "--source", str(checkout), log, cwd=tmp_path, home=home
+    )
+    assert text.returncode == 0, text.stderr
+    assert "Suggested patch (the build's own tool: python-did-you-mean): Use 'average'" in text.stdout
+    assert '  +    return f"mean {average:.2f}"' in text.stdout
+    md = cimedic(
+        "analyze", "--no-kb", "-f", "markdown", "--source", str(checkout), log, cwd=tmp_path, home=home
+    )
+    assert "<details><summary>Suggested patch: Use 'average' instead of 'averge'" in md.stdout
+    assert "```diff\ndiff --git a/app/main.py b/app/main.py\n" in md.stdout
+    plain = cimedic("analyze", "--no-kb", "-f", "text", log, cwd=checkout, home=home)
+    assert "Suggested patch" not in plain.stdout
+
+
 def test_an_unreadable_log_is_a_clear_error(tmp_path: Path) -> None:
     out = cimedic("fix", str(tmp_path / "missing.log"), cwd=tmp_path, home=tmp_path / "home")
     assert out.returncode == 2

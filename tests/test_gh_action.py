@@ -146,3 +146,33 @@ def test_app_credentials_name_the_author_through_get_app(tmp_path: Path) -> None
         assert ("GET", "/app", 200) in sim.calls
     finally:
         sim.stop()
+
+
+def test_action_shows_the_fix_checked_against_the_jobs_commit(tmp_path: Path) -> None:
+    from test_fix_service import ADDED, GH_LOG, MAIN_PY
+
+    sim = new_sim(pat="ghp_simtoken")
+    try:
+        sim.add_repo(REPO)
+        sim.add_file(REPO, "app/main.py", MAIN_PY, ref="c" * 40)
+        run = sim.add_run(REPO, head_sha="c" * 40, head_branch="feature", event="push")
+        sim.add_job(run, "run", log=GH_LOG)
+        event = tmp_path / "event.json"
+        public = {k: v for k, v in run.items() if not k.startswith("_")}
+        event.write_text(json.dumps({"action": "completed", "workflow_run": public}))
+        summary = tmp_path / "summary.md"
+        env = {
+            "GITHUB_EVENT_NAME": "workflow_run",
+            "GITHUB_EVENT_PATH": str(event),
+            "GITHUB_REPOSITORY": REPO,
+            "GITHUB_RUN_ID": "999",
+            "GITHUB_API_URL": sim.url,
+            "GITHUB_STEP_SUMMARY": str(summary),
+            "GITHUB_TOKEN": "ghp_simtoken",
+        }
+        assert run_action(env=env, out=io.StringIO()) == 0
+        text = summary.read_text()
+        assert "Suggested patch: Use 'average' instead of 'averge'" in text and ADDED in text
+        assert ("GET", f"/repos/{REPO}/contents/app/main.py", 200) in sim.calls
+    finally:
+        sim.stop()

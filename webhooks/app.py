@@ -30,6 +30,7 @@ from webhooks import metrics
 from webhooks.github import (
     MAX_BODY_BYTES,
     DeliveryRejected,
+    FixCommand,
     Ignored,
     InstallationChanged,
     WorkflowJobCompleted,
@@ -107,7 +108,9 @@ def create_app(
     app.add_middleware(HeaderCap)
     app.state.readiness = []
 
-    def persist(event: WorkflowJobCompleted | WorkflowRunCompleted | InstallationChanged) -> Admission:
+    def persist(
+        event: WorkflowJobCompleted | WorkflowRunCompleted | InstallationChanged | FixCommand,
+    ) -> Admission:
         if inbox is not None:  # SQLite: the workers' pump admits and enqueues it (webhooks/inbox.py)
             return inbox.accept(event.delivery_id, event.kind, event.model_dump_json())
         admission = store.admit(event.delivery_id, event.kind, event.model_dump_json())

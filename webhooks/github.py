@@ -170,12 +170,23 @@ class PublishRequest(_Event):
     check_run: bool = True
 
 
+class FixCommand(_Event):
+    """`/cimedic fix` in a new comment on a pull request: open the draft fix PR (docs/fixes.md)."""
+
+    kind: Literal["fix_command"] = "fix_command"
+    pull_number: int
+    author: str
+    author_type: str | None = Field(default=None, description="`User` or `Bot` (the comment's user.type)")
+
+
+FIX_COMMAND = "/cimedic fix"
+
 GitHubEvent = Annotated[
-    WorkflowJobCompleted | WorkflowRunCompleted | InstallationChanged | PublishRequest,
+    WorkflowJobCompleted | WorkflowRunCompleted | InstallationChanged | PublishRequest | FixCommand,
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[
-    WorkflowJobCompleted | WorkflowRunCompleted | InstallationChanged | PublishRequest
+    WorkflowJobCompleted | WorkflowRunCompleted | InstallationChanged | PublishRequest | FixCommand
 ] = TypeAdapter(GitHubEvent)
 
 
@@ -314,9 +325,36 @@ def _installation_event(delivery_id: str, event: str, payload: dict[str, Any]) -
     )
 
 
+def _fix_command(
+    delivery_id: str, action: str | None, payload: dict[str, Any], ignored: Callable[[str], Ignored]
+) -> FixCommand | Ignored:
+    """An `issue_comment` `created` on a pull request whose first line is the command (docs.github.com/en/
+    webhooks/webhook-events-and-payloads#issue_comment: a PR's issue carries a `pull_request` object)."""
+    issue = payload.get("issue") or {}
+    comment = payload.get("comment") or {}
+    if action != "created" or not isinstance(issue, dict) or not isinstance(comment, dict):
+        return ignored("not a new comment")
+    if not issue.get("pull_request"):
+        return ignored("comment on an issue, not a pull request")
+    lines = str(comment.get("body") or "").strip().splitlines()
+    if not lines or lines[0].strip().lower() != FIX_COMMAND:
+        return ignored("not a command")
+    user = comment.get("user") or {}
+    repo = payload.get("repository") or {}
+    return FixCommand(
+        delivery_id=delivery_id,
+        installation_id=(payload.get("installation") or {}).get("id"),
+        repo=repo.get("full_name"),
+        default_branch=repo.get("default_branch"),
+        pull_number=issue.get("number"),
+        author=user.get("login") or "",
+        author_type=user.get("type"),
+    )
+
+
 def parse_github_delivery(
     headers: Mapping[str, str], body: bytes, secret: str | bytes
-) -> WorkflowJobCompleted | WorkflowRunCompleted | InstallationChanged | Ignored:
+) -> WorkflowJobCompleted | WorkflowRunCompleted | InstallationChanged | FixCommand | Ignored:
     """Verify and parse one delivery. Raises `DeliveryRejected` (with the HTTP status to answer)."""
     if len(body) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"body larger than {MAX_BODY_BYTES} bytes")
@@ -375,7 +413,7 @@ def _event(
     action: str | None,
     payload: dict[str, Any],
     ignored: Callable[[str], Ignored],
-) -> WorkflowJobCompleted | WorkflowRunCompleted | InstallationChanged | Ignored:
+) -> WorkflowJobCompleted | WorkflowRunCompleted | InstallationChanged | FixCommand | Ignored:
     try:
         if event == "workflow_job":
             if action != "completed":
@@ -390,6 +428,8 @@ def _event(
             return _run_event(delivery_id, payload, _typed(event, payload))
         if event in ("installation", "installation_repositories"):
             return _installation_event(delivery_id, event, payload)
+        if event == "issue_comment":
+            return _fix_command(delivery_id, action, payload, ignored)
     except ValidationError as exc:
         # Verified but lacking even the few fields we need: acknowledge (a 4xx would count against the hook)
         # and say why in the log.

@@ -33,6 +33,7 @@ from actions.github_identity import resolve_login
 from agent.failed_job import diagnose_failed_job
 from agent.jobs import JobRef, PullRef
 from agent.models import Diagnosis
+from webhooks.fix_reader import GitHubFiles
 from webhooks.github_forge import GitHubForge
 from webhooks.lookups import Lookups
 
@@ -139,7 +140,10 @@ def run_action(
             )
             if not ref.failed:
                 continue
-            report = diagnose_failed_job(ref, forge=forge, analyzer=analyzer)
+            # The files at the job's commit through the contents API, as in the App (docs/fixes.md): the
+            # workspace may hold another commit, or nothing, when this runs in a later job or workflow.
+            files = GitHubFiles(gh, repo, ref.head_sha)
+            report = diagnose_failed_job(ref, forge=forge, analyzer=analyzer, reader=files)
             pulls = pulls or report.pulls
             d = report.diagnosis
             jobs_out.append(FailedJob(ref.job_name, ref.url, d, ref.completed_at))

@@ -15,13 +15,22 @@ from typing import Any
 
 from actions.audit import AuditLog
 from actions.github_api import GitHubApi, LogExpired
+from actions.patch_policy import patch_policy
 from agent.failed_job import Analyzer, FailedJobReport, diagnose_failed_job, log_unavailable
 from agent.jobs import FAILED_CONCLUSIONS, JobRef, LogLimits
 from agent.models import Diagnosis
 from agent.ports import Explainer, KnowledgeLookup
 from agent.verdict import Evidence, decide
 from webhooks import metrics
-from webhooks.github import InstallationChanged, PublishRequest, WorkflowJobCompleted, WorkflowRunCompleted
+from webhooks.fix_outputs import fix_command_refusal
+from webhooks.fix_reader import GitHubFiles
+from webhooks.github import (
+    FixCommand,
+    InstallationChanged,
+    PublishRequest,
+    WorkflowJobCompleted,
+    WorkflowRunCompleted,
+)
 from webhooks.github_forge import GitHubForge
 from webhooks.history import StoreHistory, signature
 from webhooks.lookups import Lookups
@@ -94,8 +103,9 @@ class GitHubHandlers:
         router.add("workflow_job", self.workflow_job)
         router.add("workflow_run", self.workflow_run)
         router.add("publish", self.publish)
+        router.add("fix_command", self.fix_command)
 
-    def _allowed(self, ev: WorkflowJobCompleted | WorkflowRunCompleted | PublishRequest) -> bool:
+    def _allowed(self, ev: WorkflowJobCompleted | WorkflowRunCompleted | PublishRequest | FixCommand) -> bool:
         if self.store.installation_allows(ev.installation_id, ev.repo):
             return True
         # Uninstalled, suspended, or the repository was taken out of the installation: GitHub would refuse
@@ -166,6 +176,8 @@ class GitHubHandlers:
                     history=self.history,
                     kb=self._kb(ev.repo),
                     explainer=self.explainer,
+                    reader=GitHubFiles(gh, ev.repo, ev.head_sha),
+                    patch_policy=patch_policy(policy),
                 )
             except LogExpired as exc:
                 # Permanent: retrying cannot bring the log back, but the PR should hear why nothing follows.
@@ -255,9 +267,40 @@ class GitHubHandlers:
         with self.api.client(ev.installation_id) as gh:
             policy = self.lookups.policy(gh, ev.repo, ev.default_branch)
             for n in ev.pull_requests:
-                self.publisher.comment(gh, ev.repo, n, ev.head_sha, policy, claimed)
+                self.publisher.comment(
+                    gh, ev.repo, n, ev.head_sha, policy, claimed, default_branch=ev.default_branch
+                )
             if ev.check_run:
                 self.publisher.check_run(gh, ev.repo, ev.head_sha, policy, claimed)
+
+    def fix_command(self, ev: FixCommand, claimed: Claimed) -> None:
+        """`/cimedic fix` on a PR: its head commit's checked fixes become draft fix PRs (docs/fixes.md)."""
+        if not self._allowed(ev):
+            return
+        with self.api.client(ev.installation_id) as gh:
+            refusal = fix_command_refusal(gh, ev.repo, ev.author, ev.author_type)
+            if refusal is not None:
+                self.audit.record(
+                    repo=ev.repo,
+                    action="fix_pr.refused",
+                    target=f"pr#{ev.pull_number}",
+                    outcome="skipped",
+                    delivery_id=claimed.delivery_id,
+                    detail={"asked_by": ev.author, "reason": refusal},
+                )
+                return
+            head_sha = str(gh.get_pull(ev.repo, ev.pull_number)["head"]["sha"])
+            policy = self.lookups.policy(gh, ev.repo, ev.default_branch)
+            self.publisher.comment(
+                gh,
+                ev.repo,
+                ev.pull_number,
+                head_sha,
+                policy,
+                claimed,
+                default_branch=ev.default_branch,
+                asked_by=ev.author,
+            )
 
 
 def _result(ev: WorkflowJobCompleted, diagnosis: Diagnosis | None, prs: list[int]) -> JobResult:

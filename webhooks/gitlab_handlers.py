@@ -18,6 +18,7 @@ from actions.audit import AuditLog
 from actions.github_comment import body_hash, render_comment
 from actions.gitlab_note import ensure_mr_note
 from actions.gitlab_status import ensure_commit_status
+from actions.patch_policy import patch_policy
 from actions.policy import GITLAB_POLICY_PATH, Policy, parse_policy
 from agent.failed_job import Analyzer, diagnose_failed_job
 from agent.jobs import FAILED_CONCLUSIONS, JobRef, LogLimits
@@ -25,7 +26,9 @@ from agent.models import Diagnosis
 from agent.ports import Explainer, KnowledgeLookup
 from agent.verdict import Evidence, decide
 from webhooks import metrics
+from webhooks.fix_reader import GitLabFiles
 from webhooks.gitlab import GitLabJob, GitLabPipeline, GitLabPublish, MergeRequestRef
+from webhooks.gitlab_fix_outputs import publish_mr_suggestions
 from webhooks.gitlab_forge import GitLabForge
 from webhooks.history import StoreHistory, signature
 from webhooks.lookups import Lookups
@@ -153,6 +156,8 @@ class GitLabHandlers:
             history=self.history,
             kb=self._kb(ev.repo),
             explainer=self.explainer,
+            reader=GitLabFiles(self.gl, ev.project_id, ev.sha),
+            patch_policy=patch_policy(policy),
         )
         diagnosis = report.diagnosis
         metrics.ANALYSIS_SECONDS.observe(report.analysis_seconds)
@@ -290,6 +295,18 @@ class GitLabHandlers:
                     delivery_id=claimed.delivery_id,
                     detail={"sha": ev.sha, "jobs": len(jobs), "chars": len(body), "note": policy.error},
                 )
+            publish_mr_suggestions(
+                self.store,
+                self.audit,
+                self.gl,
+                ev.repo,
+                mr,
+                ev.sha,
+                jobs,
+                username=username,
+                policy=policy,
+                claimed=claimed,
+            )
 
     def _status(self, ev: GitLabPublish, policy: Policy, claimed: Claimed) -> None:
         if not policy.outputs.check_run:

@@ -25,6 +25,7 @@ KNOWN_EVENTS = frozenset(
         "workflow_run",
         "installation",
         "installation_repositories",
+        "issue_comment",
         "ping",
         "github_app_authorization",
     }

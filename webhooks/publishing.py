@@ -21,6 +21,7 @@ from actions.policy import Policy
 from agent.jobs import FAILED_CONCLUSIONS
 from agent.models import Diagnosis
 from webhooks import metrics
+from webhooks.fix_outputs import fix_pr_links, publish_fix_prs, publish_suggestions
 from webhooks.github import PublishRequest
 from webhooks.queue import Queue
 from webhooks.store import Claimed, JobResult, Store
@@ -114,8 +115,19 @@ class Publisher:
         return self._login
 
     def comment(
-        self, gh: Client, repo: str, number: int, head_sha: str, policy: Policy, claimed: Claimed
+        self,
+        gh: Client,
+        repo: str,
+        number: int,
+        head_sha: str,
+        policy: Policy,
+        claimed: Claimed,
+        *,
+        default_branch: str | None = None,
+        asked_by: str | None = None,
     ) -> None:
+        """The sticky comment, with the fix outputs (draft fix PRs first, so the comment links them; then
+        review suggestions). `asked_by`: who asked for a fix PR with `/cimedic fix`."""
         if not policy.outputs.comment:
             return
         target = f"comment:{repo}#{number}"
@@ -126,10 +138,24 @@ class Publisher:
             note = "Dry run: this comment was not posted." if policy.dry_run else None
             if policy.error:
                 note = policy.error
-            body = render_comment(jobs, head_sha=head_sha, passing=not jobs)
             known_id, known_hash, _ = self.store.published(target)
             if not jobs and known_id is None:
                 return  # nothing failed and we never commented: stay quiet
+            publish_fix_prs(
+                self.store,
+                self.audit,
+                gh,
+                repo,
+                number,
+                head_sha,
+                jobs,
+                policy=policy,
+                claimed=claimed,
+                default_branch=default_branch,
+                asked_by=asked_by,
+            )
+            links = fix_pr_links(self.store, repo, jobs)
+            body = render_comment(jobs, head_sha=head_sha, passing=not jobs, fix_prs=links)
             outcome, comment_id = ensure_sticky_comment(
                 gh,
                 repo,
@@ -156,6 +182,18 @@ class Publisher:
                     delivery_id=claimed.delivery_id,
                     detail={"sha": head_sha, "jobs": len(jobs), "chars": len(body), "note": note},
                 )
+            publish_suggestions(
+                self.store,
+                self.audit,
+                gh,
+                repo,
+                number,
+                head_sha,
+                jobs,
+                login=login,
+                policy=policy,
+                claimed=claimed,
+            )
 
     def check_run(self, gh: Client, repo: str, head_sha: str, policy: Policy, claimed: Claimed) -> None:
         if not policy.outputs.check_run:

@@ -9,7 +9,7 @@ from agent.fixes.harvest import harvest
 from agent.fixes.patch import Edit, Patch
 from agent.fixes.policy import PatchPolicy
 from agent.fixes.suggest import suggest
-from agent.fixes.validate import Reader, Rejected, Validated, validate
+from agent.fixes.validate import Reader, Rejected, Unreadable, Validated, validate
 
 __all__ = [
     "Edit",
@@ -17,6 +17,7 @@ __all__ = [
     "PatchPolicy",
     "Reader",
     "Rejected",
+    "Unreadable",
     "Validated",
     "harvest",
     "suggest",

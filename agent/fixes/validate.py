@@ -38,6 +38,12 @@ class _Invalid(Exception):
     pass
 
 
+class Unreadable(Exception):
+    """A reader's refusal to read a file (too large, its lookup budget spent): the patch is rejected with
+    this reason, and the other patches are still checked. A remote reader raises it rather than answering
+    None, which would mean the file does not exist."""
+
+
 def _text(reader: Reader, path: str) -> str | None:
     data = reader(path)
     if data is None:
@@ -246,6 +252,6 @@ def validate(patch: Patch, reader: Reader, policy: PatchPolicy | None = None) ->
         if changed > policy.max_changed_lines:
             raise _Invalid(f"{changed} changed lines (cap {policy.max_changed_lines})")
         results = _apply_all(files, reader)
-    except _Invalid as exc:
+    except (_Invalid, Unreadable) as exc:
         return Rejected(patch, str(exc))
     return Validated(patch, diff, paths, results)

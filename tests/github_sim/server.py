@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import itertools
 import json
 import random
@@ -111,6 +112,13 @@ class GitHubSim:
         self.logs: dict[int, bytes] = {}
         self.pulls: dict[tuple[str, int], dict[str, Any]] = {}
         self.comments: dict[int, dict[str, Any]] = {}
+        self.pull_files: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        # Git data (docs: rest/git): commits, flat trees (path -> (mode, text)) and refs ("heads/x").
+        self.commits: dict[str, dict[str, Any]] = {}
+        self.trees: dict[str, dict[str, tuple[str, str]]] = {}
+        self.refs: dict[tuple[str, str], str] = {}
+        self.permissions: dict[tuple[str, str], str] = {}  # (repo, login) -> admin | maintain | write | ...
+        self.review_comments: dict[int, dict[str, Any]] = {}
         self.check_runs: dict[int, dict[str, Any]] = {}
         self.annotation_batches: dict[int, list[int]] = {}
         self.reruns: list[int] = []
@@ -203,6 +211,91 @@ class GitHubSim:
         with self.lock:
             self.pulls[(repo, number)] = pr
         return pr
+
+    def add_commit(
+        self,
+        repo: str,
+        files: dict[str, str],
+        *,
+        sha: str | None = None,
+        parents: list[str] | None = None,
+        branch: str | None = None,
+        modes: dict[str, str] | None = None,
+        author: str = "contributor",
+    ) -> str:
+        """A commit whose tree holds `files` (readable through the contents API at its SHA, and at
+        `branch`, which then points at it)."""
+        tree = {p: ((modes or {}).get(p, "100644"), t) for p, t in files.items()}
+        with self.lock:
+            return self._commit(
+                repo, tree, sha=sha, parents=parents or [], branch=branch, author=author, message="c"
+            )
+
+    def _commit(
+        self,
+        repo: str,
+        tree: dict[str, tuple[str, str]],
+        *,
+        sha: str | None,
+        parents: list[str],
+        branch: str | None,
+        author: str,
+        message: str,
+    ) -> str:
+        tree_sha = hashlib.sha1(json.dumps(sorted(tree.items())).encode()).hexdigest()
+        self.trees[tree_sha] = dict(tree)
+        sha = sha or hashlib.sha1(f"{tree_sha}{parents}{message}{next(self.ids)}".encode()).hexdigest()
+        self.commits[sha] = {
+            "repo": repo,
+            "tree": tree_sha,
+            "parents": list(parents),
+            "message": message,
+            "author": {"name": author, "email": f"{author}@example.com", "date": _now()},
+        }
+        for path, (_mode, text) in tree.items():
+            self.files[(repo, sha, path)] = text
+        if branch is not None:
+            self.move_branch(repo, branch, sha)
+        return sha
+
+    def move_branch(self, repo: str, branch: str, sha: str) -> None:
+        with self.lock:
+            self.refs[(repo, f"heads/{branch}")] = sha
+            for r, ref, path in [k for k in self.files if k[0] == repo and k[1] == branch]:
+                del self.files[(r, ref, path)]
+            tree = self.trees[self.commits[sha]["tree"]]
+            for path, (_mode, text) in tree.items():
+                self.files[(repo, branch, path)] = text
+
+    def push(self, repo: str, branch: str, files: dict[str, str], *, author: str = "human") -> str:
+        """Someone pushes a commit on `branch` changing `files` (a person, not the App)."""
+        with self.lock:
+            head = self.refs[(repo, f"heads/{branch}")]
+            tree = dict(self.trees[self.commits[head]["tree"]])
+            tree.update({p: (tree.get(p, ("100644", ""))[0], t) for p, t in files.items()})
+            return self._commit(
+                repo, tree, sha=None, parents=[head], branch=branch, author=author, message="push"
+            )
+
+    def add_pull_file(
+        self, repo: str, number: int, filename: str, patch: str, *, status: str = "modified"
+    ) -> None:
+        """A file of the PR's diff, as "List pull requests files" shows it (docs: rest/pulls/pulls)."""
+        rows = patch.split("\n")
+        entry = {
+            "sha": f"{abs(hash((repo, number, filename))):040x}"[:40],
+            "filename": filename,
+            "status": status,
+            "additions": sum(1 for r in rows if r.startswith("+")),
+            "deletions": sum(1 for r in rows if r.startswith("-")),
+            "changes": sum(1 for r in rows if r[:1] in ("+", "-")),
+            "blob_url": f"{WEB_HOST}/{repo}/blob/{self.pulls[(repo, number)]['head']['sha']}/{filename}",
+            "raw_url": f"{WEB_HOST}/{repo}/raw/{self.pulls[(repo, number)]['head']['sha']}/{filename}",
+            "contents_url": f"{API_HOST}/repos/{repo}/contents/{filename}",
+            "patch": patch,
+        }
+        with self.lock:
+            self.pull_files.setdefault((repo, number), []).append(entry)
 
     def add_run(
         self,
@@ -611,7 +704,25 @@ class GitHubSim:
             ref = request.query_params.get("ref") or sim.repos[full]["default_branch"]
             text = sim.files.get((full, ref, path))
             if text is None:
-                return err(404, "Not Found")
+                with sim.lock:
+                    inside = sorted(
+                        p for (r, f, p) in sim.files if (r, f) == (full, ref) and p.startswith(path + "/")
+                    )
+                if not inside:
+                    return err(404, "Not Found")
+                # A directory answers its listing as JSON whatever the media type asked for (docs: rest/repos/
+                # contents, "Get repository content": the raw type applies to files and symlinks).
+                names = sorted({p[len(path) + 1 :].split("/")[0] for p in inside})
+                return JSONResponse(
+                    [
+                        {
+                            "type": "file" if f"{path}/{n}" in inside else "dir",
+                            "name": n,
+                            "path": f"{path}/{n}",
+                        }
+                        for n in names
+                    ]
+                )
             if "raw" in request.headers.get("accept", ""):
                 return PlainTextResponse(text)
             return JSONResponse(
@@ -694,10 +805,324 @@ class GitHubSim:
             pr = sim.pulls.get((f"{owner}/{name}", number))
             return JSONResponse(pr) if pr else err(404, "Not Found")
 
-        # --- issue comments -------------------------------------------------------------------------
-
         def public_comment(c: dict[str, Any]) -> dict[str, Any]:
             return {k: v for k, v in c.items() if not k.startswith("_")}
+
+        @app.get("/repos/{owner}/{name}/pulls/{number}/files")
+        async def pull_files(owner: str, name: str, number: int, request: Request) -> Response:
+            full = f"{owner}/{name}"
+            if (full, number) not in sim.pulls:
+                return err(404, "Not Found")
+            per_page = min(int(request.query_params.get("per_page", 30)), 100)
+            page = int(request.query_params.get("page", 1))
+            items = sim.pull_files.get((full, number), [])
+            headers = {}
+            if page * per_page < len(items):
+                base = f"{sim.url}/repos/{full}/pulls/{number}/files?per_page={per_page}"
+                headers["link"] = f'<{base}&page={page + 1}>; rel="next"'
+            return JSONResponse(items[(page - 1) * per_page : page * per_page], headers=headers)
+
+        # --- review comments (docs: rest/pulls/comments) --------------------------------------------
+
+        def right_lines(full: str, number: int, path: str) -> set[int]:
+            """Head-side line numbers of a file in the PR's diff: where a RIGHT comment may sit."""
+            out: set[int] = set()
+            for f in sim.pull_files.get((full, number), []):
+                if f["filename"] != path:
+                    continue
+                n = 0
+                for row in f["patch"].split("\n"):
+                    m = re.match(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@", row)
+                    if m:
+                        n = int(m.group(1))
+                    elif row[:1] in (" ", "+") and n:
+                        out.add(n)
+                        n += 1
+            return out
+
+        @app.get("/repos/{owner}/{name}/pulls/{number}/comments")
+        async def list_review_comments(owner: str, name: str, number: int, request: Request) -> Response:
+            full = f"{owner}/{name}"
+            per_page = min(int(request.query_params.get("per_page", 30)), 100)
+            page = int(request.query_params.get("page", 1))
+            with sim.lock:
+                items = [
+                    public_comment(c)
+                    for c in sorted(sim.review_comments.values(), key=lambda c: c["id"])
+                    if c["_repo"] == full and c["_pull"] == number
+                ]
+            headers = {}
+            if page * per_page < len(items):
+                base = f"{sim.url}/repos/{full}/pulls/{number}/comments?per_page={per_page}"
+                headers["link"] = f'<{base}&page={page + 1}>; rel="next"'
+            return JSONResponse(items[(page - 1) * per_page : page * per_page], headers=headers)
+
+        @app.post("/repos/{owner}/{name}/pulls/{number}/comments")
+        async def create_review_comment(owner: str, name: str, number: int, request: Request) -> Response:
+            full = f"{owner}/{name}"
+            pr = sim.pulls.get((full, number))
+            if pr is None:
+                return err(404, "Not Found")
+            data = await request.json()
+            for key in ("body", "commit_id", "path"):
+                if not data.get(key):
+                    return err(422, f"Validation Failed: {key} is missing")
+            line = data.get("line")
+            start = data.get("start_line") or line
+            if not isinstance(line, int) or data.get("side", "RIGHT") != "RIGHT" or start > line:
+                return err(422, "Validation Failed: line or side is invalid")
+            if data["commit_id"] != pr["head"]["sha"]:
+                return err(
+                    422,
+                    "Validation Failed: pull_request_review_thread.commit_id is not part of the pull request",
+                )
+            allowed = right_lines(full, number, data["path"])
+            if not all(n in allowed for n in range(start, line + 1)):
+                return err(422, "Validation Failed: pull_request_review_thread.line must be part of the diff")
+            login, bot = sim.login_of(request)
+            cid = next(sim.ids)
+            comment = {
+                "id": cid,
+                "node_id": f"PRRC_{cid}",
+                "pull_request_review_id": next(sim.ids),
+                "url": f"{API_HOST}/repos/{full}/pulls/comments/{cid}",
+                "html_url": f"{WEB_HOST}/{full}/pull/{number}#discussion_r{cid}",
+                "path": data["path"],
+                "commit_id": data["commit_id"],
+                "original_commit_id": data["commit_id"],
+                "body": data["body"],
+                "user": _user(login, 4242 if bot else 99, "Bot" if bot else "User"),
+                "line": line,
+                "original_line": line,
+                "side": "RIGHT",
+                "start_line": data.get("start_line"),
+                "start_side": data.get("start_side"),
+                "created_at": _now(),
+                "updated_at": _now(),
+                "author_association": "NONE",
+                "_repo": full,
+                "_pull": number,
+            }
+            with sim.lock:
+                sim.review_comments[cid] = comment
+            return JSONResponse(public_comment(comment), status_code=201)
+
+        # --- git data (docs: rest/git/refs, rest/git/commits, rest/git/trees) --------------------------
+
+        @app.get("/repos/{owner}/{name}/git/ref/{ref:path}")
+        async def get_ref(owner: str, name: str, ref: str) -> Response:
+            full = f"{owner}/{name}"
+            sha = sim.refs.get((full, ref))
+            if sha is None:
+                return err(404, "Not Found")
+            return JSONResponse(
+                {
+                    "ref": f"refs/{ref}",
+                    "node_id": f"REF_{sha[:8]}",
+                    "url": f"{API_HOST}/repos/{full}/git/refs/{ref}",
+                    "object": {
+                        "type": "commit",
+                        "sha": sha,
+                        "url": f"{API_HOST}/repos/{full}/git/commits/{sha}",
+                    },
+                }
+            )
+
+        def public_commit(full: str, sha: str) -> dict[str, Any]:
+            c = sim.commits[sha]
+            return {
+                "sha": sha,
+                "node_id": f"C_{sha[:8]}",
+                "url": f"{API_HOST}/repos/{full}/git/commits/{sha}",
+                "html_url": f"{WEB_HOST}/{full}/commit/{sha}",
+                "author": c["author"],
+                "committer": c["author"],
+                "message": c["message"],
+                "tree": {"sha": c["tree"], "url": f"{API_HOST}/repos/{full}/git/trees/{c['tree']}"},
+                "parents": [
+                    {"sha": p, "url": f"{API_HOST}/repos/{full}/git/commits/{p}"} for p in c["parents"]
+                ],
+                "verification": {"verified": False, "reason": "unsigned", "signature": None, "payload": None},
+            }
+
+        @app.get("/repos/{owner}/{name}/git/commits/{sha}")
+        async def get_commit(owner: str, name: str, sha: str) -> Response:
+            full = f"{owner}/{name}"
+            if sha not in sim.commits or sim.commits[sha]["repo"] != full:
+                return err(404, "Not Found")
+            return JSONResponse(public_commit(full, sha))
+
+        @app.get("/repos/{owner}/{name}/git/trees/{sha}")
+        async def get_tree(owner: str, name: str, sha: str, request: Request) -> Response:
+            tree = sim.trees.get(sha)
+            if tree is None:
+                return err(404, "Not Found")
+            recursive = request.query_params.get("recursive") not in (None, "", "0", "false")
+            entries: list[dict[str, Any]] = []
+            dirs: set[str] = set()
+            for path, (mode, text) in sorted(tree.items()):
+                parts = path.split("/")
+                for k in range(1, len(parts)):
+                    dirs.add("/".join(parts[:k]))
+                if recursive or len(parts) == 1:
+                    blob = hashlib.sha1(f"blob {len(text.encode())}\0{text}".encode()).hexdigest()
+                    entries.append(
+                        {"path": path, "mode": mode, "type": "blob", "sha": blob, "size": len(text.encode())}
+                    )
+            for d in sorted(dirs):
+                if recursive or "/" not in d:
+                    entries.append({"path": d, "mode": "040000", "type": "tree", "sha": f"{sha}:{d}"})
+            return JSONResponse(
+                {
+                    "sha": sha,
+                    "url": f"{API_HOST}/repos/{owner}/{name}/git/trees/{sha}",
+                    "tree": entries,
+                    "truncated": False,
+                }
+            )
+
+        @app.post("/repos/{owner}/{name}/git/trees")
+        async def create_tree(owner: str, name: str, request: Request) -> Response:
+            data = await request.json()
+            base = data.get("base_tree")
+            tree = dict(sim.trees.get(base, {})) if base else {}
+            if base and base not in sim.trees:
+                return err(422, "Validation Failed: base_tree is not a tree")
+            for entry in data.get("tree") or []:
+                path, mode = entry.get("path"), entry.get("mode")
+                if not path or mode not in ("100644", "100755", "040000", "160000", "120000"):
+                    return err(422, "Validation Failed: tree entry needs a path and a valid mode")
+                if "content" in entry:
+                    tree[path] = (mode, entry["content"])
+                elif entry.get("sha", "") is None:
+                    if path not in tree:
+                        return err(422, f"Validation Failed: {path} is not in the base tree")
+                    del tree[path]
+                else:
+                    return err(422, "Validation Failed: the simulator takes `content` or `sha: null` entries")
+            with sim.lock:
+                tree_sha = hashlib.sha1(json.dumps(sorted(tree.items())).encode()).hexdigest()
+                sim.trees[tree_sha] = tree
+            return JSONResponse(
+                {
+                    "sha": tree_sha,
+                    "url": f"{API_HOST}/repos/{owner}/{name}/git/trees/{tree_sha}",
+                    "tree": [],
+                    "truncated": False,
+                },
+                status_code=201,
+            )
+
+        @app.post("/repos/{owner}/{name}/git/commits")
+        async def create_commit(owner: str, name: str, request: Request) -> Response:
+            full = f"{owner}/{name}"
+            data = await request.json()
+            tree = sim.trees.get(data.get("tree", ""))
+            parents = data.get("parents") or []
+            if tree is None or any(p not in sim.commits for p in parents):
+                return err(422, "Validation Failed: tree or parent does not exist")
+            login, _bot = sim.login_of(request)
+            with sim.lock:
+                sha = sim._commit(
+                    full,
+                    tree,
+                    sha=None,
+                    parents=parents,
+                    branch=None,
+                    author=login,
+                    message=data.get("message", ""),
+                )
+            return JSONResponse(public_commit(full, sha), status_code=201)
+
+        @app.post("/repos/{owner}/{name}/git/refs")
+        async def create_ref(owner: str, name: str, request: Request) -> Response:
+            full = f"{owner}/{name}"
+            data = await request.json()
+            ref, sha = data.get("ref", ""), data.get("sha", "")
+            if not ref.startswith("refs/") or ref.count("/") < 2 or sha not in sim.commits:
+                return err(422, "Validation Failed: ref must be fully qualified and sha must exist")
+            key = (full, ref.removeprefix("refs/"))
+            with sim.lock:
+                if key in sim.refs:
+                    return err(422, "Reference already exists")
+                if ref.startswith("refs/heads/"):
+                    sim.move_branch(full, ref.removeprefix("refs/heads/"), sha)
+                else:
+                    sim.refs[key] = sha
+            return JSONResponse({"ref": ref, "object": {"type": "commit", "sha": sha}}, status_code=201)
+
+        @app.patch("/repos/{owner}/{name}/git/refs/{ref:path}")
+        async def update_ref(owner: str, name: str, ref: str, request: Request) -> Response:
+            full = f"{owner}/{name}"
+            data = await request.json()
+            with sim.lock:
+                old = sim.refs.get((full, ref))
+                if old is None:
+                    return err(422, "Reference does not exist")
+                new = data.get("sha", "")
+                ancestors, todo = set(), [new]
+                while todo:
+                    c = todo.pop()
+                    if c in sim.commits and c not in ancestors:
+                        ancestors.add(c)
+                        todo += sim.commits[c]["parents"]
+                if old not in ancestors and not data.get("force"):
+                    return err(422, "Update is not a fast forward")
+                sim.move_branch(full, ref.removeprefix("heads/"), new)
+            return JSONResponse({"ref": f"refs/{ref}", "object": {"type": "commit", "sha": new}})
+
+        # --- pulls: list and create (docs: rest/pulls/pulls) --------------------------------------------
+
+        @app.get("/repos/{owner}/{name}/pulls")
+        async def list_pulls(owner: str, name: str, request: Request) -> Response:
+            full = f"{owner}/{name}"
+            q = request.query_params
+            state = q.get("state", "open")
+            with sim.lock:
+                items = [p for (r, _n), p in sorted(sim.pulls.items()) if r == full]
+            if state != "all":
+                items = [p for p in items if p["state"] == state]
+            if q.get("head"):
+                items = [p for p in items if p["head"]["label"] == q["head"]]
+            if q.get("base"):
+                items = [p for p in items if p["base"]["ref"] == q["base"]]
+            return JSONResponse(items[: min(int(q.get("per_page", 30)), 100)])
+
+        @app.post("/repos/{owner}/{name}/pulls")
+        async def create_pull(owner: str, name: str, request: Request) -> Response:
+            full = f"{owner}/{name}"
+            data = await request.json()
+            head, base = data.get("head", ""), data.get("base", "")
+            if (full, f"heads/{head}") not in sim.refs or (full, f"heads/{base}") not in sim.refs:
+                return err(422, "Validation Failed: head or base branch does not exist")
+            with sim.lock:
+                if any(
+                    p["state"] == "open" and p["head"]["ref"] == head
+                    for (r, _n), p in sim.pulls.items()
+                    if r == full
+                ):
+                    return err(422, f"Validation Failed: A pull request already exists for {owner}:{head}.")
+                number = max([n for (r, n) in sim.pulls if r == full] + [0]) + 1
+            pr = sim.add_pull(
+                full, number, head_sha=sim.refs[(full, f"heads/{head}")], head_ref=head, base_ref=base
+            )
+            login, bot = sim.login_of(request)
+            pr.update(
+                title=data.get("title", ""),
+                body=data.get("body"),
+                draft=bool(data.get("draft")),
+                user=_user(login, 4242 if bot else 99, "Bot" if bot else "User"),
+                merged=False,
+            )
+            return JSONResponse(pr, status_code=201)
+
+        @app.get("/repos/{owner}/{name}/collaborators/{user}/permission")
+        async def permission(owner: str, name: str, user: str) -> Response:
+            level = sim.permissions.get((f"{owner}/{name}", user), "none")
+            role = level if level != "none" else "none"
+            return JSONResponse({"permission": level, "role_name": role, "user": _user(user, 5)})
+
+        # --- issue comments -------------------------------------------------------------------------
 
         @app.get("/repos/{owner}/{name}/issues/{number}/comments")
         async def list_comments(owner: str, name: str, number: int, request: Request) -> Response:

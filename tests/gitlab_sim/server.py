@@ -56,6 +56,8 @@ class GitLabSim:
         self.traces: dict[int, bytes] = {}
         self.mrs: dict[tuple[int, int], dict[str, Any]] = {}
         self.notes: dict[int, dict[str, Any]] = {}
+        self.mr_diffs: dict[tuple[int, int], list[dict[str, Any]]] = {}
+        self.discussions: dict[str, dict[str, Any]] = {}
         self.statuses: list[dict[str, Any]] = []
         self.retried: list[int] = []
         self.calls: list[tuple[str, str, int]] = []
@@ -146,9 +148,27 @@ class GitLabSim:
             "sha": sha,
             "title": "change",
             "web_url": f"{self.projects[pid]['web_url']}/-/merge_requests/{iid}",
+            # docs: api/merge_requests.md, "Get single MR": the SHAs a diff position is given against
+            "diff_refs": {"base_sha": "ba" * 20, "head_sha": sha, "start_sha": "ba" * 20},
         }
         self.mrs[(pid, iid)] = mr
         return mr
+
+    def add_mr_diff(self, pid: int, iid: int, path: str, diff: str) -> None:
+        """A changed file of the MR, as "List merge request diffs" shows it (docs: api/merge_requests.md)."""
+        self.mr_diffs.setdefault((pid, iid), []).append(
+            {
+                "old_path": path,
+                "new_path": path,
+                "a_mode": "100644",
+                "b_mode": "100644",
+                "diff": diff,
+                "new_file": False,
+                "renamed_file": False,
+                "deleted_file": False,
+                "generated_file": False,
+            }
+        )
 
     def add_note_by(self, pid: int, iid: int, body: str, username: str) -> None:
         nid = next(self.ids)
@@ -339,6 +359,76 @@ class GitLabSim:
                 if m["sha"] == sha and pid in (m["source_project_id"], m["target_project_id"])
             ]
             return page(request, found)
+
+        @app.get(api + "/projects/{pid}/merge_requests/{iid}/diffs")
+        async def mr_diffs(pid: int, iid: int, request: Request) -> Response:
+            if (pid, iid) not in sim.mrs:
+                return err(404, "404 Not found")
+            return page(request, sim.mr_diffs.get((pid, iid), []))
+
+        @app.get(api + "/projects/{pid}/merge_requests/{iid}/discussions")
+        async def list_discussions(pid: int, iid: int, request: Request) -> Response:
+            if (pid, iid) not in sim.mrs:
+                return err(404, "404 Not found")
+            found = [public(d) for d in sim.discussions.values() if d["_mr"] == (pid, iid)]
+            return page(request, found)
+
+        def diff_lines(pid: int, iid: int, path: str) -> dict[int, int | None]:
+            """new line -> old line (None for an added line) of the MR's diff of `path`."""
+            out: dict[int, int | None] = {}
+            for d in sim.mr_diffs.get((pid, iid), []):
+                if d["new_path"] != path:
+                    continue
+                old = new = 0
+                for row in d["diff"].split("\n"):
+                    m = re.match(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@", row)
+                    if m:
+                        old, new = int(m.group(1)), int(m.group(2))
+                    elif row.startswith("+") and new:
+                        out[new] = None
+                        new += 1
+                    elif row.startswith(" ") and new:
+                        out[new] = old
+                        old, new = old + 1, new + 1
+                    elif row.startswith("-"):
+                        old += 1
+            return out
+
+        @app.post(api + "/projects/{pid}/merge_requests/{iid}/discussions")
+        async def create_discussion(pid: int, iid: int, request: Request) -> Response:
+            mr = sim.mrs.get((pid, iid))
+            if mr is None:
+                return err(404, "404 Not found")
+            data = await request.json()
+            if not data.get("body"):
+                return err(400, "400 Bad request - body is missing")
+            pos = data.get("position") or {}
+            refs = mr["diff_refs"]
+            if pos.get("position_type") != "text" or any(pos.get(k) != refs[k] for k in refs):
+                return err(400, "400 Bad request - position is invalid")
+            lines = diff_lines(pid, iid, pos.get("new_path") or "")
+            line = pos.get("new_line")
+            # A line the MR did not change needs its old line too; an added line has none.
+            if line not in lines or pos.get("old_line") != lines[line]:
+                return err(
+                    400,
+                    '400 Bad request - Note {:line_code=>["can\'t be blank", "must be a valid line code"]}',
+                )
+            nid = next(sim.ids)
+            note = {
+                "id": nid,
+                "type": "DiffNote",
+                "body": data["body"],
+                "author": BOT,
+                "system": False,
+                "noteable_type": "MergeRequest",
+                "noteable_iid": iid,
+                "position": pos,
+                "created_at": _now(),
+            }
+            did = f"{nid:040x}"
+            sim.discussions[did] = {"id": did, "individual_note": False, "notes": [note], "_mr": (pid, iid)}
+            return JSONResponse(public(sim.discussions[did]), status_code=201)
 
         @app.get(api + "/projects/{pid}/merge_requests/{iid}/notes")
         async def list_notes(pid: int, iid: int, request: Request) -> Response:
