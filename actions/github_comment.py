@@ -8,7 +8,7 @@ written only when it changed, and kept under GitHub's 65,536-character limit for
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -38,6 +38,33 @@ class FailedJob:
     url: str | None
     diagnosis: Diagnosis
     completed_at: str | None = None
+
+
+@dataclass(frozen=True)
+class TicketLink:
+    """The ticket a failure is tracked in, and/or why it is not (yet): an outage, a dry run (docs/tickets.md)."""
+
+    key: str | None = None
+    url: str | None = None
+    note: str | None = None
+
+
+_URL_UNSAFE = str.maketrans({c: f"%{ord(c):02X}" for c in "()<>[]`\\ \"\t\n\r"})
+
+
+def ticket_line(link: TicketLink) -> str | None:
+    """The line "Tracked in [OPS-12](url)" and/or the note. Key, URL and note come from a tracker: all are
+    escaped, and only an http(s) URL becomes a link, its characters that could end it percent-encoded."""
+    parts = []
+    if link.key:
+        key = inline_md(link.key, 40)
+        url = (link.url or "").strip()
+        if url.lower().startswith(("https://", "http://")):
+            key = f"[{key}]({url.translate(_URL_UNSAFE)})"
+        parts.append(f"Tracked in {key}")
+    if link.note:
+        parts.append(f"_Ticket: {inline_md(link.note, 300)}_")
+    return " · ".join(parts) or None
 
 
 def body_hash(body: str) -> str:
@@ -72,7 +99,7 @@ def group_by_fingerprint(jobs: Sequence[FailedJob]) -> list[list[FailedJob]]:
     return ordered
 
 
-def _render_group(group: list[FailedJob], *, detailed: bool) -> str:
+def _render_group(group: list[FailedJob], *, detailed: bool, ticket: TicketLink | None = None) -> str:
     first = group[0]
     d = first.diagnosis
     kind = d.verdict.kind if d.verdict else "unsure"
@@ -90,6 +117,9 @@ def _render_group(group: list[FailedJob], *, detailed: bool) -> str:
         out.append(f"\nSame failure in {len(group)} jobs: {shown}")
     else:
         out.append(f"\nJob: {names[0]}")
+    tracked = ticket_line(ticket) if ticket else None
+    if tracked:
+        out.append(tracked)
     if d.facts.step:
         out.append(f"Failed step: `{inline_md(d.facts.step, 120)}`")
     if detailed and d.excerpt:
@@ -140,9 +170,18 @@ def _render_group(group: list[FailedJob], *, detailed: bool) -> str:
 
 
 def render_comment(
-    jobs: Sequence[FailedJob], *, head_sha: str, passing: bool = False, dry_run_note: str | None = None
+    jobs: Sequence[FailedJob],
+    *,
+    head_sha: str,
+    passing: bool = False,
+    dry_run_note: str | None = None,
+    tickets: Mapping[str, TicketLink] | None = None,
 ) -> str:
-    """The whole comment body, under the size limit: details are dropped from the oldest groups first."""
+    """The whole comment body, under the size limit: details are dropped from the oldest groups first.
+
+    `tickets`: by fingerprint, the ticket each failure is tracked in (the service's, webhooks/ticketing.py).
+    """
+    tickets = tickets or {}
     short = head_sha[:7]
     if not jobs:
         title = (
@@ -162,8 +201,8 @@ def render_comment(
     if dry_run_note:
         footer = f"\n> {dry_run_note}\n" + footer
     sep = "\n\n---\n\n"
-    full = [_render_group(g, detailed=True) for g in groups]
-    brief = [_render_group(g, detailed=False) for g in groups]
+    full = [_render_group(g, detailed=True, ticket=tickets.get(g[0].diagnosis.fingerprint)) for g in groups]
+    brief = [_render_group(g, detailed=False, ticket=tickets.get(g[0].diagnosis.fingerprint)) for g in groups]
     parts = list(full)
     size = len(header) + len(footer) + 1 + sum(len(p) for p in parts) + len(sep) * max(0, len(parts) - 1)
     # Too long: drop the details (excerpt, remediation) of the oldest groups first.

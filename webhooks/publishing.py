@@ -24,6 +24,7 @@ from webhooks import metrics
 from webhooks.github import PublishRequest
 from webhooks.queue import Queue
 from webhooks.store import Claimed, JobResult, Store
+from webhooks.ticketing import ticket_links
 
 PUBLISH_PRIORITY = 10
 
@@ -126,7 +127,9 @@ class Publisher:
             note = "Dry run: this comment was not posted." if policy.dry_run else None
             if policy.error:
                 note = policy.error
-            body = render_comment(jobs, head_sha=head_sha, passing=not jobs)
+            body = render_comment(
+                jobs, head_sha=head_sha, passing=not jobs, tickets=ticket_links(self.store, repo, jobs)
+            )
             known_id, known_hash, _ = self.store.published(target)
             if not jobs and known_id is None:
                 return  # nothing failed and we never commented: stay quiet
