@@ -8,6 +8,7 @@ written only when it changed, and kept under GitHub's 65,536-character limit for
 from __future__ import annotations
 
 import hashlib
+from urllib.parse import quote
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -49,18 +50,19 @@ class TicketLink:
     note: str | None = None
 
 
-_URL_UNSAFE = str.maketrans({c: f"%{ord(c):02X}" for c in "()<>[]`\\ \"\t\n\r"})
+URL_SAFE = ":/?#=&%@!$'*+,;~.-_"
 
 
 def ticket_line(link: TicketLink) -> str | None:
     """The line "Tracked in [OPS-12](url)" and/or the note. Key, URL and note come from a tracker: all are
     escaped, and only an http(s) URL becomes a link, its characters that could end it percent-encoded."""
     parts = []
-    if link.key:
+    if link.key and link.key.strip():
         key = inline_md(link.key, 40)
         url = (link.url or "").strip()
         if url.lower().startswith(("https://", "http://")):
-            key = f"[{key}]({url.translate(_URL_UNSAFE)})"
+            # Percent-encoded: no parenthesis, bracket, space or control character can end the destination.
+            key = f"[{key}]({quote(url, safe=URL_SAFE)})"
         parts.append(f"Tracked in {key}")
     if link.note:
         parts.append(f"_Ticket: {inline_md(link.note, 300)}_")
