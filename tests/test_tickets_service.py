@@ -211,6 +211,28 @@ def test_green_again_on_the_default_branch_comments_and_transitions(
     assert ("ticket.transition", "done") in actions(service)
 
 
+@pytest.mark.parametrize("when_done", ["reopen", "link"])
+def test_a_ticket_closed_as_done_is_reopened_or_followed_by_a_linked_one_when_the_failure_returns(
+    github: GitHubSim, jira: JiraSim, service: Service, when_done: str
+) -> None:
+    github.add_file(REPO, ".github/cimedic.yml", f"tickets: {{tracker: jira, when_done: {when_done}}}\n")
+    broken_trunk(github, service)
+    pr_failure(github, service, 12, "a1" * 20)
+    [issue] = wait_until(lambda: list(jira.issues.values()))
+    wait_until(lambda: settled(service))
+    jira.resolve(issue["key"], "Done")
+    pr_failure(github, service, 13, "a2" * 20)
+    if when_done == "reopen":
+        wait_until(lambda: jira.issues[issue["key"]]["status"] == "To Do")
+        assert len(jira.issues) == 1 and "Reopened by CI Medic" in jira.comments(issue["key"])[0]
+        assert ("ticket.reopen", "done") in actions(service)
+    else:
+        wait_until(lambda: len(jira.issues) == 2 and jira.links)
+        [successor] = [k for k in jira.issues if k != issue["key"]]
+        note = wait_until(lambda: [c for c in sticky(github, 13) if f"Tracked in [{successor}]" in c["body"]])
+        assert note and jira.links[0]["type"] == "Relates"
+
+
 def test_dry_run_writes_nothing_and_audits_what_would_have_been_written(
     github: GitHubSim, jira: JiraSim, chat: ChatSim, service: Service
 ) -> None:

@@ -161,6 +161,8 @@ class Ticketing:
         re-renders the sticky comment when what it says about the ticket changed."""
         if policy.tickets.tracker is None and not (policy.notify.slack or policy.notify.teams):
             return
+        if not diagnosis.excerpt:  # the log expired: nothing a ticket or a message could show
+            return
         context = job_context(job, ci_system)
         ticket_url = None
         try:
