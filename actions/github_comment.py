@@ -8,10 +8,10 @@ written only when it changed, and kept under GitHub's 65,536-character limit for
 from __future__ import annotations
 
 import hashlib
-from urllib.parse import quote
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import quote
 
 from actions.github_api import Client, GitHubError
 from agent.models import Diagnosis
@@ -43,7 +43,7 @@ class FailedJob:
 
 @dataclass(frozen=True)
 class TicketLink:
-    """The ticket a failure is tracked in, and/or why it is not (yet): an outage, a dry run (docs/tickets.md)."""
+    """The ticket a failure is tracked in, and/or why it is not (yet): an outage, a dry run."""
 
     key: str | None = None
     url: str | None = None

@@ -1,8 +1,8 @@
 """Property tests: text from a log or a job cannot inject markup, links or mentions into any target.
 
-Jira wiki markup (REST v2, Cloud and Data Center), Linear Markdown, Slack mrkdwn, the Teams card and the sticky
-comment's ticket line each get their own escaping; here arbitrary text goes through the whole renderers (a
-ticket description, the comments, the chat messages), and what comes out is checked by parsing it: CommonMark
+Jira wiki markup (REST v2, Cloud and Data Center), Linear Markdown, Slack mrkdwn, the Teams card and the
+sticky comment's ticket line each get their own escaping; here arbitrary text goes through the whole
+renderers (a ticket description, the comments, the chat messages), and what comes out is checked by parsing it: CommonMark
 with markdown-it-py for Markdown, the documented syntax for the others.
 """
 
@@ -126,9 +126,9 @@ def test_the_comments_ticket_line_links_only_an_http_url_and_mentions_nobody(
 @given(title=hostile, repo=hostile, branch=hostile)
 def test_slack_text_has_no_mention_and_only_our_links(title: str, repo: str, branch: str) -> None:
     j = job(5, repo=repo or "acme/shop", branch=branch or "main")
-    text = slack_payload(diagnosis(title=title or "x"), j, "broken trunk", "https://jira.example/browse/OPS-1")[
-        "text"
-    ]
+    text = slack_payload(
+        diagnosis(title=title or "x"), j, "broken trunk", "https://jira.example/browse/OPS-1"
+    )["text"]
     # Slack's control sequences are `<...>`: ours are the two links, anything else was escaped.
     controls = re.findall(r"<([^>]*)>", text)
     assert [c.rsplit("|", 1)[1] for c in controls] == ["job", "ticket"]
@@ -139,7 +139,9 @@ def test_slack_text_has_no_mention_and_only_our_links(title: str, repo: str, bra
 @settings(max_examples=100, deadline=None)
 @given(title=hostile, repo=hostile)
 def test_a_teams_card_has_no_mention_entity_or_tag(title: str, repo: str) -> None:
-    payload = teams_payload(diagnosis(title=title or "x"), job(5, repo=repo or "acme/shop"), "new failure kind")
+    payload = teams_payload(
+        diagnosis(title=title or "x"), job(5, repo=repo or "acme/shop"), "new failure kind"
+    )
     card = payload["attachments"][0]["content"]
     assert "msteams" not in card
     for block in card["body"]:

@@ -220,7 +220,10 @@ class GitHubHandlers:
             return
         if self.ticketing is not None:
             self.ticketing.after_success(
-                job_ref(ev), ci_system="github", default_branch=ev.default_branch, policy=lambda: self._policy(ev)
+                job_ref(ev),
+                ci_system="github",
+                default_branch=ev.default_branch,
+                policy=lambda: self._policy(ev),
             )
         if (
             previous

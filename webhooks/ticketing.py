@@ -102,7 +102,9 @@ def _link(outcome: TicketOutcome, tracker: str, previous: TicketLink | None, pol
         return TicketLink(key, url, f"the {name} ticket is being filed; checked again at the next occurrence")
     if outcome.action == "silenced":
         days = policy.tickets.dismissed_silence_days
-        return TicketLink(key, url, f"closed as won't fix or duplicate; a new ticket follows after {days} days")
+        return TicketLink(
+            key, url, f"closed as won't fix or duplicate; a new ticket follows after {days} days"
+        )
     return TicketLink(key, url)
 
 
@@ -294,4 +296,3 @@ class Ticketing:
             outcome="error",
             detail={"error": f"{type(exc).__name__}: {exc}"[:500]},
         )
-

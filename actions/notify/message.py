@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from urllib.parse import quote
 from typing import Any
+from urllib.parse import quote
 
 from actions.policy import Notify
 from agent.models import Diagnosis, JobContext
