@@ -2,8 +2,8 @@
 
 Jira wiki markup (REST v2, Cloud and Data Center), Linear Markdown, Slack mrkdwn, the Teams card and the
 sticky comment's ticket line each get their own escaping; here arbitrary text goes through the whole
-renderers (a ticket description, the comments, the chat messages), and what comes out is checked by parsing it: CommonMark
-with markdown-it-py for Markdown, the documented syntax for the others.
+renderers (a ticket description, the comments, the chat messages), and what comes out is checked by
+parsing it: CommonMark with markdown-it-py for Markdown, the documented syntax for the others.
 """
 
 from __future__ import annotations
