@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import quote
 
 from actions.github_api import Client, GitHubError
 from agent.models import Diagnosis
@@ -38,6 +39,34 @@ class FailedJob:
     url: str | None
     diagnosis: Diagnosis
     completed_at: str | None = None
+
+
+@dataclass(frozen=True)
+class TicketLink:
+    """The ticket a failure is tracked in, and/or why it is not (yet): an outage, a dry run."""
+
+    key: str | None = None
+    url: str | None = None
+    note: str | None = None
+
+
+URL_SAFE = ":/?#=&%@!$'*+,;~.-_"
+
+
+def ticket_line(link: TicketLink) -> str | None:
+    """The line "Tracked in [OPS-12](url)" and/or the note. Key, URL and note come from a tracker: all are
+    escaped, and only an http(s) URL becomes a link, its characters that could end it percent-encoded."""
+    parts = []
+    if link.key and link.key.strip():
+        key = inline_md(link.key, 40)
+        url = (link.url or "").strip()
+        if url.lower().startswith(("https://", "http://")):
+            # Percent-encoded: no parenthesis, bracket, space or control character can end the destination.
+            key = f"[{key}]({quote(url, safe=URL_SAFE)})"
+        parts.append(f"Tracked in {key}")
+    if link.note:
+        parts.append(f"_Ticket: {inline_md(link.note, 300)}_")
+    return " · ".join(parts) or None
 
 
 def body_hash(body: str) -> str:
@@ -72,7 +101,9 @@ def group_by_fingerprint(jobs: Sequence[FailedJob]) -> list[list[FailedJob]]:
     return ordered
 
 
-def _render_group(group: list[FailedJob], *, detailed: bool, fix_pr: str | None = None) -> str:
+def _render_group(
+    group: list[FailedJob], *, detailed: bool, fix_pr: str | None = None, ticket: TicketLink | None = None
+) -> str:
     first = group[0]
     d = first.diagnosis
     kind = d.verdict.kind if d.verdict else "unsure"
@@ -90,6 +121,9 @@ def _render_group(group: list[FailedJob], *, detailed: bool, fix_pr: str | None 
         out.append(f"\nSame failure in {len(group)} jobs: {shown}")
     else:
         out.append(f"\nJob: {names[0]}")
+    tracked = ticket_line(ticket) if ticket else None
+    if tracked:
+        out.append(tracked)
     if d.facts.step:
         out.append(f"Failed step: `{inline_md(d.facts.step, 120)}`")
     if detailed and d.excerpt:
@@ -150,10 +184,14 @@ def render_comment(
     passing: bool = False,
     dry_run_note: str | None = None,
     fix_prs: Mapping[str, str] | None = None,
+    tickets: Mapping[str, TicketLink] | None = None,
 ) -> str:
     """The whole comment body, under the size limit: details are dropped from the oldest groups first.
 
-    `fix_prs`: fingerprint -> URL of the draft fix PR opened for that failure."""
+    `fix_prs`: fingerprint -> URL of the draft fix PR opened for that failure.
+    `tickets`: by fingerprint, the ticket each failure is tracked in (the service's, webhooks/ticketing.py).
+    """
+    tickets = tickets or {}
     short = head_sha[:7]
     if not jobs:
         title = (
@@ -174,8 +212,13 @@ def render_comment(
         footer = f"\n> {dry_run_note}\n" + footer
     sep = "\n\n---\n\n"
     links = fix_prs or {}
-    full = [_render_group(g, detailed=True, fix_pr=links.get(g[0].diagnosis.fingerprint)) for g in groups]
-    brief = [_render_group(g, detailed=False, fix_pr=links.get(g[0].diagnosis.fingerprint)) for g in groups]
+
+    def render(g: list[FailedJob], detailed: bool) -> str:
+        fp = g[0].diagnosis.fingerprint
+        return _render_group(g, detailed=detailed, fix_pr=links.get(fp), ticket=tickets.get(fp))
+
+    full = [render(g, True) for g in groups]
+    brief = [render(g, False) for g in groups]
     parts = list(full)
     size = len(header) + len(footer) + 1 + sum(len(p) for p in parts) + len(sep) * max(0, len(parts) - 1)
     # Too long: drop the details (excerpt, remediation) of the oldest groups first.

@@ -16,6 +16,7 @@ from typing import Any
 from actions.audit import AuditLog
 from actions.github_api import GitHubApi, LogExpired
 from actions.patch_policy import patch_policy
+from actions.policy import Policy
 from agent.failed_job import Analyzer, FailedJobReport, diagnose_failed_job, log_unavailable
 from agent.jobs import FAILED_CONCLUSIONS, JobRef, LogLimits
 from agent.models import Diagnosis
@@ -37,6 +38,7 @@ from webhooks.lookups import Lookups
 from webhooks.publishing import Publisher, PublishTarget
 from webhooks.router import Router
 from webhooks.store import Claimed, InstallationStatus, JobResult, Store
+from webhooks.ticketing import Ticketing
 
 log = logging.getLogger("cimedic.worker")
 
@@ -85,6 +87,7 @@ class GitHubHandlers:
         kb: KnowledgeLookup | None = None,
         kb_for: Callable[[str], KnowledgeLookup] | None = None,
         explainer: Explainer | None = None,
+        ticketing: Ticketing | None = None,
     ) -> None:
         self.store = store
         self.api = api
@@ -97,6 +100,7 @@ class GitHubHandlers:
         self.kb = kb
         self.kb_for = kb_for  # a knowledge base scoped to one repository, when given
         self.explainer = explainer
+        self.ticketing = ticketing
 
     def route(self, router: Router) -> None:
         router.add("installation", self.installation)
@@ -115,6 +119,10 @@ class GitHubHandlers:
 
     def _kb(self, repo: str) -> KnowledgeLookup | None:
         return self.kb_for(repo) if self.kb_for is not None else self.kb
+
+    def _policy(self, ev: WorkflowJobCompleted) -> Policy:
+        with self.api.client(ev.installation_id) as gh:
+            return self.lookups.policy(gh, ev.repo, ev.default_branch)
 
     # --- installation -------------------------------------------------------------------------------
 
@@ -196,6 +204,15 @@ class GitHubHandlers:
             self.publisher.request(_target(ev), prs, check_run=True)
             if diagnosis.verdict.kind in policy.rerun:
                 self.publisher.rerun(gh, ev.repo, ev.run_id, ev.run_attempt, ev.job_id, policy, claimed)
+        if self.ticketing is not None:  # after the publish request: a tracker outage cannot delay the comment
+            self.ticketing.after_failure(
+                policy,
+                diagnosis,
+                job,
+                ci_system="github",
+                default_branch=ev.default_branch,
+                refresh=lambda: self.publisher.request(_target(ev), prs, check_run=False),
+            )
 
     def _finished_job(self, ev: WorkflowJobCompleted) -> None:
         """A job passed (or was cancelled): bookkeeping, no API call unless it clears an earlier failure."""
@@ -213,6 +230,13 @@ class GitHubHandlers:
         self.store.save_result(_result(ev, None, prs))
         if ev.conclusion != "success":
             return
+        if self.ticketing is not None:
+            self.ticketing.after_success(
+                job_ref(ev),
+                ci_system="github",
+                default_branch=ev.default_branch,
+                policy=lambda: self._policy(ev),
+            )
         if (
             previous
             and previous[0].conclusion in FAILED_CONCLUSIONS

@@ -36,6 +36,7 @@ from webhooks.publishing import PUBLISH_PRIORITY, failed_jobs
 from webhooks.queue import Queue
 from webhooks.router import Router
 from webhooks.store import Claimed, JobResult, Store
+from webhooks.ticketing import Ticketing, ticket_links
 
 log = logging.getLogger("cimedic.worker.gitlab")
 
@@ -87,6 +88,7 @@ class GitLabHandlers:
         kb: KnowledgeLookup | None = None,
         kb_for: Callable[[str], KnowledgeLookup] | None = None,
         explainer: Explainer | None = None,
+        ticketing: Ticketing | None = None,
     ) -> None:
         self.store = store
         self.queue = queue
@@ -101,6 +103,7 @@ class GitLabHandlers:
         self.kb = kb
         self.kb_for = kb_for
         self.explainer = explainer
+        self.ticketing = ticketing
         self._username: str | None = None
 
     def route(self, router: Router) -> None:
@@ -168,6 +171,15 @@ class GitLabHandlers:
         self.request_publish(ev, mrs, commit_status=True)
         if diagnosis.verdict.kind in policy.rerun:
             self._retry(ev, policy, claimed)
+        if self.ticketing is not None:  # after the publish request: a tracker outage cannot delay the note
+            self.ticketing.after_failure(
+                policy,
+                diagnosis,
+                job_ref(ev),
+                ci_system="gitlab",
+                default_branch=ev.default_branch,
+                refresh=lambda: self.request_publish(ev, mrs, commit_status=False),
+            )
 
     def _retry(self, ev: GitLabJob, policy: Policy, claimed: Claimed) -> None:
         # At most once per job: a retried job is a new job with `retries_count` one higher, not retried again.
@@ -199,6 +211,13 @@ class GitLabHandlers:
         ]
         prs = sorted({n for r in earlier for n in r.pull_requests})
         self.store.save_result(_result(ev, None, prs))
+        if ev.conclusion == "success" and self.ticketing is not None:
+            self.ticketing.after_success(
+                job_ref(ev),
+                ci_system="gitlab",
+                default_branch=ev.default_branch,
+                policy=lambda: self.policy(ev.project_id, ev.default_branch),
+            )
         if ev.conclusion != "success" or not earlier:
             return
         for r in earlier:
@@ -269,7 +288,9 @@ class GitLabHandlers:
             known_id, known_hash, _ = self.store.published(target)
             if not jobs and known_id is None:
                 return  # nothing failed and we never wrote: stay quiet
-            body = render_comment(jobs, head_sha=ev.sha, passing=not jobs)
+            body = render_comment(
+                jobs, head_sha=ev.sha, passing=not jobs, tickets=ticket_links(self.store, ev.repo, jobs)
+            )
             outcome, note_id = ensure_mr_note(
                 self.gl,
                 mr.project_id,

@@ -25,6 +25,7 @@ from webhooks.fix_outputs import fix_pr_links, publish_fix_prs, publish_suggesti
 from webhooks.github import PublishRequest
 from webhooks.queue import Queue
 from webhooks.store import Claimed, JobResult, Store
+from webhooks.ticketing import ticket_links
 
 PUBLISH_PRIORITY = 10
 
@@ -155,7 +156,13 @@ class Publisher:
                 asked_by=asked_by,
             )
             links = fix_pr_links(self.store, repo, jobs)
-            body = render_comment(jobs, head_sha=head_sha, passing=not jobs, fix_prs=links)
+            body = render_comment(
+                jobs,
+                head_sha=head_sha,
+                passing=not jobs,
+                fix_prs=links,
+                tickets=ticket_links(self.store, repo, jobs),
+            )
             outcome, comment_id = ensure_sticky_comment(
                 gh,
                 repo,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
+from pydantic import ValidationError
 
 from actions.audit import AuditLog
 from actions.github_api import GitHubApi, RetryPolicy
@@ -24,6 +25,7 @@ from webhooks.gitlab import GitLabAuth
 from webhooks.inbox import Inbox
 from webhooks.queue import Queue
 from webhooks.store import Store, make_engine
+from webhooks.ticketing import Ticketing
 from webhooks.worker import Worker, WorkerSettings
 
 if TYPE_CHECKING:
@@ -79,6 +81,20 @@ def make_gitlab(settings: Settings) -> GitLabClient | None:
     return connect(
         settings.gitlab_url, settings.gitlab_token or "", timeout_s=settings.gitlab_timeout_seconds
     )
+
+
+def make_ticketing(store: Store, audit: AuditLog) -> Ticketing:
+    """Tickets and chat messages by the repo policy (issue 13); their settings are read, and checked, now."""
+    from actions.notify.config import NotifySettings
+    from actions.tickets.config import TrackerSettings
+
+    try:
+        trackers, notify = TrackerSettings(), NotifySettings()
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = "CIMEDIC_" + str(err["loc"][0]).upper() if err["loc"] else "CIMEDIC_*"
+        raise ConfigError(f"{name}: {err['msg']}") from None
+    return Ticketing(store=store, audit=audit, trackers=trackers, notify=notify)
 
 
 def make_queue(settings: Settings) -> Queue:
@@ -156,6 +172,7 @@ def build_service(
     inbox = Inbox.beside(store)
     queue = make_queue(settings)
     audit = AuditLog(engine)
+    ticketing = make_ticketing(store, audit)
     worker = Worker(
         store=store,
         queue=queue,
@@ -173,6 +190,7 @@ def build_service(
             publish_delay_s=settings.publish_delay_seconds,
         ),
         gitlab=gitlab,
+        ticketing=ticketing,
     )
     return Service(settings, store, queue, api, audit, worker, inbox, gitlab)
 

@@ -36,6 +36,7 @@ from webhooks.publishing import PUBLISH_PRIORITY, Publisher
 from webhooks.queue import Queue
 from webhooks.router import Router
 from webhooks.store import Claimed, Store
+from webhooks.ticketing import Ticketing
 
 if TYPE_CHECKING:
     from gitlab import Gitlab as GitLabClient
@@ -73,6 +74,7 @@ class Worker:
         explainer: Explainer | None = None,
         settings: WorkerSettings | None = None,
         gitlab: GitLabClient | None = None,
+        ticketing: Ticketing | None = None,
     ) -> None:
         self.store = store
         self.queue = queue
@@ -103,6 +105,7 @@ class Worker:
                 kb=kb,
                 kb_for=kb_for,
                 explainer=explainer,
+                ticketing=ticketing,
             ).route(self.router)
         if gitlab is not None:  # GitLab (issue 11): its own handlers, the same use case
             from webhooks.gitlab_handlers import GitLabHandlers
@@ -120,6 +123,7 @@ class Worker:
                 kb=kb,
                 kb_for=kb_for,
                 explainer=explainer,
+                ticketing=ticketing,
             ).route(self.router)
 
     # --- queue plumbing -----------------------------------------------------------------------------

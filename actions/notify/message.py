@@ -13,6 +13,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from typing import Any
+from urllib.parse import quote
 
 from actions.policy import Notify
 from agent.models import Diagnosis, JobContext
@@ -22,6 +23,7 @@ _MENTION = re.compile(r"@(?=[A-Za-z0-9_.-])")
 _TEAMS_MD = re.compile(r"([\\`*_{}\[\]()#+\-!|~])")
 _SPACES = re.compile(r"\s+")
 TITLE_LIMIT = 200
+_URL_SAFE = ":/?#=&%@!$'*+,;~.-_"
 
 
 def _plain(value: str, limit: int = TITLE_LIMIT) -> str:
@@ -77,7 +79,8 @@ def slack_payload(
     text += f" · {slack_escape(diagnosis.category.value)} · fingerprint {slack_escape(diagnosis.fingerprint)}"
     for label, url in (("job", _http_url(job.url)), ("ticket", _http_url(ticket_url))):
         if url:
-            text += f" · <{url.replace('|', '%7C').replace('>', '%3E')}|{label}>"
+            # Percent-encoded: no "|", "<", ">" or space can end or nest a control sequence.
+            text += f" · <{quote(url, safe=_URL_SAFE)}|{label}>"
     # link_names stays unset and unfurls off: a message never pings anyone and never expands a log page.
     return {"text": text, "unfurl_links": False, "unfurl_media": False}
 
