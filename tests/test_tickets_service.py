@@ -224,7 +224,9 @@ def test_a_ticket_closed_as_done_is_reopened_or_followed_by_a_linked_one_when_th
     pr_failure(github, service, 13, "a2" * 20)
     if when_done == "reopen":
         wait_until(lambda: jira.issues[issue["key"]]["status"] == "To Do")
-        assert len(jira.issues) == 1 and "Reopened by CI Medic" in jira.comments(issue["key"])[0]
+        # The reopen transition lands before its comment: wait for the comment too.
+        comments = wait_until(lambda: jira.comments(issue["key"]))
+        assert len(jira.issues) == 1 and "Reopened by CI Medic" in comments[0]
         assert ("ticket.reopen", "done") in actions(service)
     else:
         wait_until(lambda: len(jira.issues) == 2 and jira.links)
