@@ -8,7 +8,6 @@ interruption (Ctrl-C, crash) can therefore leave at most an orphan vector, which
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
@@ -21,6 +20,7 @@ from sqlalchemy import Connection, delete, func, select, update
 
 from agent.models import Category, Diagnosis, JobContext, SimilarFailure
 from knowledge.config import KnowledgeSettings, Scope
+from knowledge.keys import job_identity, occurrence_key, scope_of, vector_id
 from knowledge.schema import failures, feedback, occurrences, pending_vectors, resolutions
 from knowledge.sqlstore import FailureDraft, SqlStore, insert_ignore
 from knowledge.text import embed_text, iso, lines_text, normalize, org_of, parse_time, utcnow
@@ -32,25 +32,6 @@ if TYPE_CHECKING:  # numpy, chromadb and torch load only when a vector is needed
 EXPORT_SCHEMA = "cimedic.kb-export/v1"
 _log = logging.getLogger("cimedic.knowledge")
 Progress = Callable[[int], None]
-
-
-def vector_id(fingerprint: str, repo: str) -> str:
-    return hashlib.sha256(f"{repo}\x00{fingerprint}".encode()).hexdigest()[:32]
-
-
-def job_identity(diagnosis: Diagnosis, job: JobContext) -> str:
-    """What names "this job" across re-deliveries: the CI's job id, else its URL, else the log's source."""
-    if job.job_id is not None:
-        return f"{job.ci_system}:{job.repo or ''}:job:{job.job_id}"
-    if job.url:
-        return job.url
-    if job.run_id is not None and job.job:
-        return f"{job.ci_system}:{job.repo or ''}:run:{job.run_id}:{job.job}"
-    return diagnosis.source
-
-
-def occurrence_key(fingerprint: str, identity: str, attempt: int | None) -> str:
-    return hashlib.sha256(f"{fingerprint}\x00{identity}\x00{attempt or 0}".encode()).hexdigest()
 
 
 def fix_kind(fix: str) -> str:
@@ -283,12 +264,7 @@ class KnowledgeBase:
     # -- answering ----------------------------------------------------------------------------------------
 
     def _scope(self, repo: str | None) -> tuple[Scope, str | None]:
-        scope = self.settings.scope
-        if scope == "repo" and repo:
-            return "repo", repo
-        if scope in ("repo", "org") and org_of(repo):
-            return "org", org_of(repo)
-        return "all", None
+        return scope_of(self.settings.scope, repo)
 
     def similar(self, diagnosis: Diagnosis, k: int = 3, *, repo: str | None = None) -> list[SimilarFailure]:
         """Exact fingerprint matches first, then nearest neighbours above the threshold, one per fingerprint.
