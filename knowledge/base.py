@@ -96,6 +96,7 @@ class KnowledgeBase:
         self.embedder = embedder
         self.settings = settings or KnowledgeSettings()
         self._embedded = False  # has this process embedded anything yet (is the model loaded)?
+        self._completed = False  # has `_complete_vectors` run?
 
     @property
     def vectors(self) -> VectorStore:
@@ -343,6 +344,7 @@ class KnowledgeBase:
         if k <= 0 or not text or not self._has_candidates(scope, value, skip):
             return []
         self.flush_pending()
+        self._complete_vectors()
         vector = self._embed([text])[0]
         # Several vectors can share a fingerprint (one per repo) and orphans may appear: ask for a margin.
         n = k * 3 + len(skip) + 5
@@ -739,19 +741,48 @@ class KnowledgeBase:
         orphans = [vid for vid in self.vectors.iter_ids() if vid not in known]
         if orphans:
             self.vectors.delete(orphans)
-        ids = list(known)
+        return len(orphans), self._embed_missing(list(known))
+
+    def _embed_missing(self, ids: Sequence[str]) -> int:
+        """Embed the failures among `ids` whose vector this embedder's collection lacks; returns how many."""
         present = self.vectors.existing(ids)
         missing = [vid for vid in ids if vid not in present]
         for start in range(0, len(missing), 256):
             chunk = missing[start : start + 256]
             with self.sql.read() as conn:
-                rows = conn.execute(select(failures).where(failures.c.vector_id.in_(chunk))).all()
-            self.vectors.upsert(
-                [r.vector_id for r in rows],
-                self._embed([r.embed_text for r in rows]),
-                [_vector_metadata(r.repo, r.org) for r in rows],
-            )
-        return len(orphans), len(missing)
+                rows = conn.execute(
+                    select(failures.c.vector_id, failures.c.embed_text, failures.c.repo, failures.c.org).where(
+                        failures.c.vector_id.in_(chunk)
+                    )
+                ).all()
+            if rows:
+                self.vectors.upsert(
+                    [r.vector_id for r in rows],
+                    self._embed([r.embed_text for r in rows]),
+                    [_vector_metadata(r.repo, r.org) for r in rows],
+                )
+        return len(missing)
+
+    def _complete_vectors(self) -> None:
+        """Once per process, before the first comparison: embed what another embedder recorded.
+
+        Each embedder has its own collection (`knowledge.config.collection_name`), so a failure recorded by a
+        process with another model (the service's transformer, the command line's static embedding, both on
+        one database) has no vector here yet. A count tells whether any is missing; then they are embedded
+        with this process's model, so every comparison is between vectors of one embedder.
+        """
+        if self._completed:
+            return
+        self._completed = True
+        with self.sql.read() as conn:
+            stored = conn.execute(select(func.count()).select_from(failures)).scalar_one()
+            pending = conn.execute(select(func.count()).select_from(pending_vectors)).scalar_one()
+        if self.vectors.count() >= stored - pending:
+            return
+        with self.sql.read() as conn:
+            ids = list(conn.execute(select(failures.c.vector_id)).scalars())
+        added = self._embed_missing(ids)
+        _log.info("embedded %d failures recorded with another model (%s)", added, self.embedder.name)
 
 
 def _ignoring_duplicates(conn: Connection, table: Any, key: str) -> Any:

