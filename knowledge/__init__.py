@@ -20,9 +20,16 @@ if TYPE_CHECKING:
     from knowledge.embedding import Embedder, Vectors
     from knowledge.vectors import VectorStore
 
-__all__ = ["INSTALL_HINT", "missing_packages", "open_knowledge_base"]
+__all__ = ["INSTALL_HINT", "missing_packages", "not_installed", "open_knowledge_base"]
 
 INSTALL_HINT = "pip install 'cimedic[kb]'"
+TRANSFORMER_HINT = "pip install 'cimedic[transformer]' (with torch's CPU build, see README)"
+
+
+def not_installed(missing: list[str]) -> str:
+    """The one line that says which extra brings the `missing` packages."""
+    hint = TRANSFORMER_HINT if {"torch", "sentence_transformers"} & set(missing) else INSTALL_HINT
+    return f"the knowledge base is not installed (missing {', '.join(missing)}; {hint})"
 
 
 def missing_packages(model: str) -> list[str]:
@@ -54,9 +61,7 @@ def open_knowledge_base(
     kb_settings = kb_settings or load_knowledge_settings()
     missing = missing_packages(kb_settings.model if embedder is None else "hashing")
     if missing:
-        raise KnowledgeBaseError(
-            f"the knowledge base is not installed (missing {', '.join(missing)}; {INSTALL_HINT})"
-        )
+        raise KnowledgeBaseError(not_installed(missing))
     from sqlalchemy.exc import SQLAlchemyError
 
     from knowledge.base import KnowledgeBase

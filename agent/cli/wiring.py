@@ -48,15 +48,13 @@ def make_knowledge_base(
     through `warn` and the analysis goes on without the knowledge base, as when it fails here.
     Raises `KnowledgeBaseError` when the `kb` extra is missing or the stores cannot be opened.
     """
-    from knowledge import INSTALL_HINT, missing_packages
+    from knowledge import missing_packages, not_installed
     from knowledge.probe import ProbedKnowledgeBase, StoreProbe, sqlite_path
 
     kb_settings = knowledge_settings()
     missing = missing_packages(kb_settings.model)
     if missing:
-        raise KnowledgeBaseError(
-            f"the knowledge base is not installed (missing {', '.join(missing)}; {INSTALL_HINT})"
-        )
+        raise KnowledgeBaseError(not_installed(missing))
     path = sqlite_path(settings.effective_database_url)
     if path is None or not path.is_file():  # a server, or a first run that creates the store: open now
         return open_knowledge_base(settings).scoped(repo)
