@@ -1,9 +1,9 @@
-"""What the GitHub Action's install step costs: the same commands as action.yml, in a fresh virtualenv (issue 15).
+"""What the GitHub Action's install step costs: action.yml's commands in a fresh virtualenv (issue 15).
 
 For each source tree given (e.g. a `git archive` of the commit before and of the one after a change), in turn:
 a new venv, `pip install --upgrade pip`, `pip install SOURCE` (the step's own commands), timed, `--rounds`
 times; pip's cache is the user's, so every round after the first is "with pip's cache warm", as on a runner
-that restores ~/.cache/pip. Prints the wall time of each round, what was installed (distributions, MB on disk).
+that restores ~/.cache/pip. Prints each round's wall time and what was installed (distributions, MB).
 
     python bench/action_install.py /tmp/src-before /tmp/src-after --rounds 3
 """
@@ -38,7 +38,12 @@ def one_round(source: Path, python: str) -> dict[str, object]:
         ).stdout
         names = sorted(d["name"].lower() for d in json.loads(listed))
         size = sum(f.stat().st_size for f in site_packages(venv).rglob("*") if f.is_file())
-    return {"wall_s": round(wall, 1), "distributions": len(names), "site_packages_mb": round(size / 2**20), "names": names}
+    return {
+        "wall_s": round(wall, 1),
+        "distributions": len(names),
+        "site_packages_mb": round(size / 2**20),
+        "names": names,
+    }
 
 
 def main() -> None:

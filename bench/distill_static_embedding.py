@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-SIF_A = 1e-5  # stronger than model2vec's 1e-3: log texts share many frequent pieces (docs/benchmarks.md, "First hour")
+# Stronger than model2vec's 1e-3: log texts share many frequent pieces (docs/benchmarks.md, "First hour").
+SIF_A = 1e-5
 
 
 def piece_vectors(model_dir: Path, batch: int) -> tuple[list[str], np.ndarray]:  # type: ignore[type-arg]

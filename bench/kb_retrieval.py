@@ -135,7 +135,9 @@ def main() -> None:
         for q in cases:
             found = kb.similar(q.diagnosis, 10, repo=q.repo)
             kb_scored.append([(s.fingerprint, s.similarity) for s in found])
-            systems[f"knowledge base (exact + {query_settings.model} neighbours)"].append([s.fingerprint for s in found])
+            systems[f"knowledge base (exact + {query_settings.model} neighbours)"].append(
+                [s.fingerprint for s in found]
+            )
         t_query = time.perf_counter() - t0
         # `kb search TEXT`: what a user pastes is one line, the log's first focus line (its own failure is
         # left out unless another log of the repository shares its fingerprint).

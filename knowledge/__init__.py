@@ -56,9 +56,14 @@ def open_knowledge_base(
     Raises `KnowledgeBaseError` (one line for the user) when the `kb` extra is not installed, or the database
     URL is malformed or its server cannot be reached.
     """
-    from knowledge.config import canonical_model, collection_name, load_knowledge_settings
+    from knowledge.config import (
+        canonical_model,
+        collection_name,
+        load_knowledge_settings,
+        with_model_cutoffs,
+    )
 
-    kb_settings = kb_settings or load_knowledge_settings()
+    kb_settings = with_model_cutoffs(kb_settings or load_knowledge_settings())
     missing = missing_packages(kb_settings.model if embedder is None else "hashing")
     if missing:
         raise KnowledgeBaseError(not_installed(missing))
@@ -101,7 +106,10 @@ def open_knowledge_base(
         )
 
     return KnowledgeBase(
-        sql, vectors, embedder or _LazyEmbedder(canonical_model(kb_settings.model), build_embedder), kb_settings
+        sql,
+        vectors,
+        embedder or _LazyEmbedder(canonical_model(kb_settings.model), build_embedder),
+        kb_settings,
     )
 
 

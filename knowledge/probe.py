@@ -61,7 +61,7 @@ class StoreProbe:
 
     def nothing_to_compare(self, diagnosis: Diagnosis, scope: str, value: str | None) -> bool | None:
         """True when `KnowledgeBase.similar` must answer [] for `diagnosis`: no occurrence of its fingerprint
-        from another log, and no other failure, in scope (`_exact` and `_has_candidates` of knowledge.base)."""
+        from another log, and no other failure, in scope (knowledge.base's `_exact`, `_has_candidates`)."""
         where, args = "", []
         if scope in ("repo", "org"):
             where, args = f" AND f.{scope} = ?", [value or ""]
@@ -76,7 +76,8 @@ class StoreProbe:
                     [diagnosis.fingerprint, diagnosis.source, *args],
                 ).fetchone()
                 other = conn.execute(
-                    f"SELECT 1 FROM kb_failures f WHERE f.occurrences >= 1 AND f.fingerprint != ?{where} LIMIT 1",
+                    "SELECT 1 FROM kb_failures f WHERE f.occurrences >= 1"
+                    f" AND f.fingerprint != ?{where} LIMIT 1",
                     [diagnosis.fingerprint, *args],
                 ).fetchone()
         except sqlite3.Error:

@@ -242,7 +242,9 @@ def test_an_llm_without_its_key_is_a_warning_and_the_diagnosis_goes_on(
         monkeypatch.delenv("OPENAI_API_KEY", raising=False)
         out = io.StringIO()
         assert run_action(env=env, out=out) == 0
-        assert "::warning::cimedic: LLM openai:gpt-4.1-mini skipped: OPENAI_API_KEY is not set" in out.getvalue()
+        assert (
+            "::warning::cimedic: LLM openai:gpt-4.1-mini skipped: OPENAI_API_KEY is not set" in out.getvalue()
+        )
         comment = sim.comments_on(REPO, 3)[0]["body"]
         assert "assert 3 == 4" in comment and "Root cause" not in comment
     finally:

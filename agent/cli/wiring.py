@@ -23,12 +23,12 @@ def knowledge_settings() -> KnowledgeSettings:
     """`CIMEDIC_KB_*`, with the command line's own default model: the static embedding distilled from MiniLM
     (numpy only: a query in milliseconds instead of a ~6 s, ~500 MB model load per run; docs/benchmarks.md,
     "First hour"). `CIMEDIC_KB_MODEL` still chooses any model."""
-    from knowledge.config import STATIC_MODEL, load_knowledge_settings
+    from knowledge.config import STATIC_MODEL, load_knowledge_settings, with_model_cutoffs
 
     kb_settings = load_knowledge_settings()
-    if "model" in kb_settings.model_fields_set:
-        return kb_settings
-    return kb_settings.model_copy(update={"model": STATIC_MODEL})
+    if "model" not in kb_settings.model_fields_set:
+        kb_settings = kb_settings.model_copy(update={"model": STATIC_MODEL})
+    return with_model_cutoffs(kb_settings)
 
 
 def open_knowledge_base(settings: Settings) -> KnowledgeBase:
