@@ -204,7 +204,9 @@ def test_the_readme_first_session_does_what_it_says(tmp_path: Path) -> None:
     assert search.returncode == 0, search.stderr
     top = search.stdout.splitlines()[0]
     assert "Python module stripe not found" in top and "similar 0." in top, search.stdout
-    again = _cimedic("analyze", "examples/python-module-not-found.log", home=home)
-    assert again.returncode == 0 and "Seen before" in again.stdout, again.stdout
+    again = _cimedic("analyze", "examples/github/python-module-not-found.log", home=home)
+    assert again.returncode == 0, again.stderr
+    seen = again.stdout.split("Seen before", 1)[1]
+    assert "same failure: Python module stripe not found" in seen.splitlines()[1], again.stdout
     stats = _cimedic("kb", "stats", home=home)
     assert stats.stdout.startswith(f"{len(examples)} failures"), stats.stdout
