@@ -210,3 +210,18 @@ def test_the_readme_first_session_does_what_it_says(tmp_path: Path) -> None:
     assert "same failure: Python module stripe not found" in seen.splitlines()[1], again.stdout
     stats = _cimedic("kb", "stats", home=home)
     assert stats.stdout.startswith(f"{len(examples)} failures"), stats.stdout
+
+
+def test_a_provider_sdk_is_imported_only_when_a_model_of_its_provider_is_built() -> None:
+    script = (
+        "import sys\nimport agent.cli, webhooks.github_action\nfrom agent.llm import build_chain, registry\n"
+        "sdks = ('openai', 'anthropic', 'google.genai')\n"
+        "registry.prefixes()\nchain = build_chain('anthropic:claude-x,openai:gpt-4.1-mini')\n"
+        "print('after chain:', sorted(m for m in sdks if m in sys.modules))\n"
+        "import httpx2\nchain[1].build(httpx2.AsyncClient())\n"
+        "print('after build:', sorted(m for m in sdks if m in sys.modules))\n"
+    )
+    env = {**os.environ, "OPENAI_API_KEY": "sk-test"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=180)
+    assert "after chain: []" in out.stdout, out.stdout + out.stderr
+    assert "after build: ['openai']" in out.stdout, out.stdout + out.stderr
