@@ -6,6 +6,7 @@ import http.server
 import io
 import json
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -15,6 +16,7 @@ from llm_support import answer, completion
 from test_gh_e2e import GREEN, PYTEST_FAIL, REPO
 
 from actions.github_comment import MARKER
+from agent.config import load_settings
 from webhooks.github_action import print_untrusted, run_action
 
 
@@ -174,6 +176,14 @@ class _ChatCompletions(http.server.BaseHTTPRequestHandler):
         return None
 
 
+@pytest.fixture
+def fresh_settings() -> Iterator[None]:
+    """`load_settings` is read once per process: these tests set `CIMEDIC_*` (monkeypatch) before it."""
+    load_settings.cache_clear()
+    yield
+    load_settings.cache_clear()
+
+
 def _failed_run(sim: GitHubSim, tmp_path: Path) -> dict[str, str]:
     sim.add_repo(REPO)
     sim.add_pull(REPO, 3, head_sha="c" * 40, head_ref="feature")
@@ -193,6 +203,7 @@ def _failed_run(sim: GitHubSim, tmp_path: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.usefixtures("fresh_settings")
 def test_the_llm_input_and_its_key_reach_the_model_and_the_comment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -231,6 +242,7 @@ def test_the_llm_input_and_its_key_reach_the_model_and_the_comment(
         server.server_close()
 
 
+@pytest.mark.usefixtures("fresh_settings")
 def test_an_llm_without_its_key_is_a_warning_and_the_diagnosis_goes_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
