@@ -11,10 +11,10 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-# The knowledge base (extra `kb`) is what pulls torch; `pip install -e .` alone is the light CLI (README).
+# Every extra (the transformer model pulls torch); `pip install -e .` alone is the light CLI and Action (README).
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e '.[kb]'
+	$(BIN)/pip install -q -e '.[all]'
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed

@@ -8,9 +8,9 @@ change of load on a shared machine hits both alike):
 - `empty`: a home whose knowledge base holds only this log's own failure (every later run of a new user
   until a second kind of failure is recorded: nothing to compare with);
 - `one`: a home holding one recorded failure of another log (the embedding model must load);
-- `N` (default 10,000): a home holding N recorded failures. They are written through the knowledge base
-  with random unit vectors instead of model embeddings (embedding 10,000 texts would take longer than the
-  bench; what is measured is the query side: opening the stores and embedding one query).
+- `N` (default 10,000): a home holding N recorded failures, written through the knowledge base with the
+  command line's model (the static embedding; what is measured is the query side: opening the stores,
+  embedding one query, comparing it with the N).
 
     .venv/bin/python bench/cli_first_hour.py --runs 5 --stored 10000
 """
@@ -63,25 +63,15 @@ def measure(home: Path, args: Sequence[str]) -> tuple[float, float]:
 
 
 def fill(home: Path, n: int) -> None:
-    """`n` recorded failures (distinct texts, random unit vectors) in `home`'s knowledge base."""
-    import numpy as np
-
+    """`n` recorded failures (distinct titles) in `home`'s knowledge base, embedded by the command line's
+    model (the static embedding: what `analyze` compares with, in the collection it reads)."""
+    from agent.cli.wiring import knowledge_settings
     from agent.config import Settings
     from agent.engine import analyze_file
     from agent.models import JobContext
     from knowledge import open_knowledge_base
 
-    class RandomEmbedder:
-        name = "random"
-
-        def __init__(self) -> None:
-            self.rng = np.random.default_rng(7)
-
-        def embed(self, texts: Sequence[str]) -> np.ndarray:  # type: ignore[type-arg]
-            v = self.rng.standard_normal((len(texts), 384)).astype(np.float32)
-            return v / np.linalg.norm(v, axis=1, keepdims=True)
-
-    kb = open_knowledge_base(Settings(home=home), embedder=RandomEmbedder())
+    kb = open_knowledge_base(Settings(home=home), knowledge_settings())
     base = analyze_file(OTHER)
     items = []
     for i in range(n):

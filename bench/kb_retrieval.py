@@ -135,7 +135,9 @@ def main() -> None:
         for q in cases:
             found = kb.similar(q.diagnosis, 10, repo=q.repo)
             kb_scored.append([(s.fingerprint, s.similarity) for s in found])
-            systems["knowledge base (exact + MiniLM neighbours)"].append([s.fingerprint for s in found])
+            systems[f"knowledge base (exact + {query_settings.model} neighbours)"].append(
+                [s.fingerprint for s in found]
+            )
         t_query = time.perf_counter() - t0
         # `kb search TEXT`: what a user pastes is one line, the log's first focus line (its own failure is
         # left out unless another log of the repository shares its fingerprint).
@@ -184,7 +186,7 @@ def main() -> None:
     # the threshold), and how often a log without any match still gets a "seen before" answer.
     thresholds = {}
     wanted = good["issue"]
-    for t in (0.0, 0.4, 0.5, 0.55, 0.6, 0.7, 0.8):
+    for t in (0.0, 0.4, 0.5, 0.55, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9):
         shown = [[fp for fp, sim in found if sim >= t][:3] for found in kb_scored]
         with_match = [i for i, g in enumerate(wanted) if g]
         without = [i for i, g in enumerate(wanted) if not g]
@@ -197,7 +199,7 @@ def main() -> None:
         }
     results["thresholds (issue definition)"] = thresholds  # type: ignore[assignment]
     text_thresholds = {}
-    for t in (0.3, 0.35, 0.4, 0.45, 0.5, 0.55):
+    for t in (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8):
         shown = [[fp for fp, sim in found if sim >= t][:3] for found in text_scored]
         with_match = [i for i, g in enumerate(wanted) if g]
         without = [i for i, g in enumerate(wanted) if not g]
@@ -213,8 +215,8 @@ def main() -> None:
     report = {
         "logs": len(cases),
         "settings": {
-            "record": record_settings.model_dump(include={"max_tokens", "precision"}),
-            "query": query_settings.model_dump(include={"max_tokens", "precision"}),
+            "record": record_settings.model_dump(include={"model", "max_tokens", "precision"}),
+            "query": query_settings.model_dump(include={"model", "max_tokens", "precision"}),
         },
         "repos": len(by_repo),
         "seconds": {

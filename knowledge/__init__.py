@@ -20,15 +20,25 @@ if TYPE_CHECKING:
     from knowledge.embedding import Embedder, Vectors
     from knowledge.vectors import VectorStore
 
-__all__ = ["INSTALL_HINT", "missing_packages", "open_knowledge_base"]
+__all__ = ["INSTALL_HINT", "missing_packages", "not_installed", "open_knowledge_base"]
 
 INSTALL_HINT = "pip install 'cimedic[kb]'"
+TRANSFORMER_HINT = "pip install 'cimedic[transformer]' (with torch's CPU build, see README)"
+
+
+def not_installed(missing: list[str]) -> str:
+    """The one line that says which extra brings the `missing` packages."""
+    hint = TRANSFORMER_HINT if {"torch", "sentence_transformers"} & set(missing) else INSTALL_HINT
+    return f"the knowledge base is not installed (missing {', '.join(missing)}; {hint})"
 
 
 def missing_packages(model: str) -> list[str]:
     """The packages of the `kb` extra that are not installed (the engine and the CLI run without them)."""
+    from knowledge.config import STATIC_MODEL, canonical_model
+
     needed = ["chromadb", "numpy"]
-    if model != "hashing" and not model.startswith("hashing:"):
+    model = canonical_model(model)
+    if model != STATIC_MODEL and not model.startswith("hashing:"):
         needed += ["sentence_transformers", "torch"]
     return [name for name in needed if importlib.util.find_spec(name) is None]
 
@@ -46,14 +56,17 @@ def open_knowledge_base(
     Raises `KnowledgeBaseError` (one line for the user) when the `kb` extra is not installed, or the database
     URL is malformed or its server cannot be reached.
     """
-    from knowledge.config import load_knowledge_settings
+    from knowledge.config import (
+        canonical_model,
+        collection_name,
+        load_knowledge_settings,
+        with_model_cutoffs,
+    )
 
-    kb_settings = kb_settings or load_knowledge_settings()
+    kb_settings = with_model_cutoffs(kb_settings or load_knowledge_settings())
     missing = missing_packages(kb_settings.model if embedder is None else "hashing")
     if missing:
-        raise KnowledgeBaseError(
-            f"the knowledge base is not installed (missing {', '.join(missing)}; {INSTALL_HINT})"
-        )
+        raise KnowledgeBaseError(not_installed(missing))
     from sqlalchemy.exc import SQLAlchemyError
 
     from knowledge.base import KnowledgeBase
@@ -70,12 +83,15 @@ def open_knowledge_base(
             f"cannot open the knowledge base database (CIMEDIC_DATABASE_URL): {first}"
         ) from exc
     chroma_path = settings.home / "chroma"
+    collection = collection_name(
+        kb_settings.collection, embedder.name if embedder is not None else canonical_model(kb_settings.model)
+    )
 
     def vectors() -> VectorStore:
         from knowledge.vectors import VectorStore, open_client
 
         client = open_client(path=None if settings.chroma_url else chroma_path, url=settings.chroma_url)
-        return VectorStore(client, kb_settings.collection, cache_vectors=kb_settings.cache_vectors)
+        return VectorStore(client, collection, cache_vectors=kb_settings.cache_vectors)
 
     def build_embedder() -> Embedder:
         from knowledge.embedding import make_embedder
@@ -90,7 +106,10 @@ def open_knowledge_base(
         )
 
     return KnowledgeBase(
-        sql, vectors, embedder or _LazyEmbedder(kb_settings.model, build_embedder), kb_settings
+        sql,
+        vectors,
+        embedder or _LazyEmbedder(canonical_model(kb_settings.model), build_embedder),
+        kb_settings,
     )
 
 

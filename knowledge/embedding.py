@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from knowledge.config import DEFAULT_MODEL, Precision
+from knowledge.config import DEFAULT_MODEL, STATIC_MODEL, Precision, canonical_model
 
 Vectors = npt.NDArray[np.float32]
 
@@ -218,6 +218,11 @@ def make_embedder(
     precision: Precision = "float32",
 ) -> Embedder:
     """The embedder a model setting names (see `KnowledgeSettings.model`)."""
+    model = canonical_model(model)
+    if model == STATIC_MODEL:
+        from knowledge.static_embedding import StaticEmbedder
+
+        return CachingEmbedder(StaticEmbedder())
     if model == "hashing" or model.startswith("hashing:"):
         _, _, dim = model.partition(":")
         return CachingEmbedder(HashingEmbedder(int(dim) if dim else 384))

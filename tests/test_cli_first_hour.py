@@ -22,7 +22,12 @@ def _cimedic(*args: str, home: Path, **env: str) -> subprocess.CompletedProcess[
         if name not in env:
             full.pop(name, None)
     return subprocess.run(
-        [sys.executable, "-m", "agent.cli", *args], capture_output=True, text=True, env=full, timeout=180
+        [sys.executable, "-m", "agent.cli", *args],
+        capture_output=True,
+        text=True,
+        env=full,
+        timeout=180,
+        cwd=ROOT,
     )
 
 
@@ -171,3 +176,52 @@ def test_the_action_passes_every_input_through_env_and_never_into_run() -> None:
     assert {"CIMEDIC_LLM", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY"} <= set(diagnose["env"])
     install = next(s for s in steps if "pip" in s.get("run", ""))
     assert "torch" not in install["run"] and "[kb]" not in install["run"]  # the light install
+
+
+def test_a_command_without_its_extra_names_the_extra_in_one_line(tmp_path: Path) -> None:
+    # The light install has no fastapi: `None` in sys.modules makes `import fastapi` fail as a missing one.
+    script = "import sys\nsys.modules['fastapi'] = None\nfrom agent.cli import main\nmain()\n"
+    env = {**os.environ, "CIMEDIC_HOME": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", script, "serve"], capture_output=True, text=True, env=env, timeout=180
+    )
+    line = _one_error_line(out)
+    assert "'service' extra" in line and "pip install 'cimedic[service]'" in line, line
+
+
+def test_the_readme_first_session_does_what_it_says(tmp_path: Path) -> None:
+    """README.md, "Use": the first session's commands, in order, on a fresh home."""
+    home = tmp_path / "home"
+    first = _cimedic("analyze", "examples/python-module-not-found.log", home=home)
+    assert first.returncode == 0 and first.stderr == "", first.stderr
+    assert "dependency" in first.stdout and "No module named 'stripe'" in first.stdout
+    examples = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "examples").glob("*.log"))
+    added = _cimedic("kb", "add", *examples, home=home)
+    assert added.returncode == 0 and f"recorded {len(examples)} logs" in added.stdout, (
+        added.stdout + added.stderr
+    )
+    search = _cimedic("kb", "search", "No module named yaml", home=home)
+    assert search.returncode == 0, search.stderr
+    top = search.stdout.splitlines()[0]
+    assert "Python module stripe not found" in top and "similar 0." in top, search.stdout
+    again = _cimedic("analyze", "examples/github/python-module-not-found.log", home=home)
+    assert again.returncode == 0, again.stderr
+    seen = again.stdout.split("Seen before", 1)[1]
+    assert "same failure: Python module stripe not found" in seen.splitlines()[1], again.stdout
+    stats = _cimedic("kb", "stats", home=home)
+    assert stats.stdout.startswith(f"{len(examples)} failures"), stats.stdout
+
+
+def test_a_provider_sdk_is_imported_only_when_a_model_of_its_provider_is_built() -> None:
+    script = (
+        "import sys\nimport agent.cli, webhooks.github_action\nfrom agent.llm import build_chain, registry\n"
+        "sdks = ('openai', 'anthropic', 'google.genai')\n"
+        "registry.prefixes()\nchain = build_chain('anthropic:claude-x,openai:gpt-4.1-mini')\n"
+        "print('after chain:', sorted(m for m in sdks if m in sys.modules))\n"
+        "import httpx2\nchain[1].build(httpx2.AsyncClient())\n"
+        "print('after build:', sorted(m for m in sdks if m in sys.modules))\n"
+    )
+    env = {**os.environ, "OPENAI_API_KEY": "sk-test"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=180)
+    assert "after chain: []" in out.stdout, out.stdout + out.stderr
+    assert "after build: ['openai']" in out.stdout, out.stdout + out.stderr

@@ -8,7 +8,9 @@ Reads the runner's environment (docs.github.com/en/actions/reference/variables-r
 `GITHUB_EVENT_NAME`, `GITHUB_EVENT_PATH`, `GITHUB_REPOSITORY`, `GITHUB_RUN_ID`, `GITHUB_RUN_ATTEMPT`,
 `GITHUB_API_URL`, `GITHUB_STEP_SUMMARY`, and a token (`CIMEDIC_GITHUB_TOKEN` or `GITHUB_TOKEN`). Under
 `workflow_run` it analyses the triggering run; otherwise the current run (use it in a last job with
-`if: failure()`).
+`if: failure()`). `CIMEDIC_LLM` (the action's `llm` input) adds a root-cause explanation, with the provider's
+key from the environment (`OPENAI_API_KEY`, ...: action.yml passes its inputs as env); a model that cannot
+work (no key) is a `::warning::` and the diagnosis goes on without it.
 
 Outputs: the job summary (GitHub caps it at 1 MiB per step: docs .../workflow-commands#adding-a-job-summary)
 and the same sticky PR comment the App writes, found under the identity the token writes as
@@ -25,7 +27,7 @@ import secrets
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from actions.github_api import GitHubApi, GitHubError
 from actions.github_comment import MARKER, FailedJob, ensure_sticky_comment, render_comment
@@ -33,9 +35,13 @@ from actions.github_identity import resolve_login
 from agent.failed_job import diagnose_failed_job
 from agent.jobs import JobRef, PullRef
 from agent.models import Diagnosis
+from agent.ports import Explainer
 from webhooks.fix_reader import GitHubFiles
 from webhooks.github_forge import GitHubForge
 from webhooks.lookups import Lookups
+
+if TYPE_CHECKING:
+    from agent.llm import LlmExplainer
 
 SUMMARY_LIMIT = 1024 * 1024
 
@@ -92,6 +98,31 @@ def _is_runner_token(env: Mapping[str, str], token: str) -> bool:
     return not env.get("CIMEDIC_GITHUB_TOKEN") and token == env.get("GITHUB_TOKEN")
 
 
+def _explainer(repo: str, token: str, out: TextIO) -> LlmExplainer | None:
+    """The LLM of `CIMEDIC_LLM`, bound to `repo`, or None (unset, or no model of the chain can work).
+
+    The token is one of the secrets redacted from what the LLM is sent. The LLM layer is imported only when
+    a chain is configured (importing it costs seconds).
+    """
+    from agent.config import load_settings
+
+    settings = load_settings()
+    if not settings.llm or not settings.llm.strip():
+        return None
+    from agent.llm import make_explainer
+
+    explainer = make_explainer(settings, secrets=(token,))
+    if explainer is None:
+        return None
+    reasons = explainer.unusable()
+    for model, reason in reasons.items():
+        out.write(f"::warning::cimedic: LLM {model} skipped: {reason}\n")
+    if len(reasons) == len(explainer.chain):
+        explainer.close()
+        return None
+    return explainer.bind(repo)
+
+
 def run_action(
     *,
     comment: bool = True,
@@ -110,6 +141,24 @@ def run_action(
             "(with: github-token, or CIMEDIC_GITHUB_TOKEN)\n"
         )
         return 2
+    explainer = _explainer(repo, token, out)
+    try:
+        return _run(env, out, token, repo, comment, summary, analyzer, explainer)
+    finally:
+        if explainer is not None:
+            explainer.close()
+
+
+def _run(
+    env: Mapping[str, str],
+    out: TextIO,
+    token: str,
+    repo: str,
+    comment: bool,
+    summary: bool,
+    analyzer: Callable[..., Diagnosis] | None,
+    explainer: Explainer | None,
+) -> int:
     run_id, attempt, known_run, prs = _target_run(env)
     base_url = env.get("GITHUB_API_URL", "https://api.github.com")
     api = GitHubApi(base_url=base_url, token=token)
@@ -143,7 +192,9 @@ def run_action(
             # The files at the job's commit through the contents API, as in the App (docs/fixes.md): the
             # workspace may hold another commit, or nothing, when this runs in a later job or workflow.
             files = GitHubFiles(gh, repo, ref.head_sha)
-            report = diagnose_failed_job(ref, forge=forge, analyzer=analyzer, reader=files)
+            report = diagnose_failed_job(
+                ref, forge=forge, analyzer=analyzer, explainer=explainer, reader=files
+            )
             pulls = pulls or report.pulls
             d = report.diagnosis
             jobs_out.append(FailedJob(ref.job_name, ref.url, d, ref.completed_at))

@@ -80,6 +80,23 @@ def _root(
     """CI Medic: find, classify and explain the failure in a CI log."""
 
 
+# The packages of each extra (pyproject.toml), by import name: a command run without its extra says which to
+# install in one line. The light install (engine, `analyze`, the Action, the LLM layer) needs none of them.
+EXTRAS = {
+    "fastapi": "service",
+    "uvicorn": "service",
+    "huey": "service",
+    "redis": "service",
+    "prometheus_client": "service",
+    "jira": "jira",
+    "gitlab": "gitlab",
+    "chromadb": "kb",
+    "numpy": "kb",
+    "sentence_transformers": "transformer",
+    "torch": "transformer",
+}
+
+
 def _library_error(exc: BaseException) -> str | None:
     """The message of a database error, without importing SQLAlchemy or psycopg to recognise one.
 
@@ -112,6 +129,12 @@ def main() -> None:
         sys.exit(130)
     except CimedicError as exc:
         error(str(exc))
+        sys.exit(2)
+    except ModuleNotFoundError as exc:
+        extra = EXTRAS.get((exc.name or "").split(".")[0])
+        if extra is None:
+            raise
+        error(f"this command needs the '{extra}' extra (missing {exc.name}): pip install 'cimedic[{extra}]'")
         sys.exit(2)
     except OSError as exc:
         if exc.errno == errno.EPIPE:  # `cimedic ... | head`: the reader left, nothing to report

@@ -100,7 +100,7 @@ def analyze_command(
         try:
             from agent.cli.wiring import make_knowledge_base
 
-            kb = make_knowledge_base(settings, repo=repo)
+            kb = make_knowledge_base(settings, repo=repo, warn=warning)
         except KnowledgeBaseError as exc:  # the diagnosis still stands without its memory; say so once
             warning(f"{exc}; continuing without it (--no-kb to silence)")
     explainer: LlmExplainer | None = None

@@ -6,13 +6,14 @@ import os
 
 import httpx2
 from pydantic_ai.models import Model
-from pydantic_ai.models.google import GoogleModel
-from pydantic_ai.providers.google import GoogleProvider
 
 from agent.llm.registry import ProviderPlugin, register
 
 
 def _build(target: str, http_client: httpx2.AsyncClient) -> Model:
+    from pydantic_ai.models.google import GoogleModel  # imported on use (see providers/anthropic.py)
+    from pydantic_ai.providers.google import GoogleProvider
+
     key = os.environ.get("GOOGLE_API_KEY") or os.environ.get("GEMINI_API_KEY")
     return GoogleModel(target, provider=GoogleProvider(api_key=key, http_client=http_client))
 

@@ -10,8 +10,6 @@ import os
 
 import httpx2
 from pydantic_ai.models import Model
-from pydantic_ai.models.openai import OpenAIChatModel
-from pydantic_ai.providers.ollama import OllamaProvider
 
 from agent.llm.registry import ProviderPlugin, register
 
@@ -23,6 +21,9 @@ def base_url() -> str:
 
 
 def _build(target: str, http_client: httpx2.AsyncClient) -> Model:
+    from pydantic_ai.models.openai import OpenAIChatModel  # imported on use (see providers/anthropic.py)
+    from pydantic_ai.providers.ollama import OllamaProvider
+
     return OpenAIChatModel(target, provider=OllamaProvider(base_url=base_url(), http_client=http_client))
 
 

@@ -12,9 +12,6 @@ import os
 
 import httpx2
 from pydantic_ai.models import Model
-from pydantic_ai.models.openai import OpenAIChatModel
-from pydantic_ai.providers.openai import OpenAIProvider
-from pydantic_ai.providers.openai_compatible import OpenAICompatibleProvider
 
 from agent.config import ConfigError
 from agent.llm.registry import ProviderPlugin, register
@@ -33,10 +30,16 @@ def split_compatible(target: str) -> tuple[str, str]:
 
 
 def _build_openai(target: str, http_client: httpx2.AsyncClient) -> Model:
+    from pydantic_ai.models.openai import OpenAIChatModel  # imported on use (see providers/anthropic.py)
+    from pydantic_ai.providers.openai import OpenAIProvider
+
     return OpenAIChatModel(target, provider=OpenAIProvider(http_client=http_client))
 
 
 def _build_compatible(target: str, http_client: httpx2.AsyncClient) -> Model:
+    from pydantic_ai.models.openai import OpenAIChatModel
+    from pydantic_ai.providers.openai_compatible import OpenAICompatibleProvider
+
     url, model = split_compatible(target)
     provider = OpenAICompatibleProvider(
         "openai-compatible", base_url=url, api_key=os.environ.get(COMPATIBLE_KEY_ENV), http_client=http_client
