@@ -299,3 +299,19 @@ def test_cli_rules_docs_prints_the_catalog_page() -> None:
     docs = runner.invoke(app, ["rules", "docs"])
     assert docs.exit_code == 0
     assert docs.output == render_markdown()
+
+
+def test_a_hosted_runners_paths_are_not_an_infrastructure_word() -> None:
+    # Every GitHub-hosted job runs under /home/runner/work/...: the word in a path says nothing about the
+    # failure, and an "infrastructure" answer can trigger a re-run by policy.
+    lines = [
+        ll("Traceback (most recent call last):", 1),
+        ll('  File "/home/runner/work/shop/shop/app/main.py", line 3, in <module>', 2),
+        ll("    charge(order)", 3),
+        ll('  File "/home/runner/work/shop/shop/app/pay.py", line 9, in charge', 4),
+        ll("app.pay.PaymentDeclined: card 4242 declined", 5),
+    ]
+    assert default_catalog().classify(lines, []).category is not Category.INFRASTRUCTURE
+    # ...while the word itself still counts
+    alone = [ll("The runner has received a shutdown signal.", 1)]
+    assert default_catalog().classify(alone, []).category is Category.INFRASTRUCTURE
