@@ -23,7 +23,7 @@ from github_sim import (
     wait_until,
 )
 from test_fix_service import GH_LOG, MAIN_PY
-from test_gh_e2e import REPO, SHA, green_base, send_job, settled, sticky
+from test_gh_e2e import PYTEST_FAIL, REPO, SHA, green_base, send_job, settled, sticky
 
 from actions.fix_pr import BRANCH_PREFIX, MAX_ATTEMPTS, FixBranch, branch_name, ensure_fix_pr
 from actions.github_api import GitHubApi, GitHubError
@@ -285,6 +285,23 @@ def test_a_writer_asks_for_a_fix_pr_a_reader_and_a_bot_cannot(sim: GitHubSim, se
     [pr] = wait_until(lambda: fix_prs(sim))
     wait_until(lambda: settled(service) and pr["html_url"] in sticky(sim)[0]["body"])
     assert pr["base"]["ref"] == "feature" and pr["draft"] is True
+
+
+def test_a_fix_asked_for_where_there_is_none_is_recorded_and_writes_nothing(
+    sim: GitHubSim, service: Service
+) -> None:
+    green_base(sim, ["run"])
+    sim.add_pull(REPO, 12, head_sha=SHA, head_ref="feature")
+    run = sim.add_run(REPO, head_sha=SHA, head_branch="feature", pulls=[12])
+    send_job(service, sim, sim.add_job(run, "run", log=PYTEST_FAIL))  # an assertion: no fix-it in the log
+    wait_until(lambda: sticky(sim) and settled(service))
+    sim.permissions[(REPO, "maintainer")] = "write"
+    headers, body = command(sim, 12, "maintainer")
+    assert service.post(headers, body).status_code == 202
+    wait_until(lambda: settled(service) and "fix_pr.none" in audit_actions(service))
+    [entry] = [e for e in service.svc.audit.entries(repo=REPO) if e.action == "fix_pr.none"]
+    assert entry.outcome == "skipped" and "maintainer" in str(entry.detail)
+    assert fix_prs(sim) == [] and git_writes(sim) == []
 
 
 def test_a_broken_trunk_is_fixed_on_the_default_branch(sim: GitHubSim, service: Service) -> None:

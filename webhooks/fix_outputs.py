@@ -127,6 +127,16 @@ def publish_fix_prs(
         return
     chosen = {j.diagnosis.fingerprint: j for j in jobs if j.diagnosis.fix is not None}
     if not chosen:
+        if asked_by:
+            # Someone asked and nothing can be proposed: say so in the record rather than drop the request.
+            audit.record(
+                repo=repo,
+                action="fix_pr.none",
+                target=f"pr#{number}",
+                outcome="skipped",
+                delivery_id=claimed.delivery_id,
+                detail={"sha": head_sha, "asked_by": asked_by, "reason": "no checked fix for these failures"},
+            )
         return
     pull = gh.get_pull(repo, number)
     attempts_target = f"fixpr-attempts:{repo}#{number}"
