@@ -10,7 +10,7 @@ from actions.audit import AuditLog
 from actions.fix_pr import FixBranch, FixPrResult, branch_name, ensure_fix_pr
 from actions.github_api import Client, GitHubError
 from actions.github_comment import FailedJob
-from actions.github_suggest import ensure_suggestions
+from actions.github_suggest import SuggestOutcome, ensure_suggestions
 from actions.patch_policy import patch_policy
 from actions.policy import Policy
 from agent.fixes import Patch, Rejected, validate
@@ -68,27 +68,54 @@ def publish_suggestions(
     outcome = ensure_suggestions(
         gh, repo, number, head_sha, fixes, login=login, sent=sent, dry_run=policy.dry_run
     )
+    record_suggestions(
+        store,
+        audit,
+        target,
+        sent,
+        outcome,
+        repo=repo,
+        on=f"pr#{number}",
+        claimed=claimed,
+        detail={"sha": head_sha},
+    )
+
+
+def record_suggestions(
+    store: Store,
+    audit: AuditLog,
+    target: str,
+    sent: set[str],
+    outcome: SuggestOutcome,
+    *,
+    repo: str,
+    on: str,
+    claimed: Claimed,
+    detail: dict[str, object],
+) -> None:
+    """Remember which suggestions are done (so a redelivery posts none twice) and audit each write or refusal;
+    the same for GitHub's review comments and GitLab's diff threads."""
     if outcome.done:
         store.set_published(target, None, None, sorted(sent | set(outcome.done)))
-    for digest, comment_id in outcome.created:
+    for digest, remote_id in outcome.created:
         metrics.WRITES.labels(action="suggestion", outcome="created").inc()
         audit.record(
             repo=repo,
             action="suggestion.created",
-            target=f"pr#{number}",
+            target=on,
             outcome="done",
-            remote_id=comment_id,
+            remote_id=remote_id,
             delivery_id=claimed.delivery_id,
-            detail={"sha": head_sha, "digest": digest},
+            detail=detail | {"digest": digest},
         )
     for digest, why in outcome.refused:
         audit.record(
             repo=repo,
             action="suggestion.refused",
-            target=f"pr#{number}",
+            target=on,
             outcome="failed",
             delivery_id=claimed.delivery_id,
-            detail={"sha": head_sha, "digest": digest, "reason": why},
+            detail=detail | {"digest": digest, "reason": why},
         )
 
 

@@ -11,7 +11,7 @@ from actions.audit import AuditLog
 from actions.github_comment import FailedJob
 from actions.gitlab_suggest import ensure_mr_suggestions
 from actions.policy import Policy
-from webhooks import metrics
+from webhooks.fix_outputs import record_suggestions
 from webhooks.gitlab import MergeRequestRef
 from webhooks.store import Claimed, Store
 
@@ -39,25 +39,14 @@ def publish_mr_suggestions(
     outcome = ensure_mr_suggestions(
         gl, mr.project_id, mr.iid, sha, fixes, username=username, sent=sent, dry_run=policy.dry_run
     )
-    if outcome.done:
-        store.set_published(target, None, None, sorted(sent | set(outcome.done)))
-    for digest, note_id in outcome.created:
-        metrics.WRITES.labels(action="suggestion", outcome="created").inc()
-        audit.record(
-            repo=repo,
-            action="suggestion.created",
-            target=f"mr:{mr.project_id}!{mr.iid}",
-            outcome="done",
-            remote_id=note_id,
-            delivery_id=claimed.delivery_id,
-            detail={"sha": sha, "digest": digest, "forge": "gitlab"},
-        )
-    for digest, why in outcome.refused:
-        audit.record(
-            repo=repo,
-            action="suggestion.refused",
-            target=f"mr:{mr.project_id}!{mr.iid}",
-            outcome="failed",
-            delivery_id=claimed.delivery_id,
-            detail={"sha": sha, "digest": digest, "reason": why, "forge": "gitlab"},
-        )
+    record_suggestions(
+        store,
+        audit,
+        target,
+        sent,
+        outcome,
+        repo=repo,
+        on=f"mr:{mr.project_id}!{mr.iid}",
+        claimed=claimed,
+        detail={"sha": sha, "forge": "gitlab"},
+    )
