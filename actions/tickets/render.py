@@ -24,7 +24,9 @@ from agent.render import code_block, code_span
 
 SUMMARY_LIMIT = 250  # Jira's summary holds 255 characters; Linear's title has no documented limit
 EXCERPT_LINES = 40
-_MENTION = re.compile(r"@(?=[A-Za-z0-9_.-])")
+# `@` before a name, or before an escaped character that may be followed by one (`@\[~admin\]`): a zero-width
+# space after it keeps a tracker or reader from taking it for a mention.
+_MENTION = re.compile(r"@(?=[A-Za-z0-9_.\\-])")
 _JIRA_SPECIAL = re.compile(r"([\\*_?\-+^~{}\[\]|!#])")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&])")
 _NOFORMAT = re.compile(r"\{noformat", re.IGNORECASE)
