@@ -164,7 +164,7 @@ def _diagnose(
     else:
         # Calibrated (agent/signals/calibration.yaml): a confidence of 0.8 means about 80% of the
         # diagnoses given it had the right category, on cases not used to write the rules.
-        confidence = round(default_calibration().apply(raw), 2)
+        confidence = round(default_calibration().apply(raw, category.value), 2)
     candidate_texts = [c.clean.text for c in result.candidates]
     facts = build_facts(
         step=found.step,

@@ -14,8 +14,9 @@ Category confidence is checked the same way: a reliability table (confidence bin
 right categories) on the held-out folds says whether a confidence of 0.8 means 80% right, with its expected
 calibration error (ECE: the case-weighted mean gap between confidence and accuracy over the bins).
 `--fit-calibration` refits agent/signals/calibration.yaml from the development folds and in-sample tools
-only (raw confidences, binned by equal counts, made monotone by pooling adjacent violators), so the
-held-out figures stay out of sample.
+only (raw confidences; one table, and per answered category that table shifted: bench/calibration_fit.py,
+which also scores the tables held out and leave-one-fold-out from `--json` rows), so the held-out figures
+stay out of sample.
 """
 
 from __future__ import annotations
@@ -45,10 +46,6 @@ HELD_OUT = frozenset({0})
 # Generated-corpus tools whose logs were not looked at while writing rules (see bench/corpus/generate.py).
 HELD_OUT_TOOLS = frozenset({"go", "shellcheck", "javac", "unittest"})
 BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.01)
-# Fixed-width bins for fitting (finer at the top, where most diagnoses are): equal-count bins would pool
-# the few unrecognised failures (raw confidence near 0, never right) with confident ones.
-FIT_EDGES = (0.0, 0.2, 0.4, 0.6, 0.7, 0.8, 0.9, 1.01)
-MIN_BIN = 20  # a bin with fewer cases joins the next one: a share of 3 cases says little
 CALIBRATION = Path(__file__).resolve().parent.parent / "agent" / "signals" / "calibration.yaml"
 
 
@@ -158,31 +155,6 @@ def reliability(title: str, rows: list[Result]) -> None:
         print(f"- ECE {gap / len(rows):.3f}")
 
 
-def fit_calibration(rows: list[Result]) -> list[tuple[float, float]]:
-    """Bins of raw confidence -> accuracy, then pool adjacent violators until accuracy rises."""
-    blocks: list[list[Result]] = []
-    carry: list[Result] = []
-    for lo, hi in itertools.pairwise(FIT_EDGES):
-        carry += [r for r in rows if lo <= r.confidence < hi]
-        if len(carry) >= MIN_BIN:
-            blocks.append(carry)
-            carry = []
-    if carry and blocks:
-        blocks[-1] += carry
-    elif carry:
-        blocks.append(carry)
-    pooled: list[tuple[float, float, int]] = []  # (mean raw, accuracy, cases)
-    for block in blocks:
-        x = statistics.mean(r.confidence for r in block)
-        y = statistics.mean(r.category_ok for r in block)
-        n = len(block)
-        while pooled and pooled[-1][1] > y:
-            px, py, pn = pooled.pop()
-            x, y, n = (px * pn + x * n) / (pn + n), (py * pn + y * n) / (pn + n), pn + n
-        pooled.append((x, y, n))
-    return [(round(x, 3), round(y, 3)) for x, y, _ in pooled]
-
-
 def corpus_cases(corpus: Path) -> tuple[list[Case], dict[str, str]]:
     """The generated corpus: labels.jsonl beside the logs (bench/corpus/generate.py writes both)."""
     cases, group = [], {}
@@ -251,25 +223,29 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"- {r.id} F1={r.f1:.2f} cat={r.category}/{r.label} focus={r.focus!r:.110}")
     reliability("everything", everything)
     if args.fit_calibration:
-        # An `unknown` answer claims no category; the engine leaves its confidence as it is.
-        development = [
-            r
+        import calibration_fit  # it reads this module's fold definitions
+
+        rows = [
+            calibration_fit.Row(r.set, r.group, r.fold, r.category, r.confidence, r.category_ok)
             for r in everything
-            if r.category != "unknown"
-            and (
-                (r.set == "corpus" and r.group not in HELD_OUT_TOOLS)
-                or (r.set != "corpus" and r.fold not in HELD_OUT)
-            )
         ]
-        points = fit_calibration(development)
-        lines = "".join(f"  - [{x}, {y}]\n" for x, y in points)
+        development = [r for r in rows if r.development]
+        fitted = calibration_fit.fit(development)
+        per_category = "".join(
+            f"  {category}:\n" + "".join(f"    - [{x}, {y}]\n" for x, y in points)
+            for category, points in fitted.by_category.items()
+        )
         CALIBRATION.write_text(
             "# Category confidence calibration: [raw engine confidence, share of categories right], rising.\n"
             "# Fitted by `python bench/crossval.py DATASETS --corpus CORPUS --fit-calibration` on the\n"
-            f"# {len(development)} development cases (folds and tools not held out).\n"
-            f"points:\n{lines}"
+            f"# {len(development)} development cases (folds and tools not held out); how, and how it does\n"
+            "# out of sample: bench/calibration_fit.py. `points` over all categories; `categories`: per\n"
+            "# answered category, the same table shifted by how often that category's answers were right.\n"
+            + "points:\n"
+            + "".join(f"  - [{x}, {y}]\n" for x, y in fitted.points)
+            + f"categories:\n{per_category}"
         )
-        print(f"\nwrote {CALIBRATION} ({len(points)} points from {len(development)} development cases)")
+        print(f"\nwrote {CALIBRATION} ({len(development)} development cases)")
     if args.json:
         with args.json.open("w") as out:
             for r in everything:

@@ -102,16 +102,22 @@ def _signal(item: dict[str, Any]) -> Signal:
     )
 
 
+Points = tuple[tuple[float, float], ...]
+
+
 @dataclass(frozen=True, slots=True)
 class Calibration:
     """Raw engine confidence -> the share of diagnoses with that confidence whose category was right,
-    measured on held-out data (`calibration.yaml`, fitted by bench/crossval.py). Piecewise linear between
-    the points, flat beyond them; the points rise, so a higher raw confidence never maps lower."""
+    measured on held-out data (`calibration.yaml`, fitted by bench/crossval.py). One table per answered
+    category where the development data held enough of it (a network answer at raw 0.9 is right about half
+    as often as a lint answer at raw 0.9), `points` for the others. Piecewise linear between the points,
+    flat beyond them; the points rise, so a higher raw confidence never maps lower."""
 
-    points: tuple[tuple[float, float], ...] = ()
+    points: Points = ()
+    by_category: dict[str, Points] = field(default_factory=dict)
 
-    def apply(self, raw: float) -> float:
-        points = self.points
+    def apply(self, raw: float, category: str | None = None) -> float:
+        points = self.by_category.get(category, self.points) if category else self.points
         if not points:
             return raw
         if raw <= points[0][0]:
@@ -130,12 +136,20 @@ def default_calibration() -> Calibration:
 def load_calibration(text: str) -> Calibration:
     """A calibration table from its YAML; a malformed one is an error that says what is wrong."""
     raw = yaml.safe_load(text)
-    points = tuple((float(x), float(y)) for x, y in raw["points"])
+    by_category = {
+        str(name): _points(value, f"categories.{name}")
+        for name, value in (raw.get("categories") or {}).items()
+    }
+    return Calibration(_points(raw["points"], "points"), by_category)
+
+
+def _points(items: list[list[float]], where: str) -> Points:
+    points = tuple((float(x), float(y)) for x, y in items)
     if any(x1 < x0 or y1 < y0 for (x0, y0), (x1, y1) in itertools.pairwise(points)):
-        raise ValueError("calibration.yaml: points must rise in both raw confidence and accuracy")
+        raise ValueError(f"calibration.yaml: {where}: points must rise in both raw confidence and accuracy")
     if any(not (0.0 <= v <= 1.0) for point in points for v in point):
-        raise ValueError("calibration.yaml: values must lie in 0..1")
-    return Calibration(points)
+        raise ValueError(f"calibration.yaml: {where}: values must lie in 0..1")
+    return points
 
 
 def compile_prefilter(pattern: bytes) -> Prefilter:
