@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from actions.github_api import Client, GitHubError
 from actions.github_comment import VERDICT_LABEL, FailedJob, group_by_fingerprint
-from agent.render import inline_md
+from agent.render import category_uncertain, code_span, inline_md
 
 CHECK_NAME = "CI Medic"
 MAX_ANNOTATIONS_PER_REQUEST = 50
@@ -76,9 +76,13 @@ def check_output(jobs: Sequence[FailedJob], *, note: str | None = None) -> tuple
     for g in groups:
         d = g[0].diagnosis
         kind = d.verdict.kind if d.verdict else "unsure"
-        lines.append(
-            f"- **{VERDICT_LABEL[kind]}**: {inline_md(d.title)} ({len(g)} job{'s' if len(g) > 1 else ''})"
+        # A weak guess does not headline (agent/render.py `category_uncertain`): the first failing line does.
+        what = (
+            f"category uncertain, {code_span(d.focus[0].text.strip()[:200])}"
+            if category_uncertain(d)
+            else inline_md(d.title)
         )
+        lines.append(f"- **{VERDICT_LABEL[kind]}**: {what} ({len(g)} job{'s' if len(g) > 1 else ''})")
     summary = "\n".join(lines)
     if note:
         summary += f"\n\n{inline_md(note, 500)}"

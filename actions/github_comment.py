@@ -15,7 +15,15 @@ from urllib.parse import quote
 
 from actions.github_api import Client, GitHubError
 from agent.models import Diagnosis
-from agent.render import LineUrl, excerpt_block, fence_for, fix_details, inline_md
+from agent.render import (
+    LineUrl,
+    category_uncertain,
+    code_span,
+    excerpt_block,
+    fence_for,
+    fix_details,
+    inline_md,
+)
 
 MARKER = "<!-- cimedic:sticky-comment v1 -->"
 MAX_BODY = 65_536
@@ -107,8 +115,18 @@ def _render_group(
     first = group[0]
     d = first.diagnosis
     kind = d.verdict.kind if d.verdict else "unsure"
-    out = [f"#### {VERDICT_ICON[kind]} {inline_md(d.title)}", ""]
-    meta = [f"**{VERDICT_LABEL[kind]}**", f"category `{d.category.value}`"]
+    if category_uncertain(d):
+        # A weak guess does not headline: the failing lines lead, the category follows as a guess.
+        out = [
+            f"#### {VERDICT_ICON[kind]} Category uncertain: the failing lines",
+            "",
+            *(f"> line {f.line}: {code_span(f.text.strip()[:300])}" for f in d.focus[:5]),
+            "",
+        ]
+        meta = [f"**{VERDICT_LABEL[kind]}**", f"best guess `{d.category.value}`: {inline_md(d.title, 150)}"]
+    else:
+        out = [f"#### {VERDICT_ICON[kind]} {inline_md(d.title)}", ""]
+        meta = [f"**{VERDICT_LABEL[kind]}**", f"category `{d.category.value}`"]
     if d.rule:
         meta.append(f"rule `{inline_md(d.rule, 80)}`")
     out.append(" · ".join(meta))
