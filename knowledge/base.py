@@ -270,7 +270,11 @@ class KnowledgeBase:
     def similar(self, diagnosis: Diagnosis, k: int = 3, *, repo: str | None = None) -> list[SimilarFailure]:
         """Exact fingerprint matches first, then nearest neighbours above the threshold, one per fingerprint.
 
-        The very log being analysed (same source and fingerprint) never answers for itself.
+        The very log being analysed (same source and fingerprint) never answers for itself. A neighbour
+        must have been given the same category: unrelated failures' texts can be near (a pip resolver
+        error and a TLS error both read as pip output); on bench/kb_retrieval.py dropping the neighbours of
+        another category lost no hit@3 and showed fewer logs with no match something (docs/benchmarks.md,
+        "Category confidence, uncertain diagnoses, seen before").
         """
         if k <= 0:
             return []
@@ -278,7 +282,14 @@ class KnowledgeBase:
         results = self._exact(diagnosis, scope, value)
         if len(results) < k:
             text = embed_text(diagnosis)
-            results += self._neighbours(text, k - len(results), scope, value, skip={diagnosis.fingerprint})
+            results += self._neighbours(
+                text,
+                k - len(results),
+                scope,
+                value,
+                skip={diagnosis.fingerprint},
+                category=diagnosis.category.value,
+            )
         return results[:k]
 
     def search_text(
@@ -339,6 +350,7 @@ class KnowledgeBase:
         *,
         skip: set[str],
         threshold: float | None = None,
+        category: str | None = None,
     ) -> list[SimilarFailure]:
         cut = self.settings.threshold if threshold is None else threshold
         if k <= 0 or not text or not self._has_candidates(scope, value, skip):
@@ -346,8 +358,9 @@ class KnowledgeBase:
         self.flush_pending()
         self._complete_vectors()
         vector = self._embed([text])[0]
-        # Several vectors can share a fingerprint (one per repo) and orphans may appear: ask for a margin.
-        n = k * 3 + len(skip) + 5
+        # Several vectors can share a fingerprint (one per repo) and orphans may appear: ask for a margin,
+        # a wider one when neighbours of other categories will be dropped.
+        n = (k * 3 + len(skip) + 5) * (4 if category else 1)
         found = self._query(vector, n, scope, value)
         found = [(vid, 1.0 - dist) for vid, dist in found if 1.0 - dist >= cut]
         if not found:
@@ -364,6 +377,8 @@ class KnowledgeBase:
                 row = rows.get(vid)
                 if row is None or row.fingerprint in skip or row.occurrences < 1:
                     continue  # an orphan vector, or the failure being analysed
+                if category is not None and row.category != category:
+                    continue
                 hit = hits.setdefault(row.fingerprint, _Hit(row.fingerprint, sim, False))
                 hit.similarity = max(hit.similarity, sim)
                 hit.rows.append(row)

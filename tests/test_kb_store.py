@@ -90,12 +90,35 @@ def test_neighbours_rank_the_related_failure_first_and_respect_the_threshold(kb:
             (diag("fp-lint", LINT, source="c.log", category=Category.LINT), job()),
         ]
     )
-    query = diag("fp-new", "ModuleNotFoundError: No module named 'requests_toolbelt'", source="d.log")
+    query = diag(
+        "fp-new",
+        "ModuleNotFoundError: No module named 'requests_toolbelt'",
+        source="d.log",
+        category=Category.DEPENDENCY,
+    )
     results = kb.similar(query, 3)
     assert results and results[0].fingerprint == "fp-import" and not results[0].exact
     assert 0.3 <= results[0].similarity < 1.0
     assert all(r.similarity >= kb.settings.threshold for r in results)
     assert "fp-lint" not in {r.fingerprint for r in results}  # shares no words: below the threshold
+
+
+def test_a_near_failure_of_another_category_is_not_similar(kb: KnowledgeBase) -> None:
+    # `make demo` showed a TLS error "similar (0.85)" to a pip resolver error: near texts, unrelated
+    # failures. A neighbour must have been given the same category; an exact fingerprint match still shows.
+    kb.record_many(
+        [
+            (diag("fp-resolver", IMPORT, source="a.log", category=Category.DEPENDENCY), job()),
+            (diag("fp-same", IMPORT, source="b.log", category=Category.NETWORK), job()),
+        ]
+    )
+    query = diag("fp-new", IMPORT + " (again)", source="c.log", category=Category.NETWORK)
+    assert [r.fingerprint for r in kb.similar(query, 3)] == ["fp-same"]
+    exact = diag("fp-resolver", IMPORT, source="d.log", category=Category.NETWORK)
+    assert [(r.fingerprint, r.exact) for r in kb.similar(exact, 3)] == [
+        ("fp-resolver", True),
+        ("fp-same", False),
+    ]
 
 
 def test_results_are_scoped_to_the_repo_or_org(sql_url: str, tmp_path: Path) -> None:
