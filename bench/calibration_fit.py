@@ -2,13 +2,13 @@
 
 The engine's raw confidence (rule specificity and agreement, how strongly the focus line states an error)
 hardly orders right answers before wrong ones; the answered category does (docs/benchmarks.md, "Category
-confidence (issue 14 item 3)"). So the table is per answered category: for each category, the share of
-right answers by raw-confidence bin over all categories (made to rise by pooling adjacent violators), then
-per answered category that table shifted up or down by how often the category's answers were right
-against what the table says, the shift shrunk toward zero (a category of 7 cases says little on its own).
-Separate raw-confidence bins per category were tried and overfit: leave-one-fold-out Brier 0.100-0.107
-against 0.094 for the shift (docs/benchmarks.md). A category with too few development cases uses the table
-over all categories.
+confidence (issue 14 item 3)"). So: one table of the share of right answers by raw-confidence bin over all
+categories (made to rise by pooling adjacent violators), and per answered category that table shifted up or
+down by how often the category's answers were right against what the table says, the shift shrunk toward
+zero (a category of 7 cases says little on its own). A category with too few development cases uses the
+table over all categories. Separate raw-confidence bins per category were tried and overfit:
+leave-one-fold-out Brier 0.099-0.107, against 0.099 for one table and 0.094 for the shift
+(docs/benchmarks.md, "Category confidence, uncertain diagnoses, seen before").
 
     python bench/calibration_fit.py ROWS.jsonl
 
