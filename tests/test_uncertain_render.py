@@ -112,3 +112,16 @@ def test_json_keeps_the_category_and_the_calibrated_confidence(low: Diagnosis) -
     data = json.loads(to_json([low], lines=False))
     assert data["category"] == "network" and data["confidence"] == low.confidence < UNCERTAIN_BELOW
     assert data["title"] == low.title
+
+
+def test_an_unknown_failure_leads_with_its_lines_and_an_empty_log_keeps_its_one_line(tmp_path: Path) -> None:
+    log = tmp_path / "job.log"
+    log.write_text("Running tests\nok 1\nsomething went wrong here\nexit status 1\n")
+    d = analyze_file(log, source="job.log")
+    assert d.category is Category.UNKNOWN and d.focus
+    out = render_text_to_string(d).splitlines()
+    assert out[1].strip().startswith("category uncertain") and out[2].endswith(d.focus[0].text)
+    empty = tmp_path / "empty.log"
+    empty.write_text("")
+    d = analyze_file(empty, source="empty.log")
+    assert not d.focus and render_text_to_string(d).splitlines()[1].strip() == f"unknown  {d.title}"
