@@ -115,7 +115,8 @@ def _render_group(
     first = group[0]
     d = first.diagnosis
     kind = d.verdict.kind if d.verdict else "unsure"
-    if category_uncertain(d):
+    uncertain = category_uncertain(d)
+    if uncertain:
         # A weak guess does not headline: the failing lines lead, the category follows as a guess.
         out = [
             f"#### {VERDICT_ICON[kind]} Category uncertain: the failing lines",
@@ -123,7 +124,10 @@ def _render_group(
             *(f"> line {f.line}: {code_span(f.text.strip()[:300])}" for f in d.focus[:5]),
             "",
         ]
-        meta = [f"**{VERDICT_LABEL[kind]}**", f"best guess `{d.category.value}`: {inline_md(d.title, 150)}"]
+        meta = [
+            f"**{VERDICT_LABEL[kind]}**",
+            f"best guess `{d.category.value}` ({d.confidence:.2f}): {inline_md(d.title, 150)}",
+        ]
     else:
         out = [f"#### {VERDICT_ICON[kind]} {inline_md(d.title)}", ""]
         meta = [f"**{VERDICT_LABEL[kind]}**", f"category `{d.category.value}`"]
@@ -173,7 +177,7 @@ def _render_group(
         out += ["", *fix_details(d.fix)]
     rem = d.remediation
     if detailed and (rem.explanation or rem.steps or rem.commands):
-        out += ["", "**What to do**"]
+        out += ["", f"**What to do, if it is `{d.category.value}`**" if uncertain else "**What to do**"]
         if rem.explanation:
             out.append(inline_md(rem.explanation, 600))
         out += [f"- {inline_md(s, 300)}" for s in rem.steps[:8]]

@@ -84,7 +84,10 @@ def test_sticky_comment_leads_with_the_lines_when_uncertain(low: Diagnosis, high
     heading = next(line for line in uncertain.splitlines() if line.startswith("####"))
     assert heading.endswith("Category uncertain: the failing lines")
     after = uncertain.split(heading, 1)[1]
-    assert after.index("> line 7: `ERROR: Could not find a version") < after.index("best guess `network`")
+    assert after.index("> line 7: `ERROR: Could not find a version") < after.index(
+        f"best guess `network` ({low.confidence:.2f})"
+    )
+    assert "**What to do, if it is `network`**" in uncertain and "**What to do**" in confident
     assert any(
         line.startswith("#### ") and line.endswith(inline_md(high.title)) for line in confident.splitlines()
     )
