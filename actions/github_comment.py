@@ -14,7 +14,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from actions.github_api import Client, GitHubError
-from agent.models import Diagnosis
+from agent.models import Category, Diagnosis
 from agent.render import (
     LineUrl,
     category_uncertain,
@@ -124,10 +124,12 @@ def _render_group(
             *(f"> line {f.line}: {code_span(f.text.strip()[:300])}" for f in d.focus[:5]),
             "",
         ]
-        meta = [
-            f"**{VERDICT_LABEL[kind]}**",
-            f"best guess `{d.category.value}` ({d.confidence:.2f}): {inline_md(d.title, 150)}",
-        ]
+        guess = (
+            "category `unknown`"
+            if d.category is Category.UNKNOWN
+            else f"best guess `{d.category.value}` ({d.confidence:.2f}): {inline_md(d.title, 150)}"
+        )
+        meta = [f"**{VERDICT_LABEL[kind]}**", guess]
     else:
         out = [f"#### {VERDICT_ICON[kind]} {inline_md(d.title)}", ""]
         meta = [f"**{VERDICT_LABEL[kind]}**", f"category `{d.category.value}`"]

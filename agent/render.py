@@ -274,10 +274,12 @@ def render_markdown(
     ]
     if uncertain:
         out = [f"{heading} ❔ Category uncertain: the failing lines", "", *focus_quotes, ""]
-        meta = [
-            f"**Best guess:** `{d.category.value}`, {code_span(d.title)}",
-            f"**Confidence:** {d.confidence:.2f}",
-        ]
+        guess = (
+            "**Category:** `unknown`"
+            if d.category is Category.UNKNOWN
+            else f"**Best guess:** `{d.category.value}`, {code_span(d.title)}"
+        )
+        meta = [guess, f"**Confidence:** {d.confidence:.2f}"]
     else:
         out = [f"{heading} ❌ {code_span(d.title)}", ""]
         meta = [f"**Category:** `{d.category.value}`", f"**Confidence:** {d.confidence:.2f}"]

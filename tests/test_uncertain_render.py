@@ -124,6 +124,10 @@ def test_an_unknown_failure_leads_with_its_lines_and_an_empty_log_keeps_its_one_
     assert d.category is Category.UNKNOWN and d.focus
     out = render_text_to_string(d).splitlines()
     assert out[1].strip().startswith("category uncertain") and out[2].endswith(d.focus[0].text)
+    assert "**Category:** `unknown`" in render_markdown(d) and "Best guess" not in render_markdown(d)
+    body = render_comment([FailedJob("job", None, d)], head_sha="c" * 40)
+    assert "Category uncertain: the failing lines" in body and "category `unknown`" in body
+    assert "best guess" not in body
     empty = tmp_path / "empty.log"
     empty.write_text("")
     d = analyze_file(empty, source="empty.log")
