@@ -26,6 +26,7 @@ MAX_FOCUS = 3
 SAME_RULE_SLACK = 3.0
 DETAIL_REACH = 3  # lines right after the anchor that state an error are its detail, in focus too
 FOCUS_SHARE = 0.45  # a line joins the focus when it scores at least this share of the anchor
+NEIGHBOUR_SHARE = 0.6  # a neighbouring paragraph joins the excerpt with a line scoring this share
 MAX_UP = 8
 SOFT_RUN = 6  # text and blank lines alternating this far each way make a log double-spaced
 SIBLING_SHARE = 0.5  # a next list item scoring less than this share of the anchor's signals ends its block
@@ -62,10 +63,13 @@ HEADER = re.compile(
     r"^\s*(?:Traceback |={3,}|-{3,}|_{3,}|#{2,} |\*{2,} |FAIL|ERROR|Failures?:|Errors?:|Offenses:|\d+\) |"
     r"Call Stack|Caused by|In file included from|Running |[-=]+ ?[A-Z]\w* ?[-=]+$)"
 )
-# Progress chatter that precedes an error without being part of it, however indented.
+# Progress chatter that precedes an error without being part of it, however indented. Build systems' quiet
+# lines (`  CC      foo.o`, `  CCLD    lib.la`, ` ERLC\tx.beam`: automake's silent rules, Linux kbuild,
+# https://www.gnu.org/software/automake/manual/html_node/Automake-Silent-Rules.html) are progress too.
 PROGRESS = re.compile(
     r"^\s*(?:Compiling|Downloading|Downloaded|Checking|Fresh|Installing|Collecting|Building|Fetching|Updating|"
-    r"Resolving|Unpacking|Setting up|Requirement|Using|Running \S+ \.\.\.$|-- |\[\d+/\d+\]|\d+%)"
+    r"Resolving|Unpacking|Setting up|Requirement|Using|Running \S+ \.\.\.$|-- |\[\d+/\d+\]|\d+%"
+    r"|(?:CC|CXX|CPP|CCLD|CXXLD|LD|AR|AS|GEN|RANLIB|ERLC|HOSTCC|HOSTLD|LINK|YACC|LEX|FC|F77)(?:\t| +)\S+$)"
 )
 # A line that introduces the detail under it: pip's `The conflict is caused by:`, Python's
 # `Current thread 0x00007f (most recent call first):`.
@@ -420,7 +424,7 @@ def localize(
         anchor = first
         top, bottom = paragraph(anchor, view, limits(anchor), erring, strength)
     anchor_score = line_score(anchor)
-    threshold = max(1.5, anchor_score * 0.6)
+    threshold = max(1.5, anchor_score * NEIGHBOUR_SHARE)
     # Neighbouring paragraphs that state errors too (a list of failures) belong to the same chunk.
     low, high = limits(anchor)
     own_bottom = bottom

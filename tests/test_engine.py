@@ -288,3 +288,22 @@ def test_packaged_calibration_rises_and_orders_diagnoses_as_raw_confidence_does(
     assert all(0.0 <= c <= 1.0 for c in calibrated)
     # an unrecognised failure never reads as likely right
     assert analyze("exit status 1\n").confidence <= 0.5
+
+
+def test_a_build_systems_quiet_progress_lines_are_not_the_errors_detail() -> None:
+    # automake's silent rules print one indented line per file built
+    # (https://www.gnu.org/software/automake/manual/html_node/Automake-Silent-Rules.html); Erlang/OTP's
+    # make prints ` ERLC\t<file>` the same way.
+    log = (
+        "$ make\n"
+        "make  all-am\n"
+        "  CC       src/util.o\n"
+        "  CC       src/main.o\n"
+        " ERLC\t../ebin/beam_a.beam\n"
+        "src/main.c:12:5: error: implicit declaration of function 'foo'\n"
+        "make[1]: *** [Makefile:420: src/main.o] Error 1\n"
+        'The command "make" exited with 2.\n'
+    )
+    d = analyze(log)
+    assert d.focus[0].text.startswith("src/main.c:12:5: error:")
+    assert d.excerpt[0].text.startswith("src/main.c:12:5: error:")
