@@ -307,3 +307,26 @@ def test_a_build_systems_quiet_progress_lines_are_not_the_errors_detail() -> Non
     d = analyze(log)
     assert d.focus[0].text.startswith("src/main.c:12:5: error:")
     assert d.excerpt[0].text.startswith("src/main.c:12:5: error:")
+
+
+def test_a_link_checkers_report_of_an_unreachable_link_is_a_link_check_failure() -> None:
+    # awesome_bot's report (https://github.com/dkhamsing/awesome_bot): an item that timed out names a
+    # connection error, but the report is about the list's links, not the job's network.
+    log = (
+        "$ awesome_bot README.md --allow-redirect\n"
+        "Issues :-(\n"
+        "> Links\n"
+        "  01. [L0410] 301 https://example.com/old  → https://example.com/new\n"
+        "  02. [L1970]  https://example.org/slow Failed to open TCP connection to example.org:443"
+        ' (Connection timed out - connect(2) for "example.org" port 443)\n'
+        "  03. [L2058] 301 https://example.com/a  → https://example.com/b\n"
+        "  04. [L3247]  https://example.net/x Failed to open TCP connection to example.net:443"
+        ' (Connection timed out - connect(2) for "example.net" port 443)\n'
+        "  05. [L3254] 301 https://www.example.com  → https://example.com/\n"
+        "> Dupes\n"
+        "  None ✓\n"
+        'The command "awesome_bot README.md --allow-redirect" exited with 1.\n'
+    )
+    d = analyze(log)
+    assert d.rule == "docs.link-check"
+    assert d.category is Category.LINT
