@@ -8,7 +8,8 @@ while changing them. Each case gets a fold from a hash of its repository (LogChu
 so one repository's logs never straddle folds. `HELD_OUT` names the folds nobody looks at while changing
 the engine: `--show` lists misses from the development folds only, and the report gives both figures
 (development = in-sample, held out = out-of-sample) and their gap, and the gap with each fold held out in
-turn (whether fold 0 is merely a hard one). On the generated corpus the groups are the tools:
+turn (whether fold 0 is merely a hard one), beside the spread of the gap that random held-out sets of as many
+groups show by chance. On the generated corpus the groups are the tools:
 `HELD_OUT_TOOLS` are the tools whose logs were not looked at while writing rules.
 
 Category confidence is checked the same way: a reliability table (confidence bins against the share of
@@ -25,6 +26,7 @@ import argparse
 import hashlib
 import itertools
 import json
+import random
 import statistics
 import sys
 from collections import defaultdict
@@ -156,6 +158,29 @@ def rotate(rows: list[Result], folds: int) -> None:
     if gaps:
         listed = " ".join(f"{g:+.3f}" for g in gaps)
         print(f"F1 gap with each fold held out in turn: {listed}; mean {statistics.mean(gaps):+.3f}")
+    chance(rows, len({r.group for r in rows if r.fold in HELD_OUT}))
+
+
+def chance(rows: list[Result], size: int, trials: int = 2000) -> None:
+    """The gap a random held-out set of `size` groups shows with an unchanged engine: repositories differ so
+    much that one small fold's gap says little until it exceeds this spread."""
+    groups = sorted({r.group for r in rows})
+    if not 0 < size < len(groups):
+        return
+    f1s: dict[str, list[float]] = defaultdict(list)
+    for r in rows:
+        f1s[r.group].append(r.f1)
+    rng = random.Random(1)
+    gaps = []
+    for _ in range(trials):
+        held = set(rng.sample(groups, size))
+        out = [f for g in held for f in f1s[g]]
+        rest = [f for g in groups if g not in held for f in f1s[g]]
+        gaps.append(statistics.mean(rest) - statistics.mean(out))
+    print(
+        f"F1 gap of a random held-out set of {size} groups (chance, {trials} draws): "
+        f"mean {statistics.mean(gaps):+.3f}, sd {statistics.stdev(gaps):.3f}"
+    )
 
 
 def reliability(title: str, rows: list[Result]) -> None:
