@@ -90,6 +90,9 @@ class Localized:
     exit: StepMark | None
     # Parameters of the workflow commands on excerpt lines (`::error file=a.py,line=3::`), by line number.
     params: dict[int, str] = field(default_factory=dict)
+    # The tool's closing exit statement right below the excerpt (`make: *** [test] Error 1`): not shown as
+    # part of the failure, but it names what failed (a test target), which classification may use.
+    closing: tuple[int, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -464,11 +467,20 @@ def localize(
             else:
                 bottom = min(span[1], top + MAX_EXCERPT - 1)
     # What follows a generic exit statement below the anchor is the tool winding down (after "rake aborted!":
-    # its own stack, "See full trace"), not more of the error. With a passing log, novelty decides instead.
+    # its own stack, "See full trace"), not more of the error. The statement itself ends the excerpt when it
+    # says something of its own (`collect2: error: ld returned 1 exit status`); mere exit boilerplate
+    # (`make: *** [all] Error 1`, `The command "x" exited with 1.`) is left out. With a passing log, novelty
+    # decides instead.
+    exit_line: tuple[int, str] | None = None
     for n in range(anchor + 1, bottom + 1 if baseline is None else anchor + 1):
         clean = view.get(n)
-        if clean is not None and clean.text.strip() and signal_score(clean.text)[1]:
+        if clean is not None and clean.text.strip() and (said := signal_score(clean.text))[1]:
             bottom = n
+            if said[0] <= 0:
+                exit_line = (n, clean.display)
+                bottom -= 1
+                while bottom > anchor and _is_blank(view.get(bottom)):
+                    bottom -= 1
             break
     if baseline is not None:
         # A passing log tells which error lines are new: the chunk spans all of them near the anchor.
@@ -524,7 +536,7 @@ def localize(
     chosen = [anchor, *sorted(n for _, n in ranked[::-1][: MAX_FOCUS - 1])]
     focus = [(n, clean.display) for n in chosen if (clean := view.get(n)) is not None]
     region = scorer.region_of(anchor) or regions[-1]
-    return Localized(focus, excerpt, anchor_score, region.start, region.exit, params)
+    return Localized(focus, excerpt, anchor_score, region.start, region.exit, params, exit_line)
 
 
 def _detail_run(span: tuple[int, int], view: LogView, *, lead_in: bool) -> int | None:

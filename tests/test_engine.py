@@ -330,3 +330,24 @@ def test_a_link_checkers_report_of_an_unreachable_link_is_a_link_check_failure()
     d = analyze(log)
     assert d.rule == "docs.link-check"
     assert d.category is Category.LINT
+
+
+def test_exit_boilerplate_closes_the_excerpt_without_joining_it() -> None:
+    # make's `*** [target] Error 1` and Travis's `The command ... exited with` only say that it failed; the
+    # linker's closing line says what failed, so it stays.
+    compiled = analyze(
+        "$ make\n"
+        "src/main.c:12:5: error: implicit declaration of function 'foo'\n"
+        "make: *** [Makefile:420: src/main.o] Error 1\n"
+        'The command "make" exited with 2.\n'
+    )
+    assert [x.text for x in compiled.excerpt][-1].startswith("src/main.c:12:5: error:")
+    linked = analyze(
+        "$ make\n"
+        "/usr/bin/ld: main.o: in function `main':\n"
+        "main.c:(.text+0xa): undefined reference to `parse_config'\n"
+        "collect2: error: ld returned 1 exit status\n"
+        "make: *** [Makefile:3: app] Error 1\n"
+        'The command "make" exited with 2.\n'
+    )
+    assert [x.text for x in linked.excerpt][-1] == "collect2: error: ld returned 1 exit status"
