@@ -143,8 +143,14 @@ def _diagnose(
 ) -> Diagnosis:
     focus = [LogLine(line=n, text=redactor.redact(t)) for n, t in found.focus]
     excerpt = [LogLine(line=n, text=redactor.redact(t)) for n, t in found.excerpt]
+    # The exit statement left out of the excerpt still names what failed (`make: *** [test] Error 1`).
+    closing = (
+        []
+        if found.closing is None
+        else [LogLine(line=found.closing[0], text=redactor.redact(found.closing[1]))]
+    )
     # Focus leads with the anchor (the line that states the error); rules weigh ties in log order.
-    classification = catalog.classify(sorted(focus, key=lambda ln: ln.line), excerpt)
+    classification = catalog.classify(sorted(focus, key=lambda ln: ln.line), [*excerpt, *closing])
     hit = classification.hit
     if hit is not None:
         title = redactor.redact(hit.title)

@@ -26,6 +26,7 @@ MAX_FOCUS = 3
 SAME_RULE_SLACK = 3.0
 DETAIL_REACH = 3  # lines right after the anchor that state an error are its detail, in focus too
 FOCUS_SHARE = 0.45  # a line joins the focus when it scores at least this share of the anchor
+NEIGHBOUR_SHARE = 0.6  # a neighbouring paragraph joins the excerpt with a line scoring this share
 MAX_UP = 8
 SOFT_RUN = 6  # text and blank lines alternating this far each way make a log double-spaced
 SIBLING_SHARE = 0.5  # a next list item scoring less than this share of the anchor's signals ends its block
@@ -62,10 +63,13 @@ HEADER = re.compile(
     r"^\s*(?:Traceback |={3,}|-{3,}|_{3,}|#{2,} |\*{2,} |FAIL|ERROR|Failures?:|Errors?:|Offenses:|\d+\) |"
     r"Call Stack|Caused by|In file included from|Running |[-=]+ ?[A-Z]\w* ?[-=]+$)"
 )
-# Progress chatter that precedes an error without being part of it, however indented.
+# Progress chatter that precedes an error without being part of it, however indented. Build systems' quiet
+# lines (`  CC      foo.o`, `  CCLD    lib.la`, ` ERLC\tx.beam`: automake's silent rules, Linux kbuild,
+# https://www.gnu.org/software/automake/manual/html_node/Automake-Silent-Rules.html) are progress too.
 PROGRESS = re.compile(
     r"^\s*(?:Compiling|Downloading|Downloaded|Checking|Fresh|Installing|Collecting|Building|Fetching|Updating|"
-    r"Resolving|Unpacking|Setting up|Requirement|Using|Running \S+ \.\.\.$|-- |\[\d+/\d+\]|\d+%)"
+    r"Resolving|Unpacking|Setting up|Requirement|Using|Running \S+ \.\.\.$|-- |\[\d+/\d+\]|\d+%"
+    r"|(?:CC|CXX|CPP|CCLD|CXXLD|LD|AR|AS|GEN|RANLIB|ERLC|HOSTCC|HOSTLD|LINK|YACC|LEX|FC|F77)(?:\t| +)\S+$)"
 )
 # A line that introduces the detail under it: pip's `The conflict is caused by:`, Python's
 # `Current thread 0x00007f (most recent call first):`.
@@ -86,6 +90,9 @@ class Localized:
     exit: StepMark | None
     # Parameters of the workflow commands on excerpt lines (`::error file=a.py,line=3::`), by line number.
     params: dict[int, str] = field(default_factory=dict)
+    # The tool's closing exit statement right below the excerpt (`make: *** [test] Error 1`): not shown as
+    # part of the failure, but it names what failed (a test target), which classification may use.
+    closing: tuple[int, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,7 +427,7 @@ def localize(
         anchor = first
         top, bottom = paragraph(anchor, view, limits(anchor), erring, strength)
     anchor_score = line_score(anchor)
-    threshold = max(1.5, anchor_score * 0.6)
+    threshold = max(1.5, anchor_score * NEIGHBOUR_SHARE)
     # Neighbouring paragraphs that state errors too (a list of failures) belong to the same chunk.
     low, high = limits(anchor)
     own_bottom = bottom
@@ -460,11 +467,20 @@ def localize(
             else:
                 bottom = min(span[1], top + MAX_EXCERPT - 1)
     # What follows a generic exit statement below the anchor is the tool winding down (after "rake aborted!":
-    # its own stack, "See full trace"), not more of the error. With a passing log, novelty decides instead.
+    # its own stack, "See full trace"), not more of the error. The statement itself ends the excerpt when it
+    # says something of its own (`collect2: error: ld returned 1 exit status`); mere exit boilerplate
+    # (`make: *** [all] Error 1`, `The command "x" exited with 1.`) is left out. With a passing log, novelty
+    # decides instead.
+    exit_line: tuple[int, str] | None = None
     for n in range(anchor + 1, bottom + 1 if baseline is None else anchor + 1):
         clean = view.get(n)
-        if clean is not None and clean.text.strip() and signal_score(clean.text)[1]:
+        if clean is not None and clean.text.strip() and (said := signal_score(clean.text))[1]:
             bottom = n
+            if said[0] <= 0:
+                exit_line = (n, clean.display)
+                bottom -= 1
+                while bottom > anchor and _is_blank(view.get(bottom)):
+                    bottom -= 1
             break
     if baseline is not None:
         # A passing log tells which error lines are new: the chunk spans all of them near the anchor.
@@ -520,7 +536,7 @@ def localize(
     chosen = [anchor, *sorted(n for _, n in ranked[::-1][: MAX_FOCUS - 1])]
     focus = [(n, clean.display) for n in chosen if (clean := view.get(n)) is not None]
     region = scorer.region_of(anchor) or regions[-1]
-    return Localized(focus, excerpt, anchor_score, region.start, region.exit, params)
+    return Localized(focus, excerpt, anchor_score, region.start, region.exit, params, exit_line)
 
 
 def _detail_run(span: tuple[int, int], view: LogView, *, lead_in: bool) -> int | None:

@@ -138,6 +138,8 @@ def _clean_of(raw: bytes, system: str) -> CleanLine:
 
 
 def _line_bounds(buf: bytes, pos: int) -> tuple[int, int]:
+    if 0 < pos < len(buf) and buf[pos] == 10 and buf[pos - 1] == 13:
+        pos -= 1  # the LF of a `\r\n` ends the line its CR ends
     start = _line_start(buf, pos)
     nl = buf.find(b"\n", pos)
     if nl < 0:
@@ -147,7 +149,11 @@ def _line_bounds(buf: bytes, pos: int) -> tuple[int, int]:
 
 
 def _line_start(buf: bytes, pos: int) -> int:
-    """Start of the line holding `pos`; each search stops at the nearest LF, never the buffer's start."""
+    """Start of the line holding `pos`; each search stops at the nearest LF, never the buffer's start.
+
+    The LF of a `\r\n` belongs to the line that break ends, as its CR does."""
+    if 0 < pos < len(buf) and buf[pos] == 10 and buf[pos - 1] == 13:
+        pos -= 1
     nl = buf.rfind(b"\n", 0, pos)
     return max(nl, buf.rfind(b"\r", nl + 1, pos)) + 1
 
@@ -386,7 +392,14 @@ class Scanner:
             m = prefilter.search(lower, pos)
             if m is None or m.start() >= limit:
                 break
-            start, end = _line_bounds(buf, m.start())
+            at = m.start()
+            if buf[at] in (10, 13):
+                # A pattern that needs the byte before a word (`(?:^|[^0-9.])404`) may match from the line
+                # break before it: the match is about the next line.
+                at = _next_line_start(buf, at)
+                if at >= limit:
+                    break
+            start, end = _line_bounds(buf, at)
             line_at += (
                 _count_breaks(buf, counted_to, start) if has_cr else buf.count(b"\n", counted_to, start)
             )

@@ -288,3 +288,66 @@ def test_packaged_calibration_rises_and_orders_diagnoses_as_raw_confidence_does(
     assert all(0.0 <= c <= 1.0 for c in calibrated)
     # an unrecognised failure never reads as likely right
     assert analyze("exit status 1\n").confidence <= 0.5
+
+
+def test_a_build_systems_quiet_progress_lines_are_not_the_errors_detail() -> None:
+    # automake's silent rules print one indented line per file built
+    # (https://www.gnu.org/software/automake/manual/html_node/Automake-Silent-Rules.html); Erlang/OTP's
+    # make prints ` ERLC\t<file>` the same way.
+    log = (
+        "$ make\n"
+        "make  all-am\n"
+        "  CC       src/util.o\n"
+        "  CC       src/main.o\n"
+        " ERLC\t../ebin/beam_a.beam\n"
+        "src/main.c:12:5: error: implicit declaration of function 'foo'\n"
+        "make[1]: *** [Makefile:420: src/main.o] Error 1\n"
+        'The command "make" exited with 2.\n'
+    )
+    d = analyze(log)
+    assert d.focus[0].text.startswith("src/main.c:12:5: error:")
+    assert d.excerpt[0].text.startswith("src/main.c:12:5: error:")
+
+
+def test_a_link_checkers_report_of_an_unreachable_link_is_a_link_check_failure() -> None:
+    # awesome_bot's report (https://github.com/dkhamsing/awesome_bot): an item that timed out names a
+    # connection error, but the report is about the list's links, not the job's network.
+    log = (
+        "$ awesome_bot README.md --allow-redirect\n"
+        "Issues :-(\n"
+        "> Links\n"
+        "  01. [L0410] 301 https://example.com/old  → https://example.com/new\n"
+        "  02. [L1970]  https://example.org/slow Failed to open TCP connection to example.org:443"
+        ' (Connection timed out - connect(2) for "example.org" port 443)\n'
+        "  03. [L2058] 301 https://example.com/a  → https://example.com/b\n"
+        "  04. [L3247]  https://example.net/x Failed to open TCP connection to example.net:443"
+        ' (Connection timed out - connect(2) for "example.net" port 443)\n'
+        "  05. [L3254] 301 https://www.example.com  → https://example.com/\n"
+        "> Dupes\n"
+        "  None ✓\n"
+        'The command "awesome_bot README.md --allow-redirect" exited with 1.\n'
+    )
+    d = analyze(log)
+    assert d.rule == "docs.link-check"
+    assert d.category is Category.LINT
+
+
+def test_exit_boilerplate_closes_the_excerpt_without_joining_it() -> None:
+    # make's `*** [target] Error 1` and Travis's `The command ... exited with` only say that it failed; the
+    # linker's closing line says what failed, so it stays.
+    compiled = analyze(
+        "$ make\n"
+        "src/main.c:12:5: error: implicit declaration of function 'foo'\n"
+        "make: *** [Makefile:420: src/main.o] Error 1\n"
+        'The command "make" exited with 2.\n'
+    )
+    assert [x.text for x in compiled.excerpt][-1].startswith("src/main.c:12:5: error:")
+    linked = analyze(
+        "$ make\n"
+        "/usr/bin/ld: main.o: in function `main':\n"
+        "main.c:(.text+0xa): undefined reference to `parse_config'\n"
+        "collect2: error: ld returned 1 exit status\n"
+        "make: *** [Makefile:3: app] Error 1\n"
+        'The command "make" exited with 2.\n'
+    )
+    assert [x.text for x in linked.excerpt][-1] == "collect2: error: ld returned 1 exit status"

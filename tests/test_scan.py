@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent import scan as scan_module
+from agent.logtext import split_lines
 from agent.scan import Scanner, scan
 from agent.signals import default_signals
 
@@ -104,3 +105,33 @@ def test_screened_signal_scores_on_real_lines() -> None:
     assert len(lines) > 500
     for line in lines:
         assert default_signals().score(line) == _unscreened(line), line
+
+
+@st.composite
+def status_logs(draw: st.DrawFn) -> bytes:
+    """Logs whose lines may open with an HTTP status, which a prefilter pattern finds by the byte before it
+    (a line break): the scanner must still count lines by the contract and read the status line itself."""
+    lines = draw(
+        st.lists(st.sampled_from([*NOISE, *ERRORS, "404 Not Found", "500 boom"]), min_size=1, max_size=80)
+    )
+    breaks = draw(st.lists(st.sampled_from(["\n", "\r\n", "\r"]), min_size=len(lines), max_size=len(lines)))
+    return "".join(line + br for line, br in zip(lines, breaks, strict=True)).encode()
+
+
+@settings(max_examples=200, deadline=None)
+@given(status_logs(), st.integers(min_value=1, max_value=40))
+def test_candidates_and_windows_hold_the_lines_their_numbers_name(data: bytes, window: int) -> None:
+    old = scan_module.WINDOW_BYTES
+    scan_module.WINDOW_BYTES = window  # small windows start anywhere, also between a CR and its LF
+    try:
+        result = scan([data])
+    finally:
+        scan_module.WINDOW_BYTES = old
+    lines = split_lines(data.decode())
+    assert result.total_lines == len(lines)
+    for cand in result.candidates:
+        assert cand.clean.text == lines[cand.line - 1]
+        for i, clean in enumerate(cand.window.lines):
+            n = cand.window.first + i
+            assert clean.text == (lines[n - 1] if n <= len(lines) else "")  # after a last break: nothing
+    assert {n for n, text in enumerate(lines, 1) if text in ERRORS} <= {c.line for c in result.candidates}
