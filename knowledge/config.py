@@ -79,7 +79,7 @@ class KnowledgeSettings(BaseSettings):
     )
     scope: Scope = Field(default="repo", description="which past failures `similar` considers")
     threshold: float = Field(
-        default=0.55, ge=0.0, le=1.0, description="lowest cosine similarity a neighbour must reach"
+        default=0.5, ge=0.0, le=1.0, description="lowest cosine similarity a neighbour must reach"
     )
     defer_vectors: bool = Field(
         default=True,
@@ -113,7 +113,7 @@ class KnowledgeSettings(BaseSettings):
 # Cut-offs calibrated per model on bench/kb_retrieval.py (docs/benchmarks.md): a model's similarities have
 # their own scale (the static embedding's vectors of two unrelated log lines are nearer than MiniLM's), so a
 # model other than the transformer brings its own defaults for the cut-offs the user did not set.
-MODEL_CUTOFFS: dict[str, tuple[float, float]] = {STATIC_MODEL: (0.75, 0.5)}  # (threshold, search_threshold)
+MODEL_CUTOFFS: dict[str, tuple[float, float]] = {STATIC_MODEL: (0.7, 0.5)}  # (threshold, search_threshold)
 
 
 def with_model_cutoffs(settings: KnowledgeSettings) -> KnowledgeSettings:
