@@ -110,7 +110,12 @@ def group_by_fingerprint(jobs: Sequence[FailedJob]) -> list[list[FailedJob]]:
 
 
 def _render_group(
-    group: list[FailedJob], *, detailed: bool, fix_pr: str | None = None, ticket: TicketLink | None = None
+    group: list[FailedJob],
+    *,
+    detailed: bool,
+    fix_pr: str | None = None,
+    fix_label: str = "Draft fix PR",
+    ticket: TicketLink | None = None,
 ) -> str:
     first = group[0]
     d = first.diagnosis
@@ -174,7 +179,7 @@ def _render_group(
         if d.llm.fix:
             out.append(f"**Suggested fix:** {inline_md(d.llm.fix, 800)}")
     if fix_pr is not None:
-        out.append(f"\n**Draft fix PR:** {fix_pr}")
+        out.append(f"\n**{fix_label}:** {fix_pr}")
     if detailed and d.fix is not None:
         out += ["", *fix_details(d.fix)]
     rem = d.remediation
@@ -208,11 +213,12 @@ def render_comment(
     passing: bool = False,
     dry_run_note: str | None = None,
     fix_prs: Mapping[str, str] | None = None,
+    fix_label: str = "Draft fix PR",
     tickets: Mapping[str, TicketLink] | None = None,
 ) -> str:
     """The whole comment body, under the size limit: details are dropped from the oldest groups first.
 
-    `fix_prs`: fingerprint -> URL of the draft fix PR opened for that failure.
+    `fix_prs`: fingerprint -> URL of the draft fix PR (GitLab: MR, `fix_label`) opened for that failure.
     `tickets`: by fingerprint, the ticket each failure is tracked in (the service's, webhooks/ticketing.py).
     """
     tickets = tickets or {}
@@ -239,7 +245,9 @@ def render_comment(
 
     def render(g: list[FailedJob], detailed: bool) -> str:
         fp = g[0].diagnosis.fingerprint
-        return _render_group(g, detailed=detailed, fix_pr=links.get(fp), ticket=tickets.get(fp))
+        return _render_group(
+            g, detailed=detailed, fix_pr=links.get(fp), fix_label=fix_label, ticket=tickets.get(fp)
+        )
 
     full = [render(g, True) for g in groups]
     brief = [render(g, False) for g in groups]

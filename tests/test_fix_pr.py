@@ -25,7 +25,8 @@ from github_sim import (
 from test_fix_service import GH_LOG, MAIN_PY
 from test_gh_e2e import PYTEST_FAIL, REPO, SHA, green_base, send_job, settled, sticky
 
-from actions.fix_pr import BRANCH_PREFIX, MAX_ATTEMPTS, FixBranch, branch_name, ensure_fix_pr
+from actions.fix_pr import ensure_fix_pr
+from actions.fix_request import BRANCH_PREFIX, MAX_ATTEMPTS, FixBranch, branch_name
 from actions.github_api import GitHubApi, GitHubError
 from actions.github_comment import FailedJob
 from actions.policy import parse_policy
@@ -287,7 +288,11 @@ def test_a_writer_asks_for_a_fix_pr_a_reader_and_a_bot_cannot(sim: GitHubSim, se
     assert pr["base"]["ref"] == "feature" and pr["draft"] is True
 
 
-def test_a_fix_asked_for_where_there_is_none_is_recorded_and_writes_nothing(
+def nones(service: Service) -> list[Any]:
+    return [e for e in service.svc.audit.entries(repo=REPO) if e.action == "fix_pr.none"]
+
+
+def test_a_fix_asked_for_where_there_is_none_is_answered_once_and_writes_nothing(
     sim: GitHubSim, service: Service
 ) -> None:
     green_base(sim, ["run"])
@@ -296,12 +301,25 @@ def test_a_fix_asked_for_where_there_is_none_is_recorded_and_writes_nothing(
     send_job(service, sim, sim.add_job(run, "run", log=PYTEST_FAIL))  # an assertion: no fix-it in the log
     wait_until(lambda: sticky(sim) and settled(service))
     sim.permissions[(REPO, "maintainer")] = "write"
-    headers, body = command(sim, 12, "maintainer")
-    assert service.post(headers, body).status_code == 202
-    wait_until(lambda: settled(service) and "fix_pr.none" in audit_actions(service))
-    [entry] = [e for e in service.svc.audit.entries(repo=REPO) if e.action == "fix_pr.none"]
-    assert entry.outcome == "skipped" and "maintainer" in str(entry.detail)
+    for n in (1, 2):  # asked twice on the same commit: one reply
+        headers, body = command(sim, 12, "maintainer")
+        assert service.post(headers, body).status_code == 202
+        wait_until(lambda n=n: settled(service) and len(nones(service)) == n)
+    entries = nones(service)
+    assert len(entries) == 2 and all(
+        e.outcome == "skipped" and "maintainer" in str(e.detail) for e in entries
+    )
+    replies = [c for c in sim.comments_on(REPO, 12) if c not in sticky(sim)]
+    assert len(replies) == 1 and replies[0]["body"].startswith("@maintainer CI Medic has no checked fix")
     assert fix_prs(sim) == [] and git_writes(sim) == []
+
+
+def test_a_fix_pr_does_not_need_the_comment(sim: GitHubSim, service: Service) -> None:
+    sim.add_file(REPO, ".github/cimedic.yml", OPT_IN + "outputs:\n  comment: false\n")
+    send_job(service, sim, failing_pr(sim))
+    [pr] = wait_until(lambda: fix_prs(sim))
+    wait_until(lambda: settled(service))
+    assert pr["draft"] is True and sim.comments_on(REPO, 12) == []
 
 
 def test_a_broken_trunk_is_fixed_on_the_default_branch(sim: GitHubSim, service: Service) -> None:

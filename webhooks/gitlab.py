@@ -11,6 +11,10 @@ GitLab's documentation this follows (docs.gitlab.com/user/project/integrations/)
   base64 after its prefix). Several space-separated signatures may be sent during a key rotation.
 - webhooks.md, "Delivery headers": `X-Gitlab-Event` (`Job Hook`, `Pipeline Hook`), `Idempotency-Key` (the same
   across retries of one delivery), `X-Gitlab-Event-UUID`.
+- webhook_events.md, "Comment events", "Comment on a merge request" (`X-Gitlab-Event: Note Hook`,
+  `object_kind: note`; `object_attributes.note`, `noteable_type: MergeRequest`, `action` create/update
+  (16.11+), `system`; `user.id`/`user.username`; `merge_request.iid`, `source_project_id`,
+  `target_project_id`).
 - webhook_events.md, "Job events" (`object_kind: build`; `build_id`, `build_name`, `build_status`,
   `retries_count`, `pipeline_id`, `project_id`, `project_name`, `project.path_with_namespace`) and "Pipeline
   events" (`object_kind: pipeline`; `object_attributes.status`, `project.name`, `merge_request`).
@@ -207,9 +211,24 @@ class GitLabPublish(_Event):
     commit_status: bool = True
 
 
-GitLabEvent = Annotated[GitLabJob | GitLabPipeline | GitLabPublish, Field(discriminator="kind")]
-GITLAB_EVENTS: TypeAdapter[GitLabJob | GitLabPipeline | GitLabPublish] = TypeAdapter(GitLabEvent)
-KINDS = frozenset({"gitlab_job", "gitlab_pipeline", "gitlab_publish"})
+class GitLabFixCommand(_Event):
+    """`/cimedic fix` in a new note on a merge request: open the draft fix MR (docs/fixes.md)."""
+
+    kind: Literal["gitlab_fix_command"] = "gitlab_fix_command"
+    merge_request: MergeRequestRef
+    source_project_id: int | None = None
+    author: str
+    author_id: int
+
+
+GitLabEvent = Annotated[
+    GitLabJob | GitLabPipeline | GitLabPublish | GitLabFixCommand, Field(discriminator="kind")
+]
+GITLAB_EVENTS: TypeAdapter[GitLabJob | GitLabPipeline | GitLabPublish | GitLabFixCommand] = TypeAdapter(
+    GitLabEvent
+)
+KINDS = frozenset({"gitlab_job", "gitlab_pipeline", "gitlab_publish", "gitlab_fix_command"})
+FIX_COMMAND = "/cimedic fix"
 
 
 class Ignored(BaseModel):
@@ -295,6 +314,36 @@ def _pipeline(delivery_id: str, payload: dict[str, Any]) -> GitLabPipeline:
     )
 
 
+def _fix_command(payload: dict[str, Any]) -> GitLabFixCommand | str:
+    """A new note on a merge request whose first line is the command, or why it is not one. An edited note
+    (`action: update`) is not a new request; GitLab before 16.11 sends no `action` and only new notes."""
+    attrs = payload.get("object_attributes") or {}
+    mr = payload.get("merge_request")
+    if attrs.get("noteable_type") != "MergeRequest" or not isinstance(mr, dict):
+        return "note on something other than a merge request"
+    if attrs.get("action", "create") != "create" or attrs.get("system"):
+        return "not a new comment"
+    lines = str(attrs.get("note") or "").strip().splitlines()
+    if not lines or lines[0].strip().lower() != FIX_COMMAND:
+        return "not a command"
+    project = _project(payload)
+    user = payload.get("user") or {}
+    target = mr.get("target_project_id") or project.get("id")
+    return GitLabFixCommand(
+        delivery_id=f"gitlab-note:{target}:{attrs.get('id')}",  # one note is one request, however delivered
+        project_id=project.get("id") or payload.get("project_id"),
+        repo=repo_key(project.get("path_with_namespace") or _path_of(project.get("web_url")) or ""),
+        default_branch=project.get("default_branch"),
+        web_url=project.get("web_url"),
+        merge_request=MergeRequestRef(
+            project_id=target, iid=mr.get("iid"), target_branch=mr.get("target_branch")
+        ),
+        source_project_id=mr.get("source_project_id"),
+        author=user.get("username") or "",
+        author_id=user.get("id"),
+    )
+
+
 def _one_of(value: Any, allowed: frozenset[str]) -> bool:
     return isinstance(value, str) and value in allowed
 
@@ -307,7 +356,7 @@ def job_delivery_id(project_id: int, job_id: int, retries_count: int) -> str:
 
 def parse_gitlab_delivery(
     headers: Mapping[str, str], body: bytes, auth: GitLabAuth, *, now: float | None = None
-) -> GitLabJob | GitLabPipeline | Ignored:
+) -> GitLabJob | GitLabPipeline | GitLabFixCommand | Ignored:
     """Authenticate and parse one delivery. Raises `Unauthorized` only; everything else is an event or
     `Ignored`."""
     authenticate(headers, body, auth, now=now)
@@ -342,6 +391,9 @@ def parse_gitlab_delivery(
                     f"{pipeline.status}:{key}"
                 }
             )
+        if event == "Note Hook" and kind == "note":
+            command = _fix_command(payload)
+            return command if isinstance(command, GitLabFixCommand) else Ignored(event=event, reason=command)
     except (ValidationError, AttributeError, TypeError) as exc:
         # Authenticated but lacking the fields we need: acknowledge (a 4xx counts against the hook) and
         # say why in the log.

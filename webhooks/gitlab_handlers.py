@@ -26,9 +26,10 @@ from agent.models import Diagnosis
 from agent.ports import Explainer, KnowledgeLookup
 from agent.verdict import Evidence, decide
 from webhooks import metrics
+from webhooks.fix_outputs import fix_links
 from webhooks.fix_reader import GitLabFiles
-from webhooks.gitlab import GitLabJob, GitLabPipeline, GitLabPublish, MergeRequestRef
-from webhooks.gitlab_fix_outputs import publish_mr_suggestions
+from webhooks.gitlab import GitLabFixCommand, GitLabJob, GitLabPipeline, GitLabPublish, MergeRequestRef
+from webhooks.gitlab_fix_outputs import fix_command_refusal, publish_fix_mrs, publish_mr_suggestions
 from webhooks.gitlab_forge import GitLabForge
 from webhooks.history import StoreHistory, signature
 from webhooks.lookups import Lookups
@@ -110,6 +111,7 @@ class GitLabHandlers:
         router.add("gitlab_job", self.job)
         router.add("gitlab_pipeline", self.pipeline)
         router.add("gitlab_publish", self.publish)
+        router.add("gitlab_fix_command", self.fix_command)
 
     def policy(self, project_id: int, default_branch: str | None) -> Policy:
         return self.lookups.cached(  # type: ignore[no-any-return]
@@ -277,19 +279,82 @@ class GitLabHandlers:
         if ev.commit_status:
             self._status(ev, policy, claimed)
 
-    def _note(self, ev: GitLabPublish, mr: MergeRequestRef, policy: Policy, claimed: Claimed) -> None:
-        if not policy.outputs.comment:
+    def fix_command(self, ev: GitLabFixCommand, claimed: Claimed) -> None:
+        """`/cimedic fix` on an MR: its head commit's checked fixes become draft fix MRs (docs/fixes.md)."""
+        mr = ev.merge_request
+        refusal = fix_command_refusal(self.gl, mr.project_id, ev.author, ev.author_id, self.username())
+        outcome = "refused"
+        if refusal is None and ev.source_project_id not in (None, mr.project_id):
+            # Its jobs ran in the fork and its branch is there: we can neither read its record nor push.
+            refusal, outcome = "the merge request's branch is in a fork we cannot push to", "fork"
+        if refusal is not None:
+            self.audit.record(
+                repo=ev.repo,
+                action=f"fix_mr.{outcome}",
+                target=f"mr:{mr.project_id}!{mr.iid}",
+                outcome="skipped",
+                delivery_id=claimed.delivery_id,
+                detail={"asked_by": ev.author, "reason": refusal},
+            )
+            return
+        sha = str(self.gl.projects.get(mr.project_id, lazy=True).mergerequests.get(mr.iid).sha)
+        publish = GitLabPublish(
+            delivery_id=claimed.delivery_id,
+            project_id=ev.project_id,
+            repo=ev.repo,
+            default_branch=ev.default_branch,
+            web_url=ev.web_url,
+            sha=sha,
+            merge_requests=[mr],
+            commit_status=False,
+        )
+        policy = self.policy(ev.project_id, ev.default_branch)
+        self._note(publish, mr, policy, claimed, asked_by=ev.author)
+
+    def _note(
+        self,
+        ev: GitLabPublish,
+        mr: MergeRequestRef,
+        policy: Policy,
+        claimed: Claimed,
+        *,
+        asked_by: str | None = None,
+    ) -> None:
+        """The sticky note, with the fix outputs (draft fix MRs first, so the note links them; then the
+        suggestions). A fix MR does not wait for the note to be enabled, as on GitHub
+        (webhooks/publishing.py)."""
+        if not (policy.outputs.comment or policy.fixes.pull_request or asked_by):
             return
         target = _note_target(mr)
         username = self.username()
         with self.store.lock(target, ttl_s=self.lock_ttl_s):
             results = [r for r in self.store.results_for_pr(ev.repo, mr.iid) if r.head_sha == ev.sha]
             jobs = failed_jobs(results, policy)
+            publish_fix_mrs(
+                self.store,
+                self.audit,
+                self.gl,
+                ev.repo,
+                mr,
+                ev.sha,
+                jobs,
+                policy=policy,
+                claimed=claimed,
+                default_branch=ev.default_branch,
+                asked_by=asked_by,
+            )
+            if not policy.outputs.comment:
+                return
             known_id, known_hash, _ = self.store.published(target)
             if not jobs and known_id is None:
                 return  # nothing failed and we never wrote: stay quiet
             body = render_comment(
-                jobs, head_sha=ev.sha, passing=not jobs, tickets=ticket_links(self.store, ev.repo, jobs)
+                jobs,
+                head_sha=ev.sha,
+                passing=not jobs,
+                fix_prs=fix_links(self.store, ev.repo, jobs),
+                fix_label="Draft fix MR",
+                tickets=ticket_links(self.store, ev.repo, jobs),
             )
             outcome, note_id = ensure_mr_note(
                 self.gl,

@@ -20,6 +20,7 @@ from webhooks import metrics
 from webhooks.gitlab import (
     MAX_BODY_BYTES,
     GitLabAuth,
+    GitLabFixCommand,
     GitLabJob,
     GitLabPipeline,
     Ignored,
@@ -35,7 +36,7 @@ log = logging.getLogger("cimedic.intake.gitlab")
 
 
 def mount_gitlab(app: FastAPI, *, auth: GitLabAuth, store: Store, queue: Queue, inbox: Inbox | None) -> None:
-    def persist(event: GitLabJob | GitLabPipeline) -> Admission:
+    def persist(event: GitLabJob | GitLabPipeline | GitLabFixCommand) -> Admission:
         payload = event.model_dump_json()
         if inbox is not None:  # SQLite: the workers' pump admits and enqueues it (webhooks/inbox.py)
             return inbox.accept(event.delivery_id, event.kind, payload)
@@ -65,7 +66,7 @@ def mount_gitlab(app: FastAPI, *, auth: GitLabAuth, store: Store, queue: Queue, 
                 # cannot be checked without the body: that case is ignored too, and logged).
                 if auth.token:
                     authenticate(request.headers, b"", GitLabAuth(token=auth.token))
-                parsed: GitLabJob | GitLabPipeline | Ignored = Ignored(
+                parsed: GitLabJob | GitLabPipeline | GitLabFixCommand | Ignored = Ignored(
                     event=event_name, reason="body too large"
                 )
             else:

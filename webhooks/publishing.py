@@ -21,7 +21,7 @@ from actions.policy import Policy
 from agent.jobs import FAILED_CONCLUSIONS
 from agent.models import Diagnosis
 from webhooks import metrics
-from webhooks.fix_outputs import fix_pr_links, publish_fix_prs, publish_suggestions
+from webhooks.fix_outputs import fix_links, publish_fix_prs, publish_suggestions
 from webhooks.github import PublishRequest
 from webhooks.queue import Queue
 from webhooks.store import Claimed, JobResult, Store
@@ -128,20 +128,16 @@ class Publisher:
         asked_by: str | None = None,
     ) -> None:
         """The sticky comment, with the fix outputs (draft fix PRs first, so the comment links them; then
-        review suggestions). `asked_by`: who asked for a fix PR with `/cimedic fix`."""
-        if not policy.outputs.comment:
+        review suggestions). `asked_by`: who asked for a fix PR with `/cimedic fix`. A fix PR is an output of
+        its own: it does not wait for the comment to be enabled, nor for a failure (asking where nothing
+        failed is answered too)."""
+        if not (policy.outputs.comment or policy.fixes.pull_request or asked_by):
             return
         target = f"comment:{repo}#{number}"
         login = self._login_name(gh)
         with self.store.lock(target, ttl_s=self.lock_ttl_s):
             results = [r for r in self.store.results_for_pr(repo, number) if r.head_sha == head_sha]
             jobs = failed_jobs(results, policy)
-            note = "Dry run: this comment was not posted." if policy.dry_run else None
-            if policy.error:
-                note = policy.error
-            known_id, known_hash, _ = self.store.published(target)
-            if not jobs and known_id is None:
-                return  # nothing failed and we never commented: stay quiet
             publish_fix_prs(
                 self.store,
                 self.audit,
@@ -155,7 +151,15 @@ class Publisher:
                 default_branch=default_branch,
                 asked_by=asked_by,
             )
-            links = fix_pr_links(self.store, repo, jobs)
+            if not policy.outputs.comment:
+                return
+            note = "Dry run: this comment was not posted." if policy.dry_run else None
+            if policy.error:
+                note = policy.error
+            known_id, known_hash, _ = self.store.published(target)
+            if not jobs and known_id is None:
+                return  # nothing failed and we never commented: stay quiet
+            links = fix_links(self.store, repo, jobs)
             body = render_comment(
                 jobs,
                 head_sha=head_sha,

@@ -1,5 +1,5 @@
-"""Test harness for GitLab: the simulator and deliveries shaped like GitLab's documented Job and Pipeline
-events (tests/fixtures/gitlab/)."""
+"""Test harness for GitLab: the simulator and deliveries shaped like GitLab's documented Job, Pipeline and
+Comment events (tests/fixtures/gitlab/)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from .server import BOT, GitLabSim
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "gitlab"
 WEBHOOK_TOKEN = "gitlab-hook-secret"
 
-__all__ = ["BOT", "WEBHOOK_TOKEN", "GitLabSim", "delivery", "job_hook", "pipeline_hook"]
+__all__ = ["BOT", "WEBHOOK_TOKEN", "GitLabSim", "delivery", "job_hook", "note_hook", "pipeline_hook"]
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -72,6 +72,43 @@ def pipeline_hook(sim: GitLabSim, pipeline: dict[str, Any], mr: dict[str, Any] |
             target_branch=mr["target_branch"],
             source_branch=mr["source_branch"],
         )
+    return payload
+
+
+def note_hook(
+    sim: GitLabSim, mr: dict[str, Any], body: str, *, user_id: int, username: str, action: str = "create"
+) -> dict[str, Any]:
+    """GitLab's documented "Comment on a merge request" example: `username` wrote `body` on `mr`."""
+    payload = copy.deepcopy(fixture("note_hook.json"))
+    project = sim.projects[mr["target_project_id"]]
+    with sim.lock:
+        note_id = next(sim.ids)
+    payload["user"].update(id=user_id, username=username, name=username.title())
+    payload["project_id"] = project["id"]
+    payload["project"].update(
+        id=project["id"],
+        path_with_namespace=project["path_with_namespace"],
+        default_branch=project["default_branch"],
+        web_url=project["web_url"],
+    )
+    payload["object_attributes"].update(
+        id=note_id,
+        note=body,
+        author_id=user_id,
+        project_id=project["id"],
+        noteable_id=mr["id"],
+        action=action,
+        url=f"{mr['web_url']}#note_{note_id}",
+    )
+    payload["merge_request"].update(
+        id=mr["id"],
+        iid=mr["iid"],
+        target_project_id=mr["target_project_id"],
+        source_project_id=mr["source_project_id"],
+        target_branch=mr["target_branch"],
+        source_branch=mr["source_branch"],
+    )
+    payload["merge_request"]["last_commit"]["id"] = mr["sha"]
     return payload
 
 

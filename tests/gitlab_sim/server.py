@@ -3,7 +3,11 @@
 Shaped by docs.gitlab.com/api/: rest/index.md ("Pagination": `page`/`per_page`, the `X-Page`, `X-Per-Page`,
 `X-Next-Page`, `X-Total` headers and `Link` with rel next/first/last; "Status codes"; `PRIVATE-TOKEN`
 authentication), jobs.md (trace as text/plain, retry), pipelines.md, commits.md (merge requests of a commit,
-statuses), merge_requests.md, notes.md, repository_files.md (raw file). Rate limits answer 429 with
+statuses; "Create a commit with multiple files and actions", "Get a single commit"), branches.md ("Get single
+repository branch"), merge_requests.md (get, list, create: a `Draft:` title makes a draft, per
+user/project/merge_requests/drafts.md; 409 for a second open MR of one source branch), members.md ("Get a
+member ..., including inherited and invited members"), notes.md, repository_files.md (raw file at a branch,
+a commit or `HEAD`). Rate limits answer 429 with
 `Retry-After` (docs: security/rate_limits.md). Faults on cue: `fail(method, pattern, status, times, headers)`;
 `delay_s` holds a request that long first (with `status=None` it is then carried out: a slow GitLab), and
 `carried_out=True` carries it out and answers `status` anyway (a proxy's 502 after the write happened).
@@ -59,6 +63,9 @@ class GitLabSim:
         self.mr_diffs: dict[tuple[int, int], list[dict[str, Any]]] = {}
         self.discussions: dict[str, dict[str, Any]] = {}
         self.statuses: list[dict[str, Any]] = []
+        self.commits: dict[str, dict[str, Any]] = {}  # sha -> commit (`_files`: the tree, path -> text)
+        self.branches: dict[tuple[int, str], str] = {}  # (project, branch) -> tip SHA
+        self.members: dict[tuple[int, int], dict[str, Any]] = {}  # (project, user id) -> member
         self.retried: list[int] = []
         self.calls: list[tuple[str, str, int]] = []
         self.started: list[tuple[str, str]] = []  # requests as they arrive (`calls`: as they are answered)
@@ -84,6 +91,73 @@ class GitLabSim:
 
     def add_file(self, pid: int, path: str, text: str, *, ref: str = "main") -> None:
         self.files[(pid, path, ref)] = text
+
+    def tree_at(self, pid: int, ref: str) -> dict[str, str]:
+        """The files at `ref` (a branch, a commit SHA, `HEAD`): a commit's tree, else what `add_file` put."""
+        with self.lock:
+            if ref == "HEAD":
+                ref = self.projects[pid]["default_branch"]
+            sha = self.branches.get((pid, ref), ref)
+            commit = self.commits.get(sha)
+            if commit is not None and commit["_project"] == pid:
+                return dict(commit["_files"])
+            return {p: t for (q, p, r), t in self.files.items() if q == pid and r in (ref, sha)}
+
+    def add_commit(
+        self,
+        pid: int,
+        files: dict[str, str],
+        *,
+        parent: str | None = None,
+        sha: str | None = None,
+        branch: str | None = None,
+        message: str = "change",
+        author: str = "Jane Doe",
+    ) -> dict[str, Any]:
+        """A commit whose tree is its parent's with `files` on top; `branch` then points at it."""
+        with self.lock:
+            tree = self.tree_at(pid, parent) if parent else {}
+            tree.update(files)
+            sha = sha or f"{next(self.ids):040x}"
+            commit = {
+                "id": sha,
+                "short_id": sha[:8],
+                "title": message.split("\n")[0],
+                "message": message,
+                "author_name": author,
+                "author_email": f"{author.split()[0].lower()}@example.com",
+                "committer_name": author,
+                "committer_email": f"{author.split()[0].lower()}@example.com",
+                "created_at": _now(),
+                "authored_date": _now(),
+                "committed_date": _now(),
+                "parent_ids": [parent] if parent else [],
+                "web_url": f"{self.projects[pid]['web_url']}/-/commit/{sha}",
+                "_project": pid,
+                "_files": tree,
+            }
+            self.commits[sha] = commit
+            if branch is not None:
+                self.branches[(pid, branch)] = sha
+            return commit
+
+    def push(self, pid: int, branch: str, files: dict[str, str], *, author: str = "Jane Doe") -> str:
+        """A person's commit on top of `branch` (a `git push` outside the API)."""
+        parent = self.branches[(pid, branch)]
+        return str(self.add_commit(pid, files, parent=parent, branch=branch, author=author)["id"])
+
+    def add_member(self, pid: int, user_id: int, username: str, access_level: int) -> None:
+        """A member of the project with a role (docs: api/members.md, "Roles": 10 Guest ... 50 Owner)."""
+        self.members[(pid, user_id)] = {
+            "id": user_id,
+            "username": username,
+            "name": username.title(),
+            "state": "active",
+            "access_level": access_level,
+            "created_at": _now(),
+            "expires_at": None,
+            "web_url": f"https://gitlab.example.com/{username}",
+        }
 
     def add_pipeline(self, pid: int, *, ref: str, sha: str, status: str = "failed") -> dict[str, Any]:
         ppid = next(self.ids)
@@ -306,7 +380,7 @@ class GitLabSim:
             project = sim.projects.get(pid)
             if project is None:
                 return err(404, "404 Project Not Found")
-            text = sim.files.get((pid, path, project["default_branch"] if ref == "HEAD" else ref))
+            text = sim.tree_at(pid, ref).get(path)
             return PlainTextResponse(text) if text is not None else err(404, "404 File Not Found")
 
         @app.get(api + "/projects/{pid}/jobs/{jid}/trace")
@@ -466,6 +540,142 @@ class GitLabSim:
                 return err(403, "403 Forbidden")
             note["body"] = (await request.json()).get("body")
             return JSONResponse(public(note))
+
+        # --- repository: branches, commits (docs: api/branches.md, api/commits.md) ------------------------
+
+        def branch_json(pid: int, name: str) -> dict[str, Any]:
+            project = sim.projects[pid]
+            return {
+                "name": name,
+                "merged": False,
+                "protected": name == project["default_branch"],
+                "default": name == project["default_branch"],
+                "developers_can_push": False,
+                "developers_can_merge": False,
+                "can_push": True,
+                "web_url": f"{project['web_url']}/-/tree/{name}",
+                "commit": public(sim.commits[sim.branches[(pid, name)]]),
+            }
+
+        @app.get(api + "/projects/{pid}/repository/branches/{name:path}")
+        async def get_branch(pid: int, name: str) -> Response:
+            if (pid, name) not in sim.branches:
+                return err(404, "404 Branch Not Found")
+            return JSONResponse(branch_json(pid, name))
+
+        @app.get(api + "/projects/{pid}/repository/commits/{sha}")
+        async def get_commit(pid: int, sha: str) -> Response:
+            commit = sim.commits.get(sim.branches.get((pid, sha), sha))
+            if commit is None or commit["_project"] != pid:
+                return err(404, "404 Commit Not Found")
+            return JSONResponse(public(commit))
+
+        @app.post(api + "/projects/{pid}/repository/commits")
+        async def create_commit(pid: int, request: Request) -> Response:
+            """The actions are applied to the start (`start_sha`, `start_branch`) or to the branch itself;
+            a new branch needs a start, and an existing one refuses a start unless `force` (we never send
+            it)."""
+            if pid not in sim.projects:
+                return err(404, "404 Project Not Found")
+            data = await request.json()
+            branch, message = data.get("branch"), data.get("commit_message")
+            if not branch or not message or not isinstance(data.get("actions"), list):
+                return err(400, "400 Bad request - branch, commit_message, actions are missing")
+            start = data.get("start_sha") or data.get("start_branch")
+            with sim.lock:
+                exists = (pid, branch) in sim.branches
+                if start and exists and start != branch and not data.get("force"):
+                    return err(
+                        400,
+                        f"A branch called '{branch}' already exists. "
+                        "Switch to that branch in order to make changes",
+                    )
+                if not start and not exists:
+                    return err(400, "You can only create or edit files when you are on a branch")
+                base = sim.branches.get((pid, str(start)), start) if start else sim.branches[(pid, branch)]
+                if base not in sim.commits and not sim.tree_at(pid, str(base)):
+                    return err(404, "404 Commit Not Found")
+                tree = sim.tree_at(pid, str(base))
+                for a in data["actions"]:
+                    path, kind = a.get("file_path"), a.get("action")
+                    if kind == "create" and path in tree:
+                        return err(400, "A file with this name already exists")
+                    if kind in ("update", "delete") and path not in tree:
+                        return err(400, "A file with this name doesn't exist")
+                    if kind == "delete":
+                        del tree[path]
+                    elif kind in ("create", "update"):
+                        tree[path] = a.get("content") or ""
+                    else:
+                        return err(400, "400 Bad request - actions[action] does not have a valid value")
+                if base not in sim.commits:  # a commit only `add_file` described: give it its tree
+                    sim.add_commit(pid, sim.tree_at(pid, str(base)), sha=str(base))
+                made = sim.add_commit(
+                    pid, {}, parent=str(base), branch=branch, message=message, author=BOT["name"]
+                )
+                made["_files"] = tree
+            return JSONResponse(public(made) | {"stats": {"additions": 1, "deletions": 1, "total": 2}}, 201)
+
+        # --- merge requests: list, create (docs: api/merge_requests.md) ---------------------------------
+
+        @app.get(api + "/projects/{pid}/merge_requests")
+        async def list_mrs(pid: int, request: Request) -> Response:
+            q = request.query_params
+            found = [m for (p, _i), m in sorted(sim.mrs.items()) if p == pid]
+            for key in ("source_branch", "target_branch"):
+                if key in q:
+                    found = [m for m in found if m[key] == q[key]]
+            if q.get("state", "all") != "all":
+                found = [m for m in found if m["state"] == q["state"]]
+            return page(request, found)
+
+        @app.post(api + "/projects/{pid}/merge_requests")
+        async def create_mr(pid: int, request: Request) -> Response:
+            data = await request.json()
+            source, target, title = data.get("source_branch"), data.get("target_branch"), data.get("title")
+            if not source or not target or not title:
+                return err(400, "400 Bad request - source_branch, target_branch, title are missing")
+            with sim.lock:
+                if (pid, source) not in sim.branches:
+                    return JSONResponse({"message": [f'Source branch "{source}" does not exist']}, 400)
+                for m in sim.mrs.values():
+                    if (m["project_id"], m["source_branch"], m["target_branch"], m["state"]) == (
+                        pid,
+                        source,
+                        target,
+                        "opened",
+                    ):
+                        return JSONResponse(
+                            {
+                                "message": [
+                                    "Another open merge request already exists for this source branch: "
+                                    f"!{m['iid']}"
+                                ]
+                            },
+                            409,
+                        )
+                iid = 1 + max((i for (p, i) in sim.mrs if p == pid), default=0)
+                mr = sim.add_mr(
+                    pid, iid, source_branch=source, target_branch=target, sha=sim.branches[(pid, source)]
+                )
+                # docs: user/project/merge_requests/drafts.md: `Draft:`, `[Draft]` or `(Draft)` first
+                draft = re.match(r"\s*(draft:|\[draft\]|\(draft\))", title, re.IGNORECASE) is not None
+                mr.update(
+                    title=title,
+                    description=data.get("description") or "",
+                    draft=draft,
+                    work_in_progress=draft,
+                    author=dict(BOT),
+                    merge_status="checking",
+                    detailed_merge_status="checking",
+                    created_at=_now(),
+                )
+            return JSONResponse(mr, status_code=201)
+
+        @app.get(api + "/projects/{pid}/members/all/{uid}")
+        async def get_member(pid: int, uid: int) -> Response:
+            member = sim.members.get((pid, uid))
+            return JSONResponse(member) if member else err(404, "404 Not found")
 
         @app.post(api + "/projects/{pid}/statuses/{sha}")
         async def set_status(pid: int, sha: str, request: Request) -> Response:
