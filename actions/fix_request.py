@@ -137,7 +137,7 @@ def nothing_to_fix(asked_by: str, head_sha: str) -> str:
     return (
         f"@{asked_by} CI Medic has no checked fix for the failures at `{head_sha[:7]}`, so no draft fix "
         "was proposed. A fix is proposed only when a tool's fix-it (or the model's patch) applies to this "
-        "commit; see the CI Medic note for what failed and what to do."
+        "commit; CI Medic's summary says what failed and what to do."
     )
 
 

@@ -21,7 +21,17 @@ from test_gh_e2e import settled
 from test_gitlab_e2e import GREEN, PYTEST_FAIL
 
 from actions.fix_request import BRANCH_PREFIX
-from actions.github_comment import MARKER
+from actions.github_comment import MARKER, FailedJob
+from actions.policy import parse_policy
+from agent.engine import analyze
+from agent.fixes import suggest
+from agent.models import Verdict
+from agent.pipeline import prompt_lines
+from webhooks.fix_reader import GitLabFiles
+from webhooks.gitlab import MergeRequestRef
+from webhooks.gitlab_fix_outputs import publish_fix_mrs
+from webhooks.gitlab_forge import connect
+from webhooks.store import Claimed
 
 SHA = "b2" * 20
 TRUNK = "c3" * 20
@@ -256,3 +266,32 @@ def test_a_fix_mr_does_not_need_the_note(sim: GitLabSim, service: Service) -> No
     [fix] = wait_until(lambda: fix_mrs(sim))
     wait_until(lambda: settled(service))
     assert fix["draft"] is True and sim.notes_on(pid, 4) == []
+
+
+def test_a_broken_trunk_is_fixed_on_the_default_branch(sim: GitLabSim, service: Service) -> None:
+    """The verdict says the target branch fails the same way: the fix goes on the default branch's head."""
+    pid = project(sim)
+    trunk = sim.push(pid, "main", {"app/main.py": MAIN_PY})
+    mr, _job = failing_mr(sim, pid)
+    gl = connect(sim.url, sim.token)
+    found = analyze(TRACE.encode(), source="job")
+    found = suggest(found, prompt_lines([TRACE.encode()], found), GitLabFiles(gl, pid, SHA))
+    assert found.fix is not None
+    found = found.model_copy(update={"verdict": Verdict(kind="broken-trunk", reason="fails on main")})
+    publish_fix_mrs(
+        service.svc.store,
+        service.svc.audit,
+        gl,
+        "gitlab:acme/shop",
+        MergeRequestRef(project_id=pid, iid=mr["iid"]),
+        SHA,
+        [FailedJob("run", None, found)],
+        policy=parse_policy(OPT_IN),
+        claimed=Claimed("d1", "gitlab_publish", "{}", 1, "test", 0.0),
+        default_branch="main",
+    )
+    [fix] = fix_mrs(sim)
+    assert fix["target_branch"] == "main" and fix["draft"] is True
+    commit = sim.commits[sim.branches[(pid, fix["source_branch"])]]
+    assert commit["parent_ids"] == [trunk] and commit["_files"]["app/main.py"] == FIXED
+    assert "CI Medic's fix for `main`" in fix["description"]

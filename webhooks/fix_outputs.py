@@ -156,8 +156,9 @@ class FixRequests:
     trunk_tip: Callable[[str], str]  # default branch -> its head SHA (a broken trunk is fixed there)
     reader: Callable[[str], Reader]  # SHA -> the files at that commit
     ensure: Ensure
-    transient: Callable[[Exception], bool | None]  # True: retry the delivery; False: record it as failed;
-    # None: not the forge's error at all (raised)
+    # The forge's error: True, retry the delivery; False, record the attempt as failed; None, not the forge's
+    # error at all (raised as it is).
+    transient: Callable[[Exception], bool | None]
     reply: Callable[[str], None]  # post a reply on the request
 
 
