@@ -26,9 +26,7 @@ PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 
 
 def extras() -> dict[str, list[Requirement]]:
-    return {
-        name: [Requirement(r) for r in reqs] for name, reqs in PROJECT["optional-dependencies"].items()
-    }
+    return {name: [Requirement(r) for r in reqs] for name, reqs in PROJECT["optional-dependencies"].items()}
 
 
 def _own(extra_names: Iterable[str]) -> list[Requirement]:
@@ -89,7 +87,9 @@ def make_site(target: Path, extra_names: Iterable[str] = ()) -> Path:
     return target
 
 
-def run(site: Path, *args: str, home: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    site: Path, *args: str, home: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """`cimedic ARGS` on the light install in `site`, with this checkout's code."""
     full = {
         "PATH": os.environ.get("PATH", ""),

@@ -1,4 +1,5 @@
-"""The light install (`pip install cimedic`, no extra: what the GitHub Action installs) and the extras (issue 15).
+"""The light install (`pip install cimedic`, no extra: what the GitHub Action installs) and its extras
+(issue 15).
 
 Commands run on a site directory holding only what pip would install (tests/light_install.py); a command
 that needs an extra must say which in one line, never with a traceback.
@@ -8,9 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 import light_install
+import pytest
 
 EXAMPLE = light_install.ROOT / "examples" / "python-module-not-found.log"
 

@@ -26,8 +26,8 @@ from agent.models import Diagnosis
 from agent.ports import Explainer, KnowledgeLookup
 from agent.verdict import Evidence, decide
 from webhooks import metrics
-from webhooks.fix_reader import GitLabFiles
 from webhooks.gitlab import GitLabJob, GitLabPipeline, GitLabPublish, MergeRequestRef
+from webhooks.gitlab_files import GitLabFiles
 from webhooks.gitlab_fix_outputs import publish_mr_suggestions
 from webhooks.gitlab_forge import GitLabForge
 from webhooks.history import StoreHistory, signature
