@@ -7,10 +7,16 @@ that needs an extra must say which in one line, never with a traceback.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import light_install
 import pytest
+
+from agent.cli import EXTRAS
 
 EXAMPLE = light_install.ROOT / "examples" / "python-module-not-found.log"
 
@@ -30,3 +36,121 @@ def test_the_action_runs_on_the_light_install(light_site: Path, home: Path) -> N
     out = light_install.run(light_site, "action", home=home)
     assert "needs GITHUB_REPOSITORY, GITHUB_RUN_ID and a token" in out.stdout, out.stdout + out.stderr
     assert out.returncode == 2 and "Traceback" not in out.stderr and "extra" not in out.stderr
+
+
+# Every command on the light install: None = works (or stops at its own check), else the extra it must name.
+COMMANDS: list[tuple[tuple[str, ...], str | None]] = [
+    (("analyze", "--no-kb", str(EXAMPLE)), None),
+    (("analyze", str(EXAMPLE)), None),  # goes on without the knowledge base, with one warning
+    (("rules", "list"), None),
+    (("llm", "providers"), None),
+    (("llm", "usage"), None),
+    (("kb", "stats"), "kb"),
+    (("kb", "search", "No module named yaml"), "kb"),
+    (("kb", "add", str(EXAMPLE)), "kb"),
+    (("kb", "export", "-"), "kb"),
+    (("kb", "repair"), "kb"),
+    (("audit",), "store"),
+    (("ticket", "list"), "store"),
+    (("serve",), "service"),
+    (("worker",), "service"),
+    (("github", "redeliver"), "service"),
+    (("gitlab-ci",), "gitlab"),
+]
+
+
+@pytest.mark.parametrize(("args", "extra"), COMMANDS, ids=[" ".join(c[0][:2]) for c in COMMANDS])
+def test_each_command_on_the_light_install_works_or_names_its_extra(
+    light_site: Path, home: Path, args: tuple[str, ...], extra: str | None
+) -> None:
+    out = light_install.run(light_site, *args, home=home)
+    assert "Traceback" not in out.stderr, out.stderr
+    if extra is None:
+        assert out.returncode == 0, out.stderr
+        assert all(line.startswith("cimedic: warning: ") for line in out.stderr.splitlines()), out.stderr
+        return
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 1 and lines[0].startswith("cimedic: error: "), out.stderr
+    assert f"pip install 'cimedic[{extra}]'" in lines[0]
+    assert extra in light_install.extras()
+
+
+@pytest.mark.parametrize(
+    ("model", "key", "extra"),
+    [
+        ("openai:gpt-4.1-mini", "OPENAI_API_KEY", "llm-openai"),
+        ("anthropic:claude-sonnet-4-5", "ANTHROPIC_API_KEY", "llm-anthropic"),
+        ("google:gemini-2.5-flash", "GOOGLE_API_KEY", "llm-google"),
+    ],
+)
+def test_an_llm_whose_sdk_is_missing_is_skipped_with_one_line_and_a_note(
+    light_site: Path, home: Path, model: str, key: str, extra: str
+) -> None:
+    env = {"CIMEDIC_LLM": model, key: "sk-test"}
+    out = light_install.run(light_site, "analyze", "--no-kb", "-f", "json", str(EXAMPLE), home=home, env=env)
+    said = f"LLM {model} skipped: its SDK is not installed: pip install 'cimedic[{extra}]'"
+    assert out.returncode == 0 and out.stderr == f"cimedic: warning: {said}\n", out.stderr
+    diagnosis = json.loads(out.stdout)
+    assert diagnosis["llm"] is None and diagnosis["notes"] == [said]
+    assert extra in light_install.extras()
+
+
+def test_each_llm_extra_brings_its_providers_sdk_alone() -> None:
+    light = light_install.distributions()
+    sdks = {"llm-openai": "openai", "llm-anthropic": "anthropic", "llm-google": "google-genai"}
+    assert not set(sdks.values()) & light
+    for extra, sdk in sdks.items():
+        added = light_install.distributions([extra]) - light
+        assert sdk in added and not (set(sdks.values()) - {sdk}) & added, (extra, added)
+    assert set(sdks.values()) <= light_install.distributions(["llm"])
+
+
+def test_the_extras_named_by_errors_are_declared_and_bring_those_packages() -> None:
+    # agent/cli's table of import name -> extra, and the knowledge base's own hint, against pyproject.toml
+    light = light_install.distributions()
+    for module, extra in EXTRAS.items():
+        assert extra in light_install.extras(), extra
+        brought = {
+            dist
+            for dist in light_install.distributions([extra]) - light
+            for top in _top_levels(dist)
+            if top == module
+        }
+        assert brought, f"{module}: not brought by the '{extra}' extra"
+    assert {"store", "llm", "all"} <= set(light_install.extras())
+    everything = light_install.distributions(["all"])
+    for extra in light_install.extras():
+        if extra != "dev":
+            assert light_install.distributions([extra]) <= everything, extra
+    assert everything <= light_install.distributions(["dev"])
+
+
+def _top_levels(dist: str) -> set[str]:
+    from importlib.metadata import distribution
+
+    files = distribution(dist).files or []
+    return {f.parts[0].removesuffix(".py") for f in files if f.parts[0] != ".."}
+
+
+# Heavy packages the light paths must not import even where they are installed (this test venv has them all).
+NOT_ON_THE_LIGHT_PATH = ("sqlalchemy", "alembic", "psycopg", "gitlab", "jira", "fastapi", "torch", "chromadb")
+
+
+@pytest.mark.parametrize(
+    "args", [("analyze", "--no-kb", str(EXAMPLE)), ("action",)], ids=["analyze", "action"]
+)
+def test_the_light_paths_import_no_extra(home: Path, args: tuple[str, ...]) -> None:
+    script = (
+        "import sys\nfrom agent.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    print('code:', e.code)\n"
+        f"print('imported:', sorted(m for m in {NOT_ON_THE_LIGHT_PATH!r} if m in sys.modules))\n"
+    )
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "CIMEDIC_HOME": str(home),
+        "PYTHONPATH": str(light_install.ROOT),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", script, *args], capture_output=True, text=True, env=env, timeout=180, cwd=home
+    )
+    assert "imported: []" in out.stdout, out.stdout + out.stderr
