@@ -15,6 +15,7 @@ from pathlib import Path
 
 import light_install
 import pytest
+import yaml
 
 from agent.cli import EXTRAS
 
@@ -154,3 +155,51 @@ def test_the_light_paths_import_no_extra(home: Path, args: tuple[str, ...]) -> N
         [sys.executable, "-c", script, *args], capture_output=True, text=True, env=env, timeout=180, cwd=home
     )
     assert "imported: []" in out.stdout, out.stdout + out.stderr
+
+
+def _action_install(tmp_path: Path, llm: str) -> list[str]:
+    """The arguments of each `python` command of action.yml's install step, run with `python` faked."""
+    steps = yaml.safe_load((light_install.ROOT / "action.yml").read_text())["runs"]["steps"]
+    script = next(s for s in steps if s.get("name") == "Install CI Medic")["run"]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    calls = tmp_path / "calls"
+    calls.unlink(missing_ok=True)
+    fake = bin_dir / "python"
+    fake.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {calls}\n')
+    fake.chmod(0o755)
+    env = {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "RUNNER_TEMP": str(tmp_path),
+        "GITHUB_ACTION_PATH": "/action",
+        "CIMEDIC_PACKAGE": "",
+        "CIMEDIC_LLM": llm,
+    }
+    subprocess.run(["bash", "-e", "-c", script], env=env, check=True, timeout=60)
+    return calls.read_text().splitlines()
+
+
+def test_the_actions_install_brings_the_sdk_of_each_provider_its_llm_input_names(tmp_path: Path) -> None:
+    venv, pip = _action_install(tmp_path, "")
+    assert venv.startswith("-m venv") and pip.endswith("install --quiet --no-compile /action")
+    *_, pip = _action_install(tmp_path, "openai:gpt-4.1-mini, Anthropic:claude-x ,ollama:qwen2.5-coder:7b")
+    assert pip.endswith("/action cimedic[llm-openai,llm-anthropic]")
+    # every built-in prefix and alias, as the registry knows them (a fresh process: no test's own plugins)
+    known = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import json; from agent.llm import registry as r; "
+            "print(json.dumps({p: r.get(p).sdk_extra for p in r.prefixes()}))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(light_install.ROOT)},
+    )
+    extras = json.loads(known.stdout)
+    assert {"openai", "anthropic", "google", "ollama"} <= set(extras)
+    for prefix, extra in extras.items():
+        assert extra in light_install.extras(), prefix
+        *_, pip = _action_install(tmp_path, f"{prefix}:some-model")
+        assert pip.endswith(f"/action cimedic[{extra}]"), (prefix, pip)
