@@ -16,6 +16,8 @@ from pathlib import Path
 import light_install
 import pytest
 import yaml
+from github_sim import new_sim
+from test_gh_e2e import PYTEST_FAIL, REPO
 
 from agent.cli import EXTRAS
 
@@ -203,3 +205,43 @@ def test_the_actions_install_brings_the_sdk_of_each_provider_its_llm_input_names
         assert extra in light_install.extras(), prefix
         *_, pip = _action_install(tmp_path, f"{prefix}:some-model")
         assert pip.endswith(f"/action cimedic[{extra}]"), (prefix, pip)
+
+
+def test_the_action_on_the_light_install_comments_and_notes_the_llm_it_cannot_use(
+    light_site: Path, home: Path
+) -> None:
+    # action.yml's own run against the simulated GitHub: a failed job of a PR's run, an `llm` input whose
+    # provider's SDK is not installed (the light install has none).
+    sim = new_sim(pat="ghp_simtoken")
+    try:
+        sim.add_repo(REPO)
+        sim.add_pull(REPO, 3, head_sha="c" * 40, head_ref="feature")
+        run = sim.add_run(REPO, head_sha="c" * 40, head_branch="feature", pulls=[3])
+        sim.add_job(run, "test", log=PYTEST_FAIL)
+        event = home / "event.json"
+        workflow_run = {k: v for k, v in run.items() if not k.startswith("_")}
+        event.write_text(json.dumps({"action": "completed", "workflow_run": workflow_run}))
+        env = {
+            "GITHUB_EVENT_NAME": "workflow_run",
+            "GITHUB_EVENT_PATH": str(event),
+            "GITHUB_REPOSITORY": REPO,
+            "GITHUB_RUN_ID": "999",
+            "GITHUB_API_URL": sim.url,
+            "GITHUB_TOKEN": "ghp_simtoken",
+            "CIMEDIC_COMMENT_LOGIN": "token-user",
+            "CIMEDIC_LLM": "anthropic:claude-sonnet-4-5",
+            "ANTHROPIC_API_KEY": "sk-ant-test",
+        }
+        out = light_install.run(light_site, "action", home=home, env=env)
+        assert out.returncode == 0 and "Traceback" not in out.stderr, out.stdout + out.stderr
+        said = (
+            "LLM anthropic:claude-sonnet-4-5 skipped: "
+            "its SDK is not installed: pip install 'cimedic[llm-anthropic]'"
+        )
+        assert f"::warning::cimedic: {said}\n" in out.stdout
+        (comment,) = sim.comments_on(REPO, 3)
+        body = comment["body"]  # Markdown: the note's brackets are escaped
+        assert "LLM anthropic:claude-sonnet-4-5 skipped: its SDK is not installed" in body
+        assert "llm-anthropic" in body and "1 failed job" in out.stdout
+    finally:
+        sim.stop()
