@@ -96,6 +96,9 @@ def test_an_llm_whose_sdk_is_missing_is_skipped_with_one_line_and_a_note(
     diagnosis = json.loads(out.stdout)
     assert diagnosis["llm"] is None and diagnosis["notes"] == [said]
     assert extra in light_install.extras()
+    check = light_install.run(light_site, "llm", "check", home=home, env=env)
+    assert check.returncode == 1 and "Traceback" not in check.stderr, check.stderr
+    assert f"pip install 'cimedic[{extra}]'" in check.stdout
 
 
 def test_each_llm_extra_brings_its_providers_sdk_alone() -> None:
