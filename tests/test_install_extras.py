@@ -78,6 +78,15 @@ def test_each_command_on_the_light_install_works_or_names_its_extra(
     assert extra in light_install.extras()
 
 
+def test_gitlab_ci_runs_with_the_gitlab_extra_alone(
+    tmp_path_factory: pytest.TempPathFactory, home: Path
+) -> None:
+    # docs/gitlab.md installs `cimedic[gitlab]` in the job: no SQL store, no service
+    site = light_install.make_site(tmp_path_factory.mktemp("gitlab") / "site", ["gitlab"])
+    out = light_install.run(site, "gitlab-ci", home=home)
+    assert out.returncode == 2 and out.stderr.startswith("cimedic gitlab-ci: CIMEDIC_GITLAB_TOKEN: not set")
+
+
 @pytest.mark.parametrize(
     ("model", "key", "extra"),
     [
