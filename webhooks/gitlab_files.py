@@ -3,14 +3,17 @@
 
 "Get raw file from repository", GET /projects/:id/repository/files/:file_path/raw?ref=sha
 (docs.gitlab.com/api/repository_files; 404 when the file or ref does not exist), through python-gitlab,
-streamed so an oversized file is not held whole. Apart from fix_reader.py because python-gitlab is the
-`gitlab` extra, which the light install (`cimedic action`) does not have.
+streamed so an oversized file is not held whole; and the project's policy file, read the same way.
+Apart from fix_reader.py because python-gitlab is the `gitlab` extra, which the light install (`cimedic
+action`) does not have; apart from gitlab_handlers.py because `cimedic gitlab-ci` runs with that extra alone
+(no SQL store, no service: docs/gitlab.md).
 """
 
 from __future__ import annotations
 
 import gitlab
 
+from actions.policy import GITLAB_POLICY_PATH, Policy, parse_policy
 from webhooks.fix_reader import MAX_FILE_BYTES, MAX_LOOKUPS, CachedReader
 
 
@@ -45,3 +48,16 @@ class GitLabFiles(CachedReader):
             if exc.response_code == 404:
                 return None
             raise
+
+
+def read_policy(gl: gitlab.Gitlab, project_id: int, default_branch: str | None) -> Policy:
+    """`.gitlab/cimedic.yml` from the default branch only: an MR cannot change how it is judged."""
+    project = gl.projects.get(project_id, lazy=True)
+    try:
+        raw = project.files.raw(file_path=GITLAB_POLICY_PATH, ref=default_branch or "HEAD")
+    except gitlab.GitlabGetError as exc:
+        if exc.response_code == 404:
+            return Policy()
+        raise
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else None
+    return parse_policy(text, path=GITLAB_POLICY_PATH)
