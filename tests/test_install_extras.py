@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import light_install
@@ -25,8 +26,22 @@ EXAMPLE = light_install.ROOT / "examples" / "python-module-not-found.log"
 
 
 @pytest.fixture(scope="session")
-def light_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return light_install.make_site(tmp_path_factory.mktemp("light") / "site")
+def site_with(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """The install with these extras, made once per session."""
+    made: dict[tuple[str, ...], Path] = {}
+
+    def make(*extras: str) -> Path:
+        if extras not in made:
+            target = tmp_path_factory.mktemp("-".join(extras) or "light") / "site"
+            made[extras] = light_install.make_site(target, extras)
+        return made[extras]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def light_site(site_with: Callable[..., Path]) -> Path:
+    return site_with()
 
 
 @pytest.fixture
@@ -78,12 +93,25 @@ def test_each_command_on_the_light_install_works_or_names_its_extra(
     assert extra in light_install.extras()
 
 
-def test_gitlab_ci_runs_with_the_gitlab_extra_alone(
-    tmp_path_factory: pytest.TempPathFactory, home: Path
+@pytest.mark.parametrize(
+    ("extra", "args"),
+    [
+        ("kb", ("kb", "stats")),
+        ("kb", ("analyze", str(EXAMPLE))),
+        ("store", ("audit",)),
+        ("service", ("audit",)),
+    ],
+)
+def test_a_command_runs_with_the_extra_it_names_alone(
+    site_with: Callable[..., Path], home: Path, extra: str, args: tuple[str, ...]
 ) -> None:
+    out = light_install.run(site_with(extra), *args, home=home)
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+
+
+def test_gitlab_ci_runs_with_the_gitlab_extra_alone(site_with: Callable[..., Path], home: Path) -> None:
     # docs/gitlab.md installs `cimedic[gitlab]` in the job: no SQL store, no service
-    site = light_install.make_site(tmp_path_factory.mktemp("gitlab") / "site", ["gitlab"])
-    out = light_install.run(site, "gitlab-ci", home=home)
+    out = light_install.run(site_with("gitlab"), "gitlab-ci", home=home)
     assert out.returncode == 2 and out.stderr.startswith("cimedic gitlab-ci: CIMEDIC_GITLAB_TOKEN: not set")
 
 
