@@ -36,7 +36,7 @@ def missing_packages(model: str) -> list[str]:
     """The packages of the `kb` extra that are not installed (the engine and the CLI run without them)."""
     from knowledge.config import STATIC_MODEL, canonical_model
 
-    needed = ["chromadb", "numpy"]
+    needed = ["chromadb", "numpy", "sqlalchemy"]  # the `kb` extra brings the `store` one
     model = canonical_model(model)
     if model != STATIC_MODEL and not model.startswith("hashing:"):
         needed += ["sentence_transformers", "torch"]

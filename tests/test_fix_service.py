@@ -14,7 +14,8 @@ from test_gh_e2e import REPO, SHA, green_base, pr_run, send_job, settled, sticky
 
 from actions.github_api import GitHubApi
 from agent.fixes import Unreadable
-from webhooks.fix_reader import GitHubFiles, GitLabFiles
+from webhooks.fix_reader import GitHubFiles
+from webhooks.gitlab_files import GitLabFiles
 from webhooks.gitlab_forge import connect
 
 MAIN_PY = """\

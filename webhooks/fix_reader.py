@@ -12,9 +12,8 @@ missing.
   type `application/vnd.github.raw+json` (docs.github.com/en/rest/repos/contents; raw works up to 100 MB;
   a directory still answers its JSON listing; 404 when there is no such path at that ref). The head SHA of a
   fork's pull request is readable in the base repository (GitHub keeps it under refs/pull/N/head).
-- GitLab: "Get raw file from repository", GET /projects/:id/repository/files/:file_path/raw?ref=sha
-  (docs.gitlab.com/api/repository_files; 404 when the file or ref does not exist), through python-gitlab,
-  streamed so an oversized file is not held whole.
+- GitLab: `webhooks.gitlab_files.GitLabFiles` (python-gitlab is the `gitlab` extra; this module is on the
+  light install's path: `cimedic action`).
 """
 
 from __future__ import annotations
@@ -22,8 +21,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from urllib.parse import quote
-
-import gitlab
 
 from actions.github_api import Client, GitHubError
 from agent.fixes import Unreadable
@@ -36,7 +33,7 @@ MAX_LOOKUPS = 16
 """Distinct paths looked up per job: enough for a few fix-its whose runner paths take several tries."""
 
 
-class _Cached:
+class CachedReader:
     """Per-job cache and lookup budget around one forge call `fetch(path) -> bytes | None`."""
 
     def __init__(self, fetch: Callable[[str], bytes | None], *, max_bytes: int, max_lookups: int) -> None:
@@ -61,7 +58,7 @@ class _Cached:
         return len(self.known)
 
 
-class GitHubFiles(_Cached):
+class GitHubFiles(CachedReader):
     """Files of `repo` at `ref` (a commit SHA) through one installation's client."""
 
     def __init__(
@@ -94,36 +91,3 @@ class GitHubFiles(_Cached):
         if resp.headers.get("content-type", "").startswith("application/json") and resp.content[:1] == b"[":
             return None  # a directory's listing: not a file a patch can change
         return resp.content
-
-
-class GitLabFiles(_Cached):
-    """Files of project `project_id` at `ref` (a commit SHA) through python-gitlab."""
-
-    def __init__(
-        self,
-        gl: gitlab.Gitlab,
-        project_id: int,
-        ref: str,
-        *,
-        max_bytes: int = MAX_FILE_BYTES,
-        max_lookups: int = MAX_LOOKUPS,
-    ) -> None:
-        self.project = gl.projects.get(project_id, lazy=True)
-        self.ref = ref
-        super().__init__(self._get, max_bytes=max_bytes, max_lookups=max_lookups)
-
-    def _get(self, path: str) -> bytes | None:
-        try:
-            chunks = self.project.files.raw(
-                file_path=path, ref=self.ref, streamed=True, iterator=True, chunk_size=64 * 1024
-            )
-            data = bytearray()
-            for chunk in chunks:
-                data += chunk
-                if len(data) > self.max_bytes:
-                    break  # the caller refuses it; no need to read the rest
-            return bytes(data)
-        except gitlab.GitlabGetError as exc:
-            if exc.response_code == 404:
-                return None
-            raise

@@ -98,8 +98,9 @@ def _is_runner_token(env: Mapping[str, str], token: str) -> bool:
     return not env.get("CIMEDIC_GITHUB_TOKEN") and token == env.get("GITHUB_TOKEN")
 
 
-def _explainer(repo: str, token: str, out: TextIO) -> LlmExplainer | None:
-    """The LLM of `CIMEDIC_LLM`, bound to `repo`, or None (unset, or no model of the chain can work).
+def _explainer(repo: str, token: str, out: TextIO) -> tuple[LlmExplainer | None, list[str]]:
+    """The LLM of `CIMEDIC_LLM`, bound to `repo`, or None (unset, or no model of the chain can work), and a
+    note for each model skipped (a missing key or SDK), said once in the log and in each diagnosis.
 
     The token is one of the secrets redacted from what the LLM is sent. The LLM layer is imported only when
     a chain is configured (importing it costs seconds).
@@ -108,19 +109,19 @@ def _explainer(repo: str, token: str, out: TextIO) -> LlmExplainer | None:
 
     settings = load_settings()
     if not settings.llm or not settings.llm.strip():
-        return None
+        return None, []
     from agent.llm import make_explainer
 
     explainer = make_explainer(settings, secrets=(token,))
     if explainer is None:
-        return None
-    reasons = explainer.unusable()
-    for model, reason in reasons.items():
-        out.write(f"::warning::cimedic: LLM {model} skipped: {reason}\n")
-    if len(reasons) == len(explainer.chain):
+        return None, []
+    notes = [f"LLM {model} skipped: {reason}" for model, reason in explainer.unusable().items()]
+    for note in notes:
+        out.write(f"::warning::cimedic: {note}\n")
+    if len(notes) == len(explainer.chain):
         explainer.close()
-        return None
-    return explainer.bind(repo)
+        return None, notes
+    return explainer.bind(repo), notes
 
 
 def run_action(
@@ -141,9 +142,9 @@ def run_action(
             "(with: github-token, or CIMEDIC_GITHUB_TOKEN)\n"
         )
         return 2
-    explainer = _explainer(repo, token, out)
+    explainer, llm_notes = _explainer(repo, token, out)
     try:
-        return _run(env, out, token, repo, comment, summary, analyzer, explainer)
+        return _run(env, out, token, repo, comment, summary, analyzer, explainer, llm_notes)
     finally:
         if explainer is not None:
             explainer.close()
@@ -158,6 +159,7 @@ def _run(
     summary: bool,
     analyzer: Callable[..., Diagnosis] | None,
     explainer: Explainer | None,
+    llm_notes: list[str],
 ) -> int:
     run_id, attempt, known_run, prs = _target_run(env)
     base_url = env.get("GITHUB_API_URL", "https://api.github.com")
@@ -197,6 +199,8 @@ def _run(
             )
             pulls = pulls or report.pulls
             d = report.diagnosis
+            if llm_notes:
+                d = d.model_copy(update={"notes": [*d.notes, *llm_notes]})
             jobs_out.append(FailedJob(ref.job_name, ref.url, d, ref.completed_at))
             print_untrusted(f"{ref.job_name}: [{d.category.value}] {d.title}", out)
         body = render_comment(jobs_out, head_sha=sha or "unknown")

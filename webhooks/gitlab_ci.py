@@ -21,8 +21,8 @@ from actions.gitlab_note import ensure_mr_note
 from agent.failed_job import diagnose_failed_job
 from agent.jobs import JobRef
 from webhooks.gitlab import MergeRequestRef
+from webhooks.gitlab_files import read_policy
 from webhooks.gitlab_forge import GitLabForge, connect
-from webhooks.gitlab_handlers import read_policy
 from webhooks.lookups import Lookups
 
 log = logging.getLogger("cimedic.gitlab_ci")

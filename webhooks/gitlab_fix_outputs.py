@@ -27,8 +27,8 @@ from actions.policy import Policy
 from agent.fixes import Reader
 from agent.models import Fix
 from webhooks.fix_outputs import FixRequests, publish_fixes, record_suggestions
-from webhooks.fix_reader import GitLabFiles
 from webhooks.gitlab import MergeRequestRef
+from webhooks.gitlab_files import GitLabFiles
 from webhooks.store import Claimed, Store
 
 DEVELOPER = 30

@@ -19,7 +19,7 @@ from actions.github_comment import body_hash, render_comment
 from actions.gitlab_note import ensure_mr_note
 from actions.gitlab_status import ensure_commit_status
 from actions.patch_policy import patch_policy
-from actions.policy import GITLAB_POLICY_PATH, Policy, parse_policy
+from actions.policy import Policy
 from agent.failed_job import Analyzer, diagnose_failed_job
 from agent.jobs import FAILED_CONCLUSIONS, JobRef, LogLimits
 from agent.models import Diagnosis
@@ -27,8 +27,8 @@ from agent.ports import Explainer, KnowledgeLookup
 from agent.verdict import Evidence, decide
 from webhooks import metrics
 from webhooks.fix_outputs import fix_links
-from webhooks.fix_reader import GitLabFiles
 from webhooks.gitlab import GitLabFixCommand, GitLabJob, GitLabPipeline, GitLabPublish, MergeRequestRef
+from webhooks.gitlab_files import GitLabFiles, read_policy
 from webhooks.gitlab_fix_outputs import fix_command_refusal, publish_fix_mrs, publish_mr_suggestions
 from webhooks.gitlab_forge import GitLabForge
 from webhooks.history import StoreHistory, signature
@@ -58,19 +58,6 @@ def job_ref(ev: GitLabJob, merge_requests: list[MergeRequestRef] | None = None) 
         url=ev.url,
         completed_at=ev.finished_at,
     )
-
-
-def read_policy(gl: gitlab.Gitlab, project_id: int, default_branch: str | None) -> Policy:
-    """`.gitlab/cimedic.yml` from the default branch only: an MR cannot change how it is judged."""
-    project = gl.projects.get(project_id, lazy=True)
-    try:
-        raw = project.files.raw(file_path=GITLAB_POLICY_PATH, ref=default_branch or "HEAD")
-    except gitlab.GitlabGetError as exc:
-        if exc.response_code == 404:
-            return Policy()
-        raise
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else None
-    return parse_policy(text, path=GITLAB_POLICY_PATH)
 
 
 class GitLabHandlers:

@@ -81,8 +81,13 @@ def _root(
 
 
 # The packages of each extra (pyproject.toml), by import name: a command run without its extra says which to
-# install in one line. The light install (engine, `analyze`, the Action, the LLM layer) needs none of them.
+# install in one line. The light install (engine, `analyze`, the Action, the LLM layer) needs none of them;
+# a missing LLM provider SDK (the `llm-*` extras) skips that model instead (llm.explainer.setup_problem).
+# tests/test_install_extras.py checks this table against pyproject.toml.
 EXTRAS = {
+    "sqlalchemy": "store",
+    "alembic": "store",
+    "psycopg": "store",
     "fastapi": "service",
     "uvicorn": "service",
     "huey": "service",

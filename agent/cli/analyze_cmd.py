@@ -7,7 +7,7 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -108,26 +108,28 @@ def analyze_command(
         from agent.llm import make_explainer
 
         explainer = make_explainer(settings, secrets=secrets)
+    llm_notes: list[str] = []
     if explainer is not None:
-        explainer = _usable(explainer)
+        explainer, llm_notes = _usable(explainer)
     if explainer is not None:
         explainer = explainer.bind(repo)  # the per-repository daily budget is charged
     try:
-        _analyze_all(logs, output_format, baseline, secrets, log_url, repo, kb, explainer, source)
+        _analyze_all(logs, output_format, baseline, secrets, log_url, repo, kb, explainer, source, llm_notes)
     finally:
         if explainer is not None:
             explainer.close()
 
 
-def _usable(explainer: LlmExplainer) -> LlmExplainer | None:
-    """The explainer, or None when no model of `CIMEDIC_LLM` can work; says once on stderr which cannot."""
-    reasons = explainer.unusable()
-    for model, reason in reasons.items():
-        warning(f"LLM {model} skipped: {reason}")
-    if len(reasons) < len(explainer.chain):
-        return explainer
+def _usable(explainer: LlmExplainer) -> tuple[LlmExplainer | None, list[str]]:
+    """The explainer, or None when no model of `CIMEDIC_LLM` can work; says once on stderr which cannot,
+    and returns the same as notes for each diagnosis."""
+    notes = [f"LLM {model} skipped: {reason}" for model, reason in explainer.unusable().items()]
+    for note in notes:
+        warning(note)
+    if len(notes) < len(explainer.chain):
+        return explainer, notes
     explainer.close()
-    return None
+    return None, notes
 
 
 def _analyze_all(
@@ -140,6 +142,7 @@ def _analyze_all(
     kb: KnowledgeLookup | None,
     explainer: Explainer | None,
     source: Path | None = None,
+    llm_notes: Sequence[str] = (),
 ) -> None:
     console = Console(highlight=False, soft_wrap=True)
     reader = None if source is None else checkout_reader(source)
@@ -172,6 +175,8 @@ def _analyze_all(
         finally:
             if name == "-":
                 path.unlink(missing_ok=True)
+        if llm_notes:
+            diagnosis = diagnosis.model_copy(update={"notes": [*diagnosis.notes, *llm_notes]})
         if output_format is Format.TEXT:
             render_text(diagnosis, console)
         elif output_format is Format.MARKDOWN:

@@ -581,9 +581,13 @@ def setup_problem(entry: ChainEntry, exc: BaseException) -> str:
     from agent.llm import registry
 
     try:
-        needs = registry.get(entry.spec.prefix).needs
+        plugin: registry.ProviderPlugin | None = registry.get(entry.spec.prefix)
     except KeyError:
-        needs = ()
+        plugin = None
+    if isinstance(exc, ImportError) and plugin is not None and plugin.sdk_extra:
+        # pydantic-ai raises ImportError ("Please install `openai` ...") when the provider's SDK is missing.
+        return f"its SDK is not installed: pip install 'cimedic[{plugin.sdk_extra}]'"
+    needs = plugin.needs if plugin is not None else ()
     unset = [name for name in needs if not os.environ.get(name)]
     text = " ".join(str(exc).split())
     if unset and any(word in text.lower() for word in ("api key", "api_key", "base_url", "environment")):

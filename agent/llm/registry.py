@@ -32,6 +32,8 @@ class ProviderPlugin:
     name for hosted APIs, the base URL for self-hosted servers.
     `needs` lists environment variables the provider reads, for `cimedic llm check` to name when it fails.
     `local` says whether data stays on a machine the user runs (cost is then zero unless priced).
+    `sdk_extra` is CI Medic's extra that installs the SDK `build` imports (pyproject.toml, `llm-*`): a chain
+    naming a provider whose SDK is missing skips that model and says which extra to install.
     """
 
     name: str
@@ -41,6 +43,7 @@ class ProviderPlugin:
     needs: tuple[str, ...] = ()
     local: bool = False
     doc: str = ""
+    sdk_extra: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     def endpoint_of(self, target: str) -> str:

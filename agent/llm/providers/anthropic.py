@@ -19,6 +19,11 @@ def _build(target: str, http_client: httpx2.AsyncClient) -> Model:
 
 register(
     ProviderPlugin(
-        name="anthropic", aliases=("claude",), build=_build, needs=("ANTHROPIC_API_KEY",), doc="Anthropic API"
+        name="anthropic",
+        aliases=("claude",),
+        build=_build,
+        sdk_extra="llm-anthropic",
+        needs=("ANTHROPIC_API_KEY",),
+        doc="Anthropic API",
     )
 )

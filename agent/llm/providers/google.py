@@ -23,6 +23,7 @@ register(
         name="google",
         aliases=("gemini", "google-gla"),
         build=_build,
+        sdk_extra="llm-google",
         needs=("GOOGLE_API_KEY",),
         doc="Google Gemini API",
     )

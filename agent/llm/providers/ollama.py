@@ -31,6 +31,7 @@ register(
     ProviderPlugin(
         name="ollama",
         build=_build,
+        sdk_extra="llm-openai",
         endpoint=lambda _target: base_url(),
         needs=("OLLAMA_BASE_URL",),
         local=True,

@@ -51,6 +51,7 @@ register(
     ProviderPlugin(
         name="openai",
         build=_build_openai,
+        sdk_extra="llm-openai",
         needs=("OPENAI_API_KEY",),
         doc="OpenAI API; OPENAI_BASE_URL for a transparent proxy",
     )
@@ -60,6 +61,7 @@ register(
         name="openai-compatible",
         aliases=("openai_compatible", "compatible"),
         build=_build_compatible,
+        sdk_extra="llm-openai",
         endpoint=lambda target: split_compatible(target)[0],
         needs=(COMPATIBLE_KEY_ENV,),
         local=True,
