@@ -138,6 +138,12 @@ def test_ctest_rerun_gets_the_failed_test_ctest_lists() -> None:
     assert d.remediation.commands == ["ctest --output-on-failure -R '^parser_empty$'"]
 
 
+def test_surefire_rerun_gets_the_failed_class_and_method() -> None:
+    d = _analyze("maven-test-failure-0-plain")
+    assert d.rule == "jvm.surefire-test-failed"
+    assert d.remediation.commands == ["mvn -Dtest='com.acme.CartTest#addsTwoPrices' test"]
+
+
 def test_pip_conflict_keeps_the_conflict_block_and_names_the_package() -> None:
     d = _analyze("pip-resolution-conflict-0-plain")
     excerpt = _excerpt(d)

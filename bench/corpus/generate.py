@@ -556,6 +556,45 @@ SCENARIOS: tuple[Scenario, ...] = (
             {"PLUGIN": "maven-resources-plugin", "VERSION": "3.0.9"},
         ),
     ),
+    Scenario(
+        # JUnit 5 under Surefire, offline: the plugin and library versions this machine's ~/.m2 holds
+        "maven-test-failure",
+        "maven",
+        "test",
+        {
+            "pom.xml": '<project xmlns="http://maven.apache.org/POM/4.0.0">\n'
+            "  <modelVersion>4.0.0</modelVersion>\n"
+            "  <groupId>com.acme</groupId>\n  <artifactId>orders</artifactId>\n  <version>1.0</version>\n"
+            "  <properties>\n    <maven.compiler.release>17</maven.compiler.release>\n"
+            "    <project.build.sourceEncoding>UTF-8</project.build.sourceEncoding>\n  </properties>\n"
+            "  <dependencies>\n"
+            + "".join(
+                "    <dependency>\n      <groupId>org.junit.jupiter</groupId>\n"
+                f"      <artifactId>{a}</artifactId>\n      <version>5.10.2</version>\n"
+                "      <scope>test</scope>\n    </dependency>\n"
+                for a in ("junit-jupiter-api", "junit-jupiter-engine")
+            )
+            + "  </dependencies>\n  <build>\n    <plugins>\n"
+            + "".join(
+                "      <plugin>\n        <groupId>org.apache.maven.plugins</groupId>\n"
+                f"        <artifactId>maven-{a}-plugin</artifactId>\n        <version>{v}</version>\n"
+                "      </plugin>\n"
+                for a, v in (("resources", "3.3.1"), ("compiler", "3.13.0"), ("surefire", "3.2.5"))
+            )
+            + "    </plugins>\n  </build>\n</project>\n",
+            "src/main/java/com/acme/Cart.java": "package com.acme;\n\npublic class Cart {\n"
+            "    public static int total(int a, int b) {\n        return a + b@BUG@;\n    }\n}\n",
+            "src/test/java/com/acme/CartTest.java": "package com.acme;\n\n"
+            "import static org.junit.jupiter.api.Assertions.assertEquals;\n\n"
+            "import org.junit.jupiter.api.Test;\n\nclass CartTest {\n    @Test\n"
+            "    void @TEST@() {\n        assertEquals(5, Cart.total(2, 3));\n    }\n\n    @Test\n"
+            "    void empty() {\n        assertEquals(0, Cart.total(0, 0) - Cart.total(0, 0));\n    }\n}\n",
+        },
+        "mvn -o -B test",
+        (r"<<< FAILURE!", r"AssertionFailedError: expected: <5>", r"^\[ERROR\]\s+CartTest\.\w+:\d+ expected"),
+        needs=("mvn",),
+        variants=({"BUG": " + 1", "TEST": "addsTwoPrices"}, {"BUG": " * 2", "TEST": "totalOfTwo"}),
+    ),
     # ------------------------------------------------------------------------------------------ Node
     Scenario(
         "node-test-failure",
