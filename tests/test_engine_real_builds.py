@@ -136,6 +136,8 @@ def test_ctest_rerun_gets_the_failed_test_ctest_lists() -> None:
     d = _analyze("ctest-failure-0-plain")
     assert d.rule == "c.ctest-gtest-failed"
     assert d.remediation.commands == ["ctest --output-on-failure -R '^parser_empty$'"]
+    # the line that names the failed test leads, not the bare `The following tests FAILED:` header
+    assert "parser_empty" in d.focus[0].text
 
 
 def test_surefire_rerun_gets_the_failed_class_and_method() -> None:
