@@ -183,6 +183,13 @@ def test_node_test_keeps_actual_and_expected() -> None:
     assert "  expected: 5" in excerpt and "  actual: 4" in excerpt
 
 
+def test_node_test_leads_with_the_failed_test_not_the_yaml_key_of_its_message() -> None:
+    # TAP 13's YAML block: `  error: |-` opens the message, which is the block under it
+    d = _analyze("node-test-failure-0-plain")
+    assert d.focus[0].text == "not ok 1 - adds"
+    assert "  error: |-" not in [x.text for x in d.focus]
+
+
 def test_pytest_missing_fixture_stays_in_the_excerpt_beside_a_failed_assertion() -> None:
     excerpt = _excerpt(_analyze("pytest-fixture-missing-0-plain"))
     assert "E       fixture 'db_session' not found" in excerpt
