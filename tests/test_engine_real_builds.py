@@ -80,7 +80,7 @@ def _excerpt(d: Diagnosis) -> list[str]:
         (
             "maven-offline-plugin-missing-0-plain",
             Category.DEPENDENCY,
-            "jvm.dependency-resolution",
+            "jvm.offline-artifact-not-cached",
             "maven-surefire-plugin:3.1.9",
         ),
         ("c-shared-library-missing-1-plain", Category.DEPENDENCY, "c.shared-library-missing", "libtiff5.so"),
