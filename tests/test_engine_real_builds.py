@@ -146,6 +146,15 @@ def test_surefire_rerun_gets_the_failed_class_and_method() -> None:
     assert d.remediation.commands == ["mvn -Dtest='com.acme.CartTest#addsTwoPrices' test"]
 
 
+def test_a_syntax_error_met_at_pytest_collection_is_a_build_failure() -> None:
+    d = _analyze("pytest-syntax-error-1-plain")
+    assert (d.category, d.rule) == (Category.BUILD, "python.syntax-error")
+    assert d.title.startswith("SyntaxError in ") and d.title.endswith("slugs.py line 2: '(' was never closed")
+    assert d.remediation.commands[0].startswith("python -m py_compile /") and d.remediation.commands[
+        0
+    ].endswith("/slugs.py")
+
+
 def test_pip_conflict_keeps_the_conflict_block_and_names_the_package() -> None:
     d = _analyze("pip-resolution-conflict-0-plain")
     excerpt = _excerpt(d)

@@ -156,6 +156,21 @@ SCENARIOS: tuple[Scenario, ...] = (
         variants=({"MOD": "orders", "NAME": "cancel"}, {"MOD": "ledger", "NAME": "post_entry"}),
     ),
     Scenario(
+        # a syntax error in the code under test, met when pytest imports it at collection: a build failure
+        # (categories.md), though pytest reports it
+        "pytest-syntax-error",
+        "pytest",
+        "build",
+        {
+            "@MOD@.py": "def parse(text)@SIG@\n    return text.split(@CLOSE@\n",
+            "test_@MOD@.py": "from @MOD@ import parse\n\n\ndef test_parse():\n"
+            "    assert parse('a b') == ['a', 'b']\n",
+        },
+        f"{PY} -m pytest -p no:cacheprovider",
+        (r"^E\s+SyntaxError: ", r'^E\s+File ".*\.py", line \d+'),
+        variants=({"MOD": "tokens", "SIG": "", "CLOSE": ")"}, {"MOD": "slugs", "SIG": ":", "CLOSE": ""}),
+    ),
+    Scenario(
         "unittest-failure",
         "unittest",
         "test",
