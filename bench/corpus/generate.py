@@ -348,6 +348,43 @@ SCENARIOS: tuple[Scenario, ...] = (
         variants=({"ARG": '"seven"'}, {"ARG": "3.5"}),
         env={"GOPROXY": "off", "GOCACHE": "/tmp/cimedic-corpus-gocache"},
     ),
+    Scenario(
+        # a runtime panic inside a test (writing to a nil map, indexing past a slice): the test binary dies
+        "go-test-panic",
+        "go",
+        "test",
+        {
+            "go.mod": "module example.com/store\n\ngo 1.19\n",
+            "store.go": "package store\n\nfunc Put(k string, v int) int {\n\tvar m map[string]int\n"
+            "\tvals := []int{1, 2}\n\t@STMT@\n\treturn len(m)\n}\n",
+            "store_test.go": 'package store\n\nimport "testing"\n\n'
+            'func TestPut(t *testing.T) {\n\tif Put("a", 1) != 1 {\n\t\tt.Fatal("want 1")\n\t}\n}\n',
+        },
+        "go test ./...",
+        (r"^panic: (assignment to entry in nil map|runtime error: index out of range)",),
+        needs=("go",),
+        variants=({"STMT": "m[k] = v + vals[0]"}, {"STMT": "m = map[string]int{k: vals[v+4]}"}),
+        env={"GOPROXY": "off", "GOCACHE": "/tmp/cimedic-corpus-gocache"},
+    ),
+    Scenario(
+        # an import of a module go.mod does not require, with the module proxy off (an offline runner)
+        "go-missing-module",
+        "go",
+        "dependency",
+        {
+            "go.mod": "module example.com/api\n\ngo 1.19\n",
+            "main.go": 'package main\n\nimport (\n\t"fmt"\n\n\t"@MODULE@"\n)\n\n'
+            "func main() {\n\tfmt.Println(@CALL@)\n}\n",
+        },
+        "go build ./...",
+        (r"no required module provides package", r"module lookup disabled by GOPROXY=off"),
+        needs=("go",),
+        variants=(
+            {"MODULE": "github.com/google/uuid", "CALL": "uuid.NewString()"},
+            {"MODULE": "golang.org/x/text/language", "CALL": "language.English"},
+        ),
+        env={"GOFLAGS": "-mod=mod", "GOPROXY": "off", "GOCACHE": "/tmp/cimedic-corpus-gocache"},
+    ),
     # ----------------------------------------------------------------------------------------- C/C++
     Scenario(
         "gcc-compile-error",
