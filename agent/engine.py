@@ -18,7 +18,7 @@ from agent.localize import Localized, localize
 from agent.logtext import clean_line, mask_volatile
 from agent.models import Category, Diagnosis, JobContext, LogLine, Remediation
 from agent.redact import Redactor
-from agent.scan import SHELL_PROMPT, Scanner, ScanResult, iter_text_lines
+from agent.scan import Scanner, ScanResult, iter_text_lines
 from agent.signals import default_calibration, default_signals
 
 READ_SIZE = 1 << 20
@@ -94,11 +94,7 @@ def _names_cause_for(catalog: Catalog) -> functools._lru_cache_wrapper[bool]:
 
 
 def _last_command(result: ScanResult, before: int) -> str | None:
-    commands = [
-        s.name
-        for s in result.steps
-        if s.kind == "start" and s.line <= before and SHELL_PROMPT.match("$ " + s.name)
-    ]
+    commands = [s.name for s in result.steps if s.prompt and s.line <= before]
     return commands[-1] if commands else None
 
 

@@ -49,6 +49,7 @@ GITLAB_EXIT = re.compile(r"^ERROR: Job failed: (?:exit code|exit status) (\d+)")
 JENKINS_STAGE = re.compile(r"^\[Pipeline\] \{ \((.+)\)$")
 JENKINS_END = re.compile(r"^Finished: (FAILURE|ABORTED|UNSTABLE)")
 SHELL_PROMPT = re.compile(r"^\$ (\S.*)$")
+_SECTION_ECHO = re.compile(r"section_(?:start|end):")
 # Every line `_note_step` may act on starts like this (or carries a group/error marker): a superset test.
 STEP_LINE = re.compile(
     r'^(?:The command "|"\s*(?:exited with|failed)|Process completed with exit code |ERROR: Job failed: '
@@ -115,6 +116,9 @@ class StepMark:
     kind: str  # "start" | "end" | "exit" | "error"
     name: str
     code: int | None = None
+    # A command echoed at a shell prompt (`$ make`, as GitLab and Travis print each script line), as opposed
+    # to a group or section name (`section_start:1:build_section`): only a prompt names a command.
+    prompt: bool = False
 
 
 @dataclass(slots=True)
@@ -299,7 +303,10 @@ class Scanner:
                 mark = StepMark(line, "exit", "", int(m.group(1)))
                 self._systems["gitlab"] += 1
             elif (m := SHELL_PROMPT.match(text)) is not None:
-                mark = StepMark(line, "start", m.group(1))
+                # `$ echo -e "section_start:$(date +%s):build\r\e[0KBuilding"` only opens a collapsible
+                # section (https://docs.gitlab.com/ee/ci/jobs/#custom-collapsible-sections): not a command.
+                command = m.group(1)
+                mark = StepMark(line, "start", command, prompt=not _SECTION_ECHO.search(command))
             elif (m := JENKINS_STAGE.match(text)) is not None:
                 mark = StepMark(line, "start", m.group(1))
                 self._systems["jenkins"] += 1

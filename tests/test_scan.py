@@ -63,6 +63,21 @@ def test_candidates_stay_bounded_on_a_noisy_log() -> None:
     assert result.tail.lines[-1].text == "error: noise 4999"
 
 
+def test_only_a_prompt_names_a_command_and_a_section_echo_is_none() -> None:
+    # GitLab echoes each script line with `$ `; a line that only opens a collapsible section
+    # (docs.gitlab.com/ee/ci/jobs/#custom-collapsible-sections) is echoed too, then the marker itself follows
+    log = (
+        b"section_start:1764928805:step_script\r\x1b[0KExecuting step_script\n"
+        b"$ ./ci/build.sh\n"
+        b'$ echo -e "section_start:`date +%s`:compile[collapsed=true]\\r\\e[0KBuilding"\n'
+        b"section_start:1764928808:compile[collapsed=true]\r\x1b[0KBuilding\n"
+        b"main.c:3:13: error: 'rows_len' undeclared\n"
+    )
+    steps = scan([log]).steps
+    assert [s.name for s in steps if s.prompt] == ["./ci/build.sh"]
+    assert {"step_script", "compile"} <= {s.name for s in steps if s.kind == "start"}
+
+
 def test_binary_input_is_flagged() -> None:
     assert scan([bytes(range(256)) * 40]).binary
 

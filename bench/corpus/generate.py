@@ -143,6 +143,34 @@ SCENARIOS: tuple[Scenario, ...] = (
         variants=({"MOD": "orders", "NAME": "cancel"}, {"MOD": "billing", "NAME": "refund"}),
     ),
     Scenario(
+        "python-own-module-import",
+        "python",
+        "test",
+        {
+            "app/__init__.py": "",
+            "app/@MOD@.py": "def create(x):\n    return x\n",
+            "main.py": "from app.@MOD@ import create, @NAME@\n\nprint(create(1))\n",
+        },
+        f"{PY} main.py",
+        (r"ImportError: cannot import name '\w+' from 'app\.",),
+        variants=({"MOD": "orders", "NAME": "cancel"}, {"MOD": "ledger", "NAME": "post_entry"}),
+    ),
+    Scenario(
+        # a syntax error in the code under test, met when pytest imports it at collection: a build failure
+        # (categories.md), though pytest reports it
+        "pytest-syntax-error",
+        "pytest",
+        "build",
+        {
+            "@MOD@.py": "def parse(text)@SIG@\n    return text.split(@CLOSE@\n",
+            "test_@MOD@.py": "from @MOD@ import parse\n\n\ndef test_parse():\n"
+            "    assert parse('a b') == ['a', 'b']\n",
+        },
+        f"{PY} -m pytest -p no:cacheprovider",
+        (r"^E\s+SyntaxError: ", r'^E\s+File ".*\.py", line \d+'),
+        variants=({"MOD": "tokens", "SIG": "", "CLOSE": ")"}, {"MOD": "slugs", "SIG": ":", "CLOSE": ""}),
+    ),
+    Scenario(
         "unittest-failure",
         "unittest",
         "test",
@@ -259,6 +287,23 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     # -------------------------------------------------------------------------------------------- Go
     Scenario(
+        "cargo-stack-overflow",
+        "cargo",
+        "test",
+        {
+            "Cargo.toml": '[package]\nname = "tree"\nversion = "0.1.0"\nedition = "2021"\n',
+            "src/main.rs": "fn depth(n: u64) -> u64 {\n    let pad = [n; @PAD@];\n"
+            "    if n == u64::MAX {\n        return pad[0];\n    }\n    depth(n + 1) + pad[3]\n}\n\n"
+            'fn main() {\n    println!("walking the tree");\n    println!("{}", depth(0));\n}\n',
+            # a script, as CI runs a step: bash reports the abort (`bash -c` would exec cargo and stay silent)
+            "ci.sh": "#!/bin/bash\nset -e\ncargo run --offline --color never\n",
+        },
+        "bash ci.sh",
+        (r"has overflowed its stack", r"fatal runtime error: stack overflow"),
+        needs=("cargo",),
+        variants=({"PAD": "64"}, {"PAD": "512"}),
+    ),
+    Scenario(
         "go-build-error",
         "go",
         "build",
@@ -302,6 +347,43 @@ SCENARIOS: tuple[Scenario, ...] = (
         needs=("go",),
         variants=({"ARG": '"seven"'}, {"ARG": "3.5"}),
         env={"GOPROXY": "off", "GOCACHE": "/tmp/cimedic-corpus-gocache"},
+    ),
+    Scenario(
+        # a runtime panic inside a test (writing to a nil map, indexing past a slice): the test binary dies
+        "go-test-panic",
+        "go",
+        "test",
+        {
+            "go.mod": "module example.com/store\n\ngo 1.19\n",
+            "store.go": "package store\n\nfunc Put(k string, v int) int {\n\tvar m map[string]int\n"
+            "\tvals := []int{1, 2}\n\t@STMT@\n\treturn len(m)\n}\n",
+            "store_test.go": 'package store\n\nimport "testing"\n\n'
+            'func TestPut(t *testing.T) {\n\tif Put("a", 1) != 1 {\n\t\tt.Fatal("want 1")\n\t}\n}\n',
+        },
+        "go test ./...",
+        (r"^panic: (assignment to entry in nil map|runtime error: index out of range)",),
+        needs=("go",),
+        variants=({"STMT": "m[k] = v + vals[0]"}, {"STMT": "m = map[string]int{k: vals[v+4]}"}),
+        env={"GOPROXY": "off", "GOCACHE": "/tmp/cimedic-corpus-gocache"},
+    ),
+    Scenario(
+        # an import of a module go.mod does not require, with the module proxy off (an offline runner)
+        "go-missing-module",
+        "go",
+        "dependency",
+        {
+            "go.mod": "module example.com/api\n\ngo 1.19\n",
+            "main.go": 'package main\n\nimport (\n\t"fmt"\n\n\t"@MODULE@"\n)\n\n'
+            "func main() {\n\tfmt.Println(@CALL@)\n}\n",
+        },
+        "go build ./...",
+        (r"no required module provides package", r"module lookup disabled by GOPROXY=off"),
+        needs=("go",),
+        variants=(
+            {"MODULE": "github.com/google/uuid", "CALL": "uuid.NewString()"},
+            {"MODULE": "golang.org/x/text/language", "CALL": "language.English"},
+        ),
+        env={"GOFLAGS": "-mod=mod", "GOPROXY": "off", "GOCACHE": "/tmp/cimedic-corpus-gocache"},
     ),
     # ----------------------------------------------------------------------------------------- C/C++
     Scenario(
@@ -365,9 +447,124 @@ SCENARIOS: tuple[Scenario, ...] = (
         variants=({"N": "8"}, {"N": "2"}),
     ),
     Scenario(
+        "c-test-sigfpe",
+        "gcc",
+        "test",
+        {
+            "Makefile": "test: tests\n\t./tests\ntests: tests.c\n\tgcc -O0 -o tests tests.c\n",
+            "tests.c": "#include <stdio.h>\nstatic int avg(int sum, int n) { return sum / n; }\n"
+            'int main(int argc, char **argv) { printf("PASS: test_avg_one\\n"); fflush(stdout); '
+            'printf("%d\\n", avg(@SUM@, argc - 1)); return 0; }\n',
+            "run.sh": "#!/bin/bash\nset -e\ngcc -O0 -o tests tests.c\n./tests\n",
+        },
+        "@RUN@",
+        (r"Floating point exception",),
+        needs=("gcc", "make"),
+        variants=({"SUM": "10", "RUN": "make test"}, {"SUM": "7", "RUN": "bash run.sh"}),
+    ),
+    Scenario(
+        "cxx-uncaught-exception",
+        "g++",
+        "test",
+        {
+            "Makefile": "test: tests\n\t./tests\ntests: tests.cpp\n\tg++ -O0 -o tests tests.cpp\n",
+            "tests.cpp": "#include <iostream>\n#include <map>\n#include <string>\n#include <vector>\n"
+            'int main() {\n    std::cout << "PASS: config_defaults" << std::endl;\n'
+            "    std::map<std::string, int> conf;\n    std::vector<int> v(2);\n    return @EXPR@;\n}\n",
+        },
+        "make test",
+        (r"terminate called after throwing an instance of", r"^\s*what\(\):"),
+        needs=("g++", "make"),
+        variants=({"EXPR": 'conf.at("timeout")'}, {"EXPR": "v.at(7)"}),
+    ),
+    Scenario(
+        # make relays how a recipe ended (GNU make manual, "Errors Generated by Make"): a signal by its
+        # description (`make: *** [Makefile:3: build] Killed`), an exit status as `Error N` (timeout(1)'s 124,
+        # a shell's 128 + 9 for SIGKILL); the program's own lines say nothing of why.
+        "make-relayed-kill-or-timeout",
+        "make",
+        "infrastructure",
+        {
+            "stop.py": "import os, signal, time\nprint('@WHAT@', flush=True)\n"
+            "if '@HOW@' == 'kill':\n    os.kill(os.getpid(), signal.SIGKILL)\ntime.sleep(30)\n",
+            "Makefile": "build:\n\t@echo compiling assets\n\t@RECIPE@\n",
+        },
+        "make build",
+        # the shell's own report (`Killed`, when make ran the recipe through sh) states it too
+        (r"^make: \*\*\* \[Makefile:\d+: build\] (Killed|Error 1[23][47])", r"^Killed$"),
+        needs=("make",),
+        variants=(
+            {"HOW": "kill", "WHAT": "bundling 4200 modules", "RECIPE": f"{PY} stop.py"},
+            {"HOW": "kill", "WHAT": "linking", "RECIPE": f"sh -c '{PY} stop.py; exit $$?'"},
+            {"HOW": "wait", "WHAT": "waiting for postgres", "RECIPE": f"timeout 2 {PY} stop.py"},
+        ),
+    ),
+    Scenario(
+        # The job's script opens its own collapsible GitLab sections
+        # (https://docs.gitlab.com/ee/ci/jobs/#custom-collapsible-sections) around the failing command.
+        "gcc-in-script-sections",
+        "gcc",
+        "build",
+        {
+            "ci.sh": "#!/bin/bash\nset -e\n"
+            'echo -e "section_start:$(date +%s):@SECTION@[collapsed=true]\\r\\e[0KBuilding"\n'
+            'make\necho -e "section_end:$(date +%s):@SECTION@\\r\\e[0K"\n',
+            "Makefile": "app: main.c\n\tgcc -Wall -o app main.c\n",
+            "main.c": "#include <stdio.h>\nint main(void) {\n    int n = @EXPR@;\n"
+            '    printf("%d\\n", n);\n    return 0;\n}\n',
+        },
+        "bash ci.sh",
+        (r"^main\.c:\d+:\d+: error: ",),
+        needs=("gcc", "make"),
+        variants=(
+            {"SECTION": "compile", "EXPR": "rows_len"},
+            {"SECTION": "build_app", "EXPR": "total_count * 2"},
+        ),
+    ),
+    Scenario(
+        "c-shared-library-missing",
+        "gcc",
+        "dependency",
+        {
+            "greet.c": 'const char *greet(void) { return "hi"; }\n',
+            "main.c": "#include <stdio.h>\nconst char *greet(void);\n"
+            "int main(void) { puts(greet()); return 0; }\n",
+            # built against the library, which the runner then lacks (a package not installed there)
+            "ci.sh": "#!/bin/bash\nset -e\ngcc -shared -fPIC -o lib@LIB@.so greet.c\n"
+            "gcc -o @APP@ main.c -L. -l@LIB@\nrm lib@LIB@.so\necho 'running smoke test'\n./@APP@\n",
+        },
+        "bash ci.sh",
+        (r"error while loading shared libraries: lib\w+\.so",),
+        needs=("gcc",),
+        variants=({"LIB": "greet", "APP": "app"}, {"LIB": "tiff5", "APP": "thumbnailer"}),
+    ),
+    Scenario(
+        "ctest-failure",
+        "cmake",
+        "test",
+        {
+            "CMakeLists.txt": "cmake_minimum_required(VERSION 3.10)\nproject(calc C)\nenable_testing()\n"
+            "add_executable(t_ok ok.c)\nadd_executable(t_bad bad.c)\n"
+            "add_test(NAME calc_ok COMMAND t_ok)\nadd_test(NAME @TEST@ COMMAND t_bad)\n",
+            "ok.c": "int main(void) { return 0; }\n",
+            "bad.c": "#include <stdio.h>\n"
+            'int main(void) { printf("expected 0 tokens, got @GOT@\\n"); return 1; }\n',
+        },
+        "cmake -S . -B build && cmake --build build && cd build && ctest",
+        (
+            r"Test +#\d+: \w+ \.+\*+Failed",
+            r"^\s*\d+ - \w+ \(Failed\)",
+            r"tests passed, 1 tests failed out of 2",
+        ),
+        needs=("cmake", "ctest"),
+        variants=({"TEST": "parser_empty", "GOT": "1"}, {"TEST": "lexer_unicode", "GOT": "3"}),
+    ),
+    Scenario(
+        # dependency, as the LogChunks labellers call CMake's `Could NOT find Halide` (BVLC/caffe) and
+        # categories.md "package ... not found": the runner lacks a package the build needs
         "cmake-missing-package",
         "cmake",
-        "configuration",
+        "dependency",
         {
             "CMakeLists.txt": "cmake_minimum_required(VERSION 3.10)\nproject(app C)\n"
             "find_package(@PKG@ REQUIRED)\n"
@@ -393,6 +590,69 @@ SCENARIOS: tuple[Scenario, ...] = (
         (r"^src/Main\.java:\d+: error: ",),
         needs=("javac",),
         variants=({"EXPR": "countItems()"}, {"EXPR": '"seven"'}),
+    ),
+    Scenario(
+        # `mvn -o` with a plugin version never downloaded into ~/.m2: a dependency left unresolved.
+        "maven-offline-plugin-missing",
+        "maven",
+        "dependency",
+        {
+            "pom.xml": '<project xmlns="http://maven.apache.org/POM/4.0.0">\n'
+            "  <modelVersion>4.0.0</modelVersion>\n"
+            "  <groupId>com.acme</groupId>\n  <artifactId>orders</artifactId>\n  <version>1.0</version>\n"
+            "  <build>\n    <plugins>\n      <plugin>\n        <groupId>org.apache.maven.plugins</groupId>\n"
+            "        <artifactId>@PLUGIN@</artifactId>\n        <version>@VERSION@</version>\n"
+            "      </plugin>\n    </plugins>\n  </build>\n</project>\n",
+        },
+        "mvn -o -B test",
+        (
+            r"^\[ERROR\] Plugin org\.apache\.maven\.plugins:[\w-]+:[\w.-]+ "
+            r"or one of its dependencies could not",
+        ),
+        needs=("mvn",),
+        variants=(
+            {"PLUGIN": "maven-surefire-plugin", "VERSION": "3.1.9"},
+            {"PLUGIN": "maven-resources-plugin", "VERSION": "3.0.9"},
+        ),
+    ),
+    Scenario(
+        # JUnit 5 under Surefire, offline: the plugin and library versions this machine's ~/.m2 holds
+        "maven-test-failure",
+        "maven",
+        "test",
+        {
+            "pom.xml": '<project xmlns="http://maven.apache.org/POM/4.0.0">\n'
+            "  <modelVersion>4.0.0</modelVersion>\n"
+            "  <groupId>com.acme</groupId>\n  <artifactId>orders</artifactId>\n  <version>1.0</version>\n"
+            "  <properties>\n    <maven.compiler.release>17</maven.compiler.release>\n"
+            "    <project.build.sourceEncoding>UTF-8</project.build.sourceEncoding>\n  </properties>\n"
+            "  <dependencies>\n"
+            + "".join(
+                "    <dependency>\n      <groupId>org.junit.jupiter</groupId>\n"
+                f"      <artifactId>{a}</artifactId>\n      <version>5.10.2</version>\n"
+                "      <scope>test</scope>\n    </dependency>\n"
+                for a in ("junit-jupiter-api", "junit-jupiter-engine")
+            )
+            + "  </dependencies>\n  <build>\n    <plugins>\n"
+            + "".join(
+                "      <plugin>\n        <groupId>org.apache.maven.plugins</groupId>\n"
+                f"        <artifactId>maven-{a}-plugin</artifactId>\n        <version>{v}</version>\n"
+                "      </plugin>\n"
+                for a, v in (("resources", "3.3.1"), ("compiler", "3.13.0"), ("surefire", "3.2.5"))
+            )
+            + "    </plugins>\n  </build>\n</project>\n",
+            "src/main/java/com/acme/Cart.java": "package com.acme;\n\npublic class Cart {\n"
+            "    public static int total(int a, int b) {\n        return a + b@BUG@;\n    }\n}\n",
+            "src/test/java/com/acme/CartTest.java": "package com.acme;\n\n"
+            "import static org.junit.jupiter.api.Assertions.assertEquals;\n\n"
+            "import org.junit.jupiter.api.Test;\n\nclass CartTest {\n    @Test\n"
+            "    void @TEST@() {\n        assertEquals(5, Cart.total(2, 3));\n    }\n\n    @Test\n"
+            "    void empty() {\n        assertEquals(0, Cart.total(0, 0) - Cart.total(0, 0));\n    }\n}\n",
+        },
+        "mvn -o -B test",
+        (r"<<< FAILURE!", r"AssertionFailedError: expected: <5>", r"^\[ERROR\]\s+CartTest\.\w+:\d+ expected"),
+        needs=("mvn",),
+        variants=({"BUG": " + 1", "TEST": "addsTwoPrices"}, {"BUG": " * 2", "TEST": "totalOfTwo"}),
     ),
     # ------------------------------------------------------------------------------------------ Node
     Scenario(
