@@ -27,8 +27,8 @@ from agent.engine import analyze
 from agent.fixes import suggest
 from agent.models import Verdict
 from agent.pipeline import prompt_lines
-from webhooks.fix_reader import GitLabFiles
 from webhooks.gitlab import MergeRequestRef
+from webhooks.gitlab_files import GitLabFiles
 from webhooks.gitlab_fix_outputs import publish_fix_mrs
 from webhooks.gitlab_forge import connect
 from webhooks.store import Claimed

@@ -5,7 +5,7 @@
 The cases of bench/fixes/run.py, through the service's GitLab path instead of `git apply`. Per case whose
 build fails and gets a shown patch, a project in the GitLab simulator (tests/gitlab_sim) holds the case's
 files at the failing commit with a merge request on it; the fix is checked again through the API's raw
-files (`webhooks.fix_reader.GitLabFiles`, as `webhooks.fix_outputs.publish_fixes` does) and
+files (`webhooks.gitlab_files.GitLabFiles`, as `webhooks.fix_outputs.publish_fixes` does) and
 `actions.fix_mr.ensure_fix_mr` makes the commit and the draft MR. The changed files are then read back from
 the fix branch through the API, written over a fresh copy of the case, and the same build runs again.
 
@@ -36,7 +36,7 @@ from actions.fix_request import FixBranch, branch_name
 from agent.engine import analyze
 from agent.fixes import Patch, Validated, suggest, validate
 from agent.logtext import LINE_BREAK
-from webhooks.fix_reader import GitLabFiles
+from webhooks.gitlab_files import GitLabFiles
 from webhooks.gitlab_forge import connect
 
 
