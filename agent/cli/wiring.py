@@ -49,6 +49,7 @@ def make_knowledge_base(
     Raises `KnowledgeBaseError` when the `kb` extra is missing or the stores cannot be opened.
     """
     from knowledge import missing_packages, not_installed
+    from knowledge.first_run import FirstRunKnowledgeBase
     from knowledge.probe import ProbedKnowledgeBase, StoreProbe, sqlite_path
 
     kb_settings = knowledge_settings()
@@ -56,7 +57,7 @@ def make_knowledge_base(
     if missing:
         raise KnowledgeBaseError(not_installed(missing))
     path = sqlite_path(settings.effective_database_url)
-    if path is None or not path.is_file():  # a server, or a first run that creates the store: open now
+    if path is None or (path.exists() and not path.is_file()):  # a server: open now
         return open_knowledge_base(settings).scoped(repo)
 
     def open_() -> KnowledgeLookup:
@@ -67,6 +68,10 @@ def make_knowledge_base(
                 warn(f"{exc}; continuing without it (--no-kb to silence)")
             return _Nothing()
 
+    if (
+        not path.exists()
+    ):  # the first run ever: the store is made with the standard library (knowledge.first_run)
+        return FirstRunKnowledgeBase(path, open_, kb_settings, repo)
     return ProbedKnowledgeBase(StoreProbe(path), open_, kb_settings, repo)
 
 
