@@ -44,7 +44,8 @@ def make_knowledge_base(
     """What `analyze` hands to `agent.pipeline.enrich`: `similar` scoped to `repo` when it is known.
 
     On the default SQLite store the stores are opened only when a look with the standard library
-    (`knowledge.probe`) cannot rule out an answer or a write; an error opening them then is said once
+    (`knowledge.probe`) cannot rule out an answer or a write, and a home without a database yet has it made
+    with the standard library too (`knowledge.first_run`); an error opening them then is said once
     through `warn` and the analysis goes on without the knowledge base, as when it fails here.
     Raises `KnowledgeBaseError` when the `kb` extra is missing or the stores cannot be opened.
     """
@@ -68,9 +69,7 @@ def make_knowledge_base(
                 warn(f"{exc}; continuing without it (--no-kb to silence)")
             return _Nothing()
 
-    if (
-        not path.exists()
-    ):  # the first run ever: the store is made with the standard library (knowledge.first_run)
+    if not path.exists():  # the first run ever: made and written with sqlite3 (knowledge.first_run)
         return FirstRunKnowledgeBase(path, open_, kb_settings, repo)
     return ProbedKnowledgeBase(StoreProbe(path), open_, kb_settings, repo)
 
