@@ -20,10 +20,10 @@ from sqlalchemy import Connection, delete, func, select, update
 
 from agent.models import Category, Diagnosis, JobContext, SimilarFailure
 from knowledge.config import KnowledgeSettings, Scope
-from knowledge.keys import job_identity, occurrence_key, scope_of, vector_id
+from knowledge.keys import record_values, scope_of, vector_id
 from knowledge.schema import failures, feedback, occurrences, pending_vectors, resolutions
 from knowledge.sqlstore import FailureDraft, SqlStore, insert_ignore
-from knowledge.text import embed_text, iso, lines_text, normalize, org_of, parse_time, utcnow
+from knowledge.text import embed_text, iso, normalize, parse_time, utcnow
 
 if TYPE_CHECKING:  # numpy, chromadb and torch load only when a vector is needed (issue 15)
     from knowledge.embedding import Embedder
@@ -117,45 +117,7 @@ class KnowledgeBase:
     # -- recording ----------------------------------------------------------------------------------------
 
     def draft(self, diagnosis: Diagnosis, job: JobContext) -> FailureDraft:
-        repo = job.repo or ""
-        seen = parse_time(job.time) or utcnow()
-        values = {
-            "fingerprint": diagnosis.fingerprint,
-            "repo": repo,
-            "org": org_of(job.repo),
-            "vector_id": vector_id(diagnosis.fingerprint, repo),
-            "category": diagnosis.category.value,
-            "rule": diagnosis.rule,
-            "title": diagnosis.title,
-            "focus_text": lines_text(diagnosis.focus),
-            "excerpt_text": lines_text(diagnosis.excerpt),
-            "embed_text": embed_text(diagnosis),
-            "first_seen": seen,
-            "last_seen": seen,
-        }
-        identity = job_identity(diagnosis, job)
-        occurrence = {
-            "key": occurrence_key(diagnosis.fingerprint, identity, job.run_attempt),
-            "fingerprint": diagnosis.fingerprint,
-            "repo": repo,
-            "source": diagnosis.source,
-            "ci_system": job.ci_system,
-            "branch": job.branch,
-            "commit_sha": job.commit,
-            "workflow": job.workflow,
-            "job": job.job,
-            "job_id": job.job_id,
-            "run_id": job.run_id,
-            "run_attempt": job.run_attempt,
-            "url": job.url,
-            "pull_requests": ",".join(str(n) for n in job.pull_requests) or None,
-            "category": diagnosis.category.value,
-            "confidence": diagnosis.confidence,
-            "verdict": diagnosis.verdict.kind if diagnosis.verdict else None,
-            "verdict_reason": diagnosis.verdict.reason if diagnosis.verdict else None,
-            "verdict_link": diagnosis.verdict.link if diagnosis.verdict else None,
-            "seen_at": seen,
-        }
+        values, occurrence = record_values(diagnosis, job)
         return FailureDraft(values=values, occurrences=[occurrence])
 
     def record(self, diagnosis: Diagnosis, job: JobContext) -> None:

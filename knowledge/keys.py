@@ -7,10 +7,11 @@ computes exactly the keys the stores use without importing SQLAlchemy.
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from agent.models import Diagnosis, JobContext
 from knowledge.config import Scope
-from knowledge.text import org_of
+from knowledge.text import embed_text, lines_text, org_of, parse_time, utcnow
 
 
 def vector_id(fingerprint: str, repo: str) -> str:
@@ -39,3 +40,47 @@ def scope_of(scope: Scope, repo: str | None) -> tuple[Scope, str | None]:
     if scope in ("repo", "org") and org_of(repo):
         return "org", org_of(repo)
     return "all", None
+
+
+def record_values(diagnosis: Diagnosis, job: JobContext) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The failure's row and its occurrence's row as `KnowledgeBase.record` files them (before counting);
+    also what `knowledge.first_run` writes on a clean home without SQLAlchemy."""
+    repo = job.repo or ""
+    seen = parse_time(job.time) or utcnow()
+    values = {
+        "fingerprint": diagnosis.fingerprint,
+        "repo": repo,
+        "org": org_of(job.repo),
+        "vector_id": vector_id(diagnosis.fingerprint, repo),
+        "category": diagnosis.category.value,
+        "rule": diagnosis.rule,
+        "title": diagnosis.title,
+        "focus_text": lines_text(diagnosis.focus),
+        "excerpt_text": lines_text(diagnosis.excerpt),
+        "embed_text": embed_text(diagnosis),
+        "first_seen": seen,
+        "last_seen": seen,
+    }
+    occurrence = {
+        "key": occurrence_key(diagnosis.fingerprint, job_identity(diagnosis, job), job.run_attempt),
+        "fingerprint": diagnosis.fingerprint,
+        "repo": repo,
+        "source": diagnosis.source,
+        "ci_system": job.ci_system,
+        "branch": job.branch,
+        "commit_sha": job.commit,
+        "workflow": job.workflow,
+        "job": job.job,
+        "job_id": job.job_id,
+        "run_id": job.run_id,
+        "run_attempt": job.run_attempt,
+        "url": job.url,
+        "pull_requests": ",".join(str(n) for n in job.pull_requests) or None,
+        "category": diagnosis.category.value,
+        "confidence": diagnosis.confidence,
+        "verdict": diagnosis.verdict.kind if diagnosis.verdict else None,
+        "verdict_reason": diagnosis.verdict.reason if diagnosis.verdict else None,
+        "verdict_link": diagnosis.verdict.link if diagnosis.verdict else None,
+        "seen_at": seen,
+    }
+    return values, occurrence

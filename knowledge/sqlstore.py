@@ -148,9 +148,32 @@ class SqlStore:
     # -- schema -------------------------------------------------------------------------------------------
 
     def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision; cheap when it already is."""
+        """Bring the schema to the newest Alembic revision; cheap when it already is. A new SQLite database
+        is given the shipped schema at that revision, not through Alembic (`knowledge.sqlite_schema`)."""
         if self.revision() == HEAD_REVISION:
             return
+        if self.engine.dialect.name == "sqlite" and self._create_at_head():
+            return
+        self.upgrade()
+
+    def _create_at_head(self) -> bool:
+        """Give an empty SQLite database the shipped schema at HEAD_REVISION, in one write transaction; True
+        when the database is at HEAD_REVISION afterwards. A database holding anything is left to Alembic (a
+        store made before the migrations existed is adopted by revision 0003)."""
+        from knowledge.sqlite_schema import head_statements
+
+        with self.write() as conn:  # BEGIN IMMEDIATE: a second process starting at once waits, then sees it
+            if conn.exec_driver_sql("SELECT 1 FROM sqlite_master LIMIT 1").first() is not None:
+                return bool(inspect(conn).has_table("alembic_version")) and (
+                    conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == HEAD_REVISION
+                )
+            for statement in head_statements():
+                conn.exec_driver_sql(statement)
+        log.info("database created at schema revision %s", HEAD_REVISION)
+        return True
+
+    def upgrade(self) -> None:
+        """Run the Alembic migrations up to the newest revision (`migrate` of an existing database)."""
         from alembic import command
         from alembic.config import Config
         from alembic.runtime.migration import MigrationContext

@@ -131,8 +131,8 @@ MODULES = (
 
 
 def test_analyze_on_a_home_with_nothing_to_compare_with_opens_no_store(home: Path) -> None:
-    first = _cli(MODULES, "analyze", str(EXAMPLE), home=home)  # the first run creates the store
-    assert "code: 0" in first.stdout, first.stdout + first.stderr
+    first = _cli(MODULES, "analyze", str(EXAMPLE), home=home)  # the first run creates the store (first_run)
+    assert "heavy: []" in first.stdout and "code: 0" in first.stdout, first.stdout + first.stderr
     again = _cli(MODULES, "analyze", str(EXAMPLE), home=home)
     assert "heavy: []" in again.stdout and "code: 0" in again.stdout, again.stdout + again.stderr
     assert "stripe" in again.stdout and again.stderr == ""

@@ -44,11 +44,13 @@ def make_knowledge_base(
     """What `analyze` hands to `agent.pipeline.enrich`: `similar` scoped to `repo` when it is known.
 
     On the default SQLite store the stores are opened only when a look with the standard library
-    (`knowledge.probe`) cannot rule out an answer or a write; an error opening them then is said once
+    (`knowledge.probe`) cannot rule out an answer or a write, and a home without a database yet has it made
+    with the standard library too (`knowledge.first_run`); an error opening them then is said once
     through `warn` and the analysis goes on without the knowledge base, as when it fails here.
     Raises `KnowledgeBaseError` when the `kb` extra is missing or the stores cannot be opened.
     """
     from knowledge import missing_packages, not_installed
+    from knowledge.first_run import FirstRunKnowledgeBase
     from knowledge.probe import ProbedKnowledgeBase, StoreProbe, sqlite_path
 
     kb_settings = knowledge_settings()
@@ -56,7 +58,7 @@ def make_knowledge_base(
     if missing:
         raise KnowledgeBaseError(not_installed(missing))
     path = sqlite_path(settings.effective_database_url)
-    if path is None or not path.is_file():  # a server, or a first run that creates the store: open now
+    if path is None or (path.exists() and not path.is_file()):  # a server: open now
         return open_knowledge_base(settings).scoped(repo)
 
     def open_() -> KnowledgeLookup:
@@ -67,6 +69,8 @@ def make_knowledge_base(
                 warn(f"{exc}; continuing without it (--no-kb to silence)")
             return _Nothing()
 
+    if not path.exists():  # the first run ever: made and written with sqlite3 (knowledge.first_run)
+        return FirstRunKnowledgeBase(path, open_, kb_settings, repo)
     return ProbedKnowledgeBase(StoreProbe(path), open_, kb_settings, repo)
 
 
