@@ -14,7 +14,6 @@ is taken (another process was first), vectors that must not be deferred, or a `s
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from agent.models import Diagnosis, JobContext, SimilarFailure
 from knowledge.config import KnowledgeSettings
 from knowledge.keys import record_values
+from knowledge.probe import LazyKnowledgeBase
 from knowledge.sqlite_schema import head_statements
 
 if TYPE_CHECKING:
@@ -92,9 +92,8 @@ def create_and_record(path: Path, diagnosis: Diagnosis, job: JobContext) -> bool
     return True
 
 
-class FirstRunKnowledgeBase:
-    """A `KnowledgeLookup` for a SQLite file that does not exist yet; `open_` opens the real knowledge base
-    (scoped like `KnowledgeBase.scoped`) when this one cannot answer or write alone."""
+class FirstRunKnowledgeBase(LazyKnowledgeBase):
+    """For a SQLite file that does not exist yet: answers and records alone while it still does not."""
 
     def __init__(
         self,
@@ -103,22 +102,8 @@ class FirstRunKnowledgeBase:
         settings: KnowledgeSettings,
         repo: str | None,
     ) -> None:
+        super().__init__(open_, settings, repo)
         self._path = path
-        self._open = open_
-        self._settings = settings
-        self._repo = repo
-        self._inner: KnowledgeLookup | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def opened(self) -> bool:
-        return self._inner is not None
-
-    def _lookup(self) -> KnowledgeLookup:
-        with self._lock:
-            if self._inner is None:
-                self._inner = self._open()
-            return self._inner
 
     def similar(self, diagnosis: Diagnosis, k: int = 3) -> list[SimilarFailure]:
         if self._inner is None and not self._path.exists():  # no database: nothing was ever recorded
@@ -126,8 +111,7 @@ class FirstRunKnowledgeBase:
         return self._lookup().similar(diagnosis, k)
 
     def record(self, diagnosis: Diagnosis, job: JobContext) -> None:
-        if job.repo is None and self._repo is not None:  # as `ScopedKnowledgeBase.record`
-            job = job.model_copy(update={"repo": self._repo})
+        job = self._scoped(job)
         if self._inner is None and self._settings.defer_vectors and not self._path.exists():
             try:
                 if create_and_record(self._path, diagnosis, job):

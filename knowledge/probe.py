@@ -103,18 +103,17 @@ class StoreProbe:
         return row is not None
 
 
-class ProbedKnowledgeBase:
-    """A `KnowledgeLookup` that opens the knowledge base (`open_`) only when the probe cannot rule an answer
-    or a write out. Scoped to `repo` like `KnowledgeBase.scoped`; `open_` raises as `open_knowledge_base`."""
+class LazyKnowledgeBase:
+    """A `KnowledgeLookup` that opens the knowledge base (`open_`, raising as `open_knowledge_base`) only on
+    its first use that cannot be answered without it; subclasses say which uses can. Scoped to `repo` like
+    `KnowledgeBase.scoped`."""
 
     def __init__(
         self,
-        probe: StoreProbe,
         open_: Callable[[], KnowledgeLookup],
         settings: KnowledgeSettings,
         repo: str | None,
     ) -> None:
-        self._probe = probe
         self._open = open_
         self._settings = settings
         self._repo = repo
@@ -131,6 +130,26 @@ class ProbedKnowledgeBase:
                 self._inner = self._open()
             return self._inner
 
+    def _scoped(self, job: JobContext) -> JobContext:
+        """`job` with this scope's repository when it names none, as `ScopedKnowledgeBase.record` does."""
+        if job.repo is None and self._repo is not None:
+            return job.model_copy(update={"repo": self._repo})
+        return job
+
+
+class ProbedKnowledgeBase(LazyKnowledgeBase):
+    """Opens the knowledge base only when the probe cannot rule an answer or a write out."""
+
+    def __init__(
+        self,
+        probe: StoreProbe,
+        open_: Callable[[], KnowledgeLookup],
+        settings: KnowledgeSettings,
+        repo: str | None,
+    ) -> None:
+        super().__init__(open_, settings, repo)
+        self._probe = probe
+
     def similar(self, diagnosis: Diagnosis, k: int = 3) -> list[SimilarFailure]:
         if self._inner is None and k > 0:
             scope, value = scope_of(self._settings.scope, self._repo)
@@ -139,8 +158,7 @@ class ProbedKnowledgeBase:
         return self._lookup().similar(diagnosis, k)
 
     def record(self, diagnosis: Diagnosis, job: JobContext) -> None:
-        if job.repo is None and self._repo is not None:
-            job = job.model_copy(update={"repo": self._repo})
+        job = self._scoped(job)
         if self._inner is None and self._probe.already_recorded(diagnosis, job):
             return
         self._lookup().record(diagnosis, job)
