@@ -208,7 +208,8 @@ def test_green_again_on_the_default_branch_comments_and_transitions(
     wait_until(lambda: jira.issues[issue["key"]]["status"] == "Done")
     [comment] = jira.comments(issue["key"])
     assert "is green again" in comment
-    assert ("ticket.transition", "done") in actions(service)
+    # The audit row is written once Jira has answered the transition, so after the simulator's status changed.
+    assert wait_until(lambda: ("ticket.transition", "done") in actions(service))
 
 
 @pytest.mark.parametrize("when_done", ["reopen", "link"])
@@ -227,7 +228,7 @@ def test_a_ticket_closed_as_done_is_reopened_or_followed_by_a_linked_one_when_th
         # The reopen transition lands before its comment: wait for the comment too.
         comments = wait_until(lambda: jira.comments(issue["key"]))
         assert len(jira.issues) == 1 and "Reopened by CI Medic" in comments[0]
-        assert ("ticket.reopen", "done") in actions(service)
+        assert wait_until(lambda: ("ticket.reopen", "done") in actions(service))
     else:
         wait_until(lambda: len(jira.issues) == 2 and jira.links)
         [successor] = [k for k in jira.issues if k != issue["key"]]
