@@ -113,7 +113,7 @@ class KnowledgeSettings(BaseSettings):
 # Cut-offs calibrated per model on bench/kb_retrieval.py (docs/benchmarks.md): a model's similarities have
 # their own scale (the static embedding's vectors of two unrelated log lines are nearer than MiniLM's), so a
 # model other than the transformer brings its own defaults for the cut-offs the user did not set.
-MODEL_CUTOFFS: dict[str, tuple[float, float]] = {STATIC_MODEL: (0.7, 0.5)}  # (threshold, search_threshold)
+MODEL_CUTOFFS: dict[str, tuple[float, float]] = {STATIC_MODEL: (0.75, 0.5)}  # (threshold, search_threshold)
 
 
 def with_model_cutoffs(settings: KnowledgeSettings) -> KnowledgeSettings:

@@ -82,7 +82,7 @@ def test_each_embedder_has_its_own_collection() -> None:
 
 def test_static_cutoffs_apply_only_where_the_user_set_none() -> None:
     static = with_model_cutoffs(KnowledgeSettings(model=STATIC_MODEL))
-    assert (static.threshold, static.search_threshold) == (0.7, 0.5)
+    assert (static.threshold, static.search_threshold) == (0.75, 0.5)
     mine = with_model_cutoffs(KnowledgeSettings(model=STATIC_MODEL, threshold=0.3))
     assert (mine.threshold, mine.search_threshold) == (0.3, 0.5)
     assert with_model_cutoffs(KnowledgeSettings(model="hashing")).threshold == 0.5
