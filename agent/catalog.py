@@ -183,6 +183,9 @@ class KeywordSet:
 
     weights: Mapping[Category, tuple[tuple[re.Pattern[str], float], ...]]
     threshold: float = 1.0
+    # Patterns on the failing command (`rubocop`, `npm ci`, `cargo test`): what kind of step failed. Only the
+    # best-weighted match per category counts, so a long script line naming many tools is not louder.
+    commands: Mapping[Category, tuple[tuple[re.Pattern[str], float], ...]] = field(default_factory=dict)
 
     def score(self, lines: Iterable[tuple[str, float]]) -> dict[Category, float]:
         scores: dict[Category, float] = {}
@@ -191,6 +194,14 @@ class KeywordSet:
                 for pattern, weight in pairs:
                     if pattern.search(text):
                         scores[category] = scores.get(category, 0.0) + weight * line_weight
+        return scores
+
+    def score_command(self, command: str) -> dict[Category, float]:
+        scores: dict[Category, float] = {}
+        for category, pairs in self.commands.items():
+            best = max((weight for pattern, weight in pairs if pattern.search(command)), default=0.0)
+            if best > 0:
+                scores[category] = best
         return scores
 
 
@@ -461,8 +472,11 @@ class Catalog:
                 hits.append(hit)
         return hits
 
-    def classify(self, focus: Sequence[LogLine], excerpt: Sequence[LogLine]) -> Classification:
-        """The category of a failure from its focus lines (weighted most) and the rest of its excerpt."""
+    def classify(
+        self, focus: Sequence[LogLine], excerpt: Sequence[LogLine], command: str | None = None
+    ) -> Classification:
+        """The category of a failure from its focus lines (weighted most) and the rest of its excerpt; when
+        no rule names it, the words of those lines and of the failing `command` decide."""
         focus_numbers = {ln.line for ln in focus}
         ordered: list[tuple[LogLine, float]] = [(ln, FOCUS_WEIGHT) for ln in focus]
         ordered += [(ln, EXCERPT_WEIGHT) for ln in excerpt if ln.line not in focus_numbers]
@@ -488,6 +502,8 @@ class Catalog:
             return decided
 
         keyword_scores = self.keywords.score((ln.text, w) for ln, w in ordered)
+        for category, weight in (self.keywords.score_command(command) if command else {}).items():
+            keyword_scores[category] = keyword_scores.get(category, 0.0) + weight
         if keyword_scores:
             category, best = max(keyword_scores.items(), key=lambda kv: kv[1])
             if best >= self.keywords.threshold:
@@ -628,21 +644,32 @@ def parse_rules_file(text: str, source: str) -> tuple[int, list[Rule]]:
     return order, [parse_rule(r, source) for r in data["rules"]]
 
 
-def parse_keywords(text: str, source: str = KEYWORDS_FILE) -> KeywordSet:
-    data = load_yaml(text) or {}
-    threshold = float(data.get("threshold", 1.0))
+def _weighted_patterns(
+    data: Any, source: str, key: str
+) -> dict[Category, tuple[tuple[re.Pattern[str], float], ...]]:
+    if not isinstance(data, Mapping):
+        raise CatalogError(f"{source}: `{key}` maps categories to lists of patterns")
     weights: dict[Category, tuple[tuple[re.Pattern[str], float], ...]] = {}
-    for name, entries in (data.get("categories") or {}).items():
+    for name, entries in data.items():
         try:
             category = Category(name)
         except ValueError as exc:
-            raise CatalogError(f"{source}: unknown category {name!r}") from exc
+            raise CatalogError(f"{source}: {key}: unknown category {name!r}") from exc
         pairs = []
         for entry in entries:
-            where = f"{source}: {name}"
+            where = f"{source}: {key}: {name}"
             pairs.append((_compile(str(entry["pattern"]), where), float(entry.get("weight", 1.0))))
         weights[category] = tuple(pairs)
-    return KeywordSet(weights=weights, threshold=threshold)
+    return weights
+
+
+def parse_keywords(text: str, source: str = KEYWORDS_FILE) -> KeywordSet:
+    data = load_yaml(text) or {}
+    return KeywordSet(
+        weights=_weighted_patterns(data.get("categories") or {}, source, "categories"),
+        threshold=float(data.get("threshold", 1.0)),
+        commands=_weighted_patterns(data.get("commands") or {}, source, "commands"),
+    )
 
 
 def load_catalog(files: Mapping[str, str], keywords: str | None = None) -> Catalog:

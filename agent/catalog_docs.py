@@ -22,7 +22,9 @@ the first rule in catalog order that matches a line names it. Rules files are or
 field: infrastructure, network, CI configuration and deployment first, then one file per ecosystem, then
 generic shell problems and, last, generic low-specificity rules. `specificity` (0..1) says how sure a
 match is; the classifier prefers the most specific hit in the failure excerpt and falls back to keyword
-scoring per category (`agent/rules/category_keywords.yaml`) when no rule matches.
+scoring per category (`agent/rules/category_keywords.yaml`) when no rule matches: the words of the failure's
+lines and of the command that failed (`rubocop`, `npm ci`, `cargo test`). Such a guess is never given a
+confidence above 0.6, so it shows as "category uncertain".
 `{name}` in a title or remediation is filled from the pattern's named group of that name, or else from a
 rule's `details` patterns tried on the other lines of the failure's excerpt (pip names the conflicting
 package under its error line); a value the log never names shows as `<name>`. A rule with `exit_cause`

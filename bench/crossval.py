@@ -2,6 +2,7 @@
 tool groups (the generated corpus of bench/corpus).
 
     python bench/crossval.py ../shared/datasets [--corpus bench/corpus/out] [--folds 5] [--show N]
+                             [--generic-only]
 
 The engine's rules and signals are written by hand, so "training" is the set of logs a developer looked at
 while changing them. Each case gets a fold from a hash of its repository (LogChunks) or job group (CiDiff),
@@ -11,6 +12,11 @@ the engine: `--show` lists misses from the development folds only, and the repor
 turn (whether fold 0 is merely a hard one), beside the spread of the gap that random held-out sets of as many
 groups show by chance. On the generated corpus the groups are the tools:
 `HELD_OUT_TOOLS` are the tools whose logs were not looked at while writing rules.
+
+`--generic-only` scores the engine with no tool's rules (the catalog reduced to generic.yaml and the
+category keywords): what it does on a tool nobody wrote a rule for. Changes to the fallbacks (the category
+keywords, the command's category, the line signals) are judged on that too, since the owners' unseen
+repositories are mostly tools without rules.
 
 Category confidence is checked the same way: a reliability table (confidence bins against the share of
 right categories) on the held-out folds says whether a confidence of 0.8 means 80% right, with its expected
@@ -40,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from quality import Case, load_cases, norm, norm_set, prf
 
 from agent import engine
+from agent.catalog import KEYWORDS_FILE, Catalog, load_catalog
 from agent.engine import analyze_file
 from agent.signals import Calibration
 
@@ -50,6 +57,7 @@ HELD_OUT = frozenset({0})
 HELD_OUT_TOOLS = frozenset({"go", "shellcheck", "javac", "unittest"})
 BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.01)
 CALIBRATION = Path(__file__).resolve().parent.parent / "agent" / "signals" / "calibration.yaml"
+RULES = Path(__file__).resolve().parent.parent / "agent" / "rules"
 
 
 @dataclass(frozen=True)
@@ -86,10 +94,20 @@ def groups_of(root: Path) -> dict[str, str]:
     return out
 
 
-def run(name: str, cases: Iterable[Case], group: dict[str, str], folds: int) -> list[Result]:
+def generic_catalog() -> Catalog:
+    """The catalog without any tool's rules (only agent/rules/generic.yaml and the category keywords): the
+    engine as it meets a tool no rule was written for, which is what an unseen repository often is."""
+    rules = RULES / "generic.yaml"
+    keywords = RULES / KEYWORDS_FILE
+    return load_catalog({rules.name: rules.read_text()}, keywords.read_text())
+
+
+def run(
+    name: str, cases: Iterable[Case], group: dict[str, str], folds: int, catalog: Catalog | None = None
+) -> list[Result]:
     results = []
     for case in cases:
-        d = analyze_file(case.log, baseline=case.baseline)
+        d = analyze_file(case.log, baseline=case.baseline, catalog=catalog)
         excerpt = norm_set(x.text for x in d.excerpt)
         p, r, f = prf(excerpt, case.labeled)
         focus = d.focus[0].text if d.focus else None
@@ -220,14 +238,20 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help=f"score with raw confidences and refit {CALIBRATION.name} from the development rows",
     )
+    ap.add_argument(
+        "--generic-only",
+        action="store_true",
+        help="analyze without the tools' rules (generic.yaml and the category keywords only)",
+    )
     args = ap.parse_args(argv)
+    catalog = generic_catalog() if args.generic_only else None
     if args.fit_calibration:
         engine.default_calibration = Calibration  # the identity: confidences as the engine computes them
     group = groups_of(args.dataset)
     sets = load_cases(args.dataset, None)
     everything: list[Result] = []
     for name, cases in sets.items():
-        rows = run(name, cases, group, args.folds)
+        rows = run(name, cases, group, args.folds, catalog)
         everything += rows
         dev = [r for r in rows if r.fold not in HELD_OUT]
         held = [r for r in rows if r.fold in HELD_OUT]
@@ -247,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"- {r.id} F1={r.f1:.2f} cat={r.category}/{r.label} focus={r.focus!r:.110}")
     if args.corpus:
         cases, tools = corpus_cases(args.corpus)
-        rows = run("corpus", cases, tools, args.folds)
+        rows = run("corpus", cases, tools, args.folds, catalog)
         everything += rows
         by_tool: dict[str, list[Result]] = defaultdict(list)
         for r in rows:

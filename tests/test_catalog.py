@@ -250,6 +250,42 @@ categories:
     assert catalog.classify([ll("running tests")], []).category is Category.UNKNOWN
 
 
+def test_the_failing_command_decides_when_no_rule_names_the_error() -> None:
+    catalog = default_catalog()
+    # A finding no rule knows (a made-up linter's wording): nothing but the command says it is a lint step.
+    focus = [ll("docs/intro.md: heading levels skip from 1 to 3", 7)]
+    assert catalog.classify(focus, []).category is Category.UNKNOWN
+    linted = catalog.classify(focus, [], command="bundle exec mdl docs/")
+    assert linted.category is Category.LINT and linted.hit is None
+    assert 0 < linted.confidence <= 0.5  # a fallback's answer stays a weak one
+    assert catalog.classify(focus, [], command="npm ci").category is Category.DEPENDENCY
+    # letters-only boundaries: a script's name with `_` or digits still says what it runs
+    assert catalog.classify(focus, [], command="./ci/lint_06.sh").category is Category.LINT
+    # A generic word (`tests`) is weaker than a tool's name: alone it stays under the threshold, and it
+    # adds to what the lines say.
+    assert catalog.classify(focus, [], command="./ci/run_tests.sh").category is Category.UNKNOWN
+    specs = [ll("spec/orders_spec.rb: 2 examples did not finish", 7)]
+    assert catalog.classify(specs, []).category is Category.UNKNOWN
+    assert catalog.classify(specs, [], command="./ci/run_tests.sh").category is Category.TEST
+    # A plain `make` says little: it does not outweigh a line's words.
+    worded = [ll("the test suite reported 2 unexpected results", 7)]
+    assert catalog.classify(worded, [], command="make").category is Category.TEST
+
+
+def test_a_rule_outweighs_the_failing_command() -> None:
+    lines = [ll("E: Unable to locate package libfoo-dev", 3)]
+    result = default_catalog().classify(lines, [], command="make test")
+    assert result.category is Category.DEPENDENCY
+    assert result.hit is not None and result.hit.rule.id == "apt.package-not-found"
+
+
+def test_command_patterns_are_validated() -> None:
+    with pytest.raises(CatalogError, match=r"commands: unknown category 'linting'"):
+        catalog_of(rule(), keywords="commands:\n  linting: [{pattern: 'x'}]\n")
+    with pytest.raises(CatalogError, match="commands"):
+        catalog_of(rule(), keywords="commands: [lint]\n")
+
+
 def test_exit_status_rule_names_but_does_not_classify() -> None:
     catalog = default_catalog()
     hit = catalog.match_line("Error: Process completed with exit code 2.")

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from agent.engine import InputError, analyze, analyze_file
 from agent.models import Category
+from agent.render import category_uncertain
 from agent.signals import default_calibration, load_calibration
 
 PYTEST_LOG = """\
@@ -351,3 +352,23 @@ def test_exit_boilerplate_closes_the_excerpt_without_joining_it() -> None:
         'The command "make" exited with 2.\n'
     )
     assert [x.text for x in linked.excerpt][-1] == "collect2: error: ld returned 1 exit status"
+
+
+def test_a_tool_no_rule_knows_is_classified_by_the_command_that_failed() -> None:
+    # Travis CI's log of a documentation linter the catalog has no rule for: its findings carry no
+    # category word, the failing command names the kind of step.
+    log = (
+        "$ bundle exec mdl --style .mdlstyle.rb docs/\n"
+        "docs/install.md:14: heading levels should only increment by one level at a time\n"
+        "docs/usage.md:3: first header should be a top level header\n"
+        "\n"
+        'The command "bundle exec mdl --style .mdlstyle.rb docs/" exited with 1.\n'
+        "\n"
+        "Done. Your build exited with 1.\n"
+    )
+    d = analyze(log)
+    assert d.facts is not None and d.facts.command == "bundle exec mdl --style .mdlstyle.rb docs/"
+    assert d.category is Category.LINT
+    # no rule named it: a guess from words, shown as one (the comment leads with the lines)
+    assert d.rule is None and d.confidence <= 0.6 and category_uncertain(d)
+    assert {2, 3} <= {ln.line for ln in d.excerpt}
