@@ -372,3 +372,33 @@ def test_a_tool_no_rule_knows_is_classified_by_the_command_that_failed() -> None
     # no rule named it: a guess from words, shown as one (the comment leads with the lines)
     assert d.rule is None and d.confidence <= 0.6 and category_uncertain(d)
     assert {2, 3} <= {ln.line for ln in d.excerpt}
+
+
+def test_a_runners_count_of_failures_does_not_lead_over_the_failure_it_counts() -> None:
+    # Maven Surefire's plain report: the class's count line carries `<<< FAILURE!` too, but the test's own
+    # line below it, with the exception, is what failed.
+    log = (
+        "$ mvn test -B\n"
+        "-------------------------------------------------------\n"
+        " T E S T S\n"
+        "-------------------------------------------------------\n"
+        "Running com.example.store.InvoiceParserTest\n"
+        "Tests run: 3, Failures: 0, Errors: 3, Skipped: 0, Time elapsed: 0.412 sec <<< FAILURE!\n"
+        "parsesTotals(com.example.store.InvoiceParserTest)  Time elapsed: 0.203 sec  <<< ERROR!\n"
+        "java.lang.NoSuchMethodError: com.fasterxml.jackson.core.JsonParser.currentName()\n"
+        "\tat com.example.store.InvoiceParser.read(InvoiceParser.java:41)\n"
+        "\tat com.example.store.InvoiceParserTest.parsesTotals(InvoiceParserTest.java:22)\n"
+        "\n"
+        "Results :\n"
+        "\n"
+        "Tests in error: \n"
+        "  InvoiceParserTest.parsesTotals:22 NoSuchMethod com.fasterxml.jackson.core.JsonParser\n"
+        "\n"
+        "Tests run: 3, Failures: 0, Errors: 3, Skipped: 0\n"
+        "\n"
+        "[INFO] BUILD FAILURE\n"
+        'The command "mvn test -B" exited with 1.\n'
+    )
+    d = analyze(log)
+    assert d.focus[0].line == 7
+    assert d.category is Category.TEST
