@@ -286,6 +286,43 @@ def test_command_patterns_are_validated() -> None:
         catalog_of(rule(), keywords="commands: [lint]\n")
 
 
+def generic_only() -> Catalog:
+    """The packaged keywords with no tool's rule: what classifies a tool nobody wrote a rule for."""
+    rules = Path(__file__).resolve().parent.parent / "agent" / "rules"
+    return load_catalog(
+        {"generic.yaml": (rules / "generic.yaml").read_text()},
+        (rules / "category_keywords.yaml").read_text(),
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "category"),
+    [
+        (
+            "FATAL ERROR: Reached heap limit Allocation failed",
+            Category.INFRASTRUCTURE,
+        ),
+        ("MemoryError", Category.INFRASTRUCTURE),
+        ("./build.sh: line 4: 12188 Killed                  ./bundle", Category.INFRASTRUCTURE),
+        ("src/main.zig:7:13: mismatched types: expected 'u32', found 'i64'", Category.BUILD),
+        (
+            "./app: error while loading shared libraries: libgreet.so",
+            Category.DEPENDENCY,
+        ),
+        ('npm error Missing script: "e2e"', Category.CONFIGURATION),
+        (
+            "No Rakefile found (looking for: rakefile, Rakefile)",
+            Category.CONFIGURATION,
+        ),
+        ("docs/guide.md:12: MD013 Line length", Category.LINT),
+        ("README.md:2186:Line longer than 80 characters.", Category.LINT),
+        ("# fail 2", Category.TEST),
+    ],
+)
+def test_the_keywords_alone_classify_common_wordings(line: str, category: Category) -> None:
+    assert generic_only().classify([ll(line)], []).category is category
+
+
 def test_exit_status_rule_names_but_does_not_classify() -> None:
     catalog = default_catalog()
     hit = catalog.match_line("Error: Process completed with exit code 2.")
