@@ -317,6 +317,8 @@ def generic_only() -> Catalog:
         ("docs/guide.md:12: MD013 Line length", Category.LINT),
         ("README.md:2186:Line longer than 80 characters.", Category.LINT),
         ("# fail 2", Category.TEST),
+        ("** (Mix) mix format failed due to --check-formatted.", Category.LINT),
+        ("src/net.c:14: recieve ==> receive", Category.LINT),
     ],
 )
 def test_the_keywords_alone_classify_common_wordings(line: str, category: Category) -> None:
