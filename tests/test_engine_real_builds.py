@@ -132,6 +132,14 @@ def test_ldd_gets_the_program_the_loader_names() -> None:
     assert d.remediation.commands == ["ldd $(command -v ./thumbnailer)"]
 
 
+def test_cmakes_missing_package_leads_with_cmakes_error_line() -> None:
+    d = _analyze("cmake-missing-package-0-plain")
+    assert d.category is Category.DEPENDENCY and d.rule == "c.cmake-package-missing"
+    # the report's own first line leads (not its second sentence), and the title names the package
+    assert d.focus[0].text.startswith("CMake Error at CMakeLists.txt:3 (find_package):")
+    assert d.title == "Build dependency not found: Frobnicate"
+
+
 def test_ctest_rerun_gets_the_failed_test_ctest_lists() -> None:
     d = _analyze("ctest-failure-0-plain")
     assert d.rule == "c.ctest-gtest-failed"
