@@ -39,6 +39,9 @@ TIMEOUT = 300
 ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 # A real, harmless setup step run before each fault, so the fault is not the whole log (installed-package
 # listings are what CI logs open with).
+# The tools a scenario needs are looked up, and run, on PATH and beside this interpreter (mypy and ruff
+# come with the project's dev install, in its venv, which `make` does not put on PATH).
+SEARCH_PATH = f"{os.environ.get('PATH', '')}:{Path(sys.executable).parent}"
 SETUP = "python3 -m pip list --disable-pip-version-check 2>/dev/null | head -n 60; ls -la"
 
 
@@ -847,9 +850,8 @@ def run_scenario(s: Scenario, values: dict[str, str], work: Path) -> tuple[int, 
     if s.prepare is not None:
         s.prepare(project)
     # A fresh, small environment: no colours the engine would not see in CI, no secrets of this shell.
-    venv_bin = Path(sys.executable).parent
     env = {
-        "PATH": f"{os.environ.get('PATH', '')}:{venv_bin}",
+        "PATH": SEARCH_PATH,
         "HOME": os.environ.get("HOME", "/root"),
         "LANG": "C.UTF-8",
         "TERM": "dumb",
@@ -891,7 +893,7 @@ def main(argv: list[str] | None = None) -> int:
     for s in SCENARIOS:
         if only and s.tool not in only:
             continue
-        missing = [n for n in s.needs if shutil.which(n) is None]
+        missing = [n for n in s.needs if shutil.which(n, path=SEARCH_PATH) is None]
         if missing:
             print(f"skip {s.name}: {', '.join(missing)} not installed", file=sys.stderr)
             continue
