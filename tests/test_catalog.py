@@ -319,10 +319,22 @@ def generic_only() -> Catalog:
         ("# fail 2", Category.TEST),
         ("** (Mix) mix format failed due to --check-formatted.", Category.LINT),
         ("src/net.c:14: recieve ==> receive", Category.LINT),
+        ("    --- FAIL: TestCloud_config (0.00s)", Category.TEST),
+        ("FAIL: t/parse.sh", Category.TEST),
+        (
+            "pages/common/tar.md: 12: MD040/fenced-code-language Fenced code blocks should have a language",
+            Category.LINT,
+        ),
     ],
 )
 def test_the_keywords_alone_classify_common_wordings(line: str, category: Category) -> None:
     assert generic_only().classify([ll(line)], []).category is category
+
+
+@pytest.mark.parametrize("line", ["> Task :app:compileJava FAILED", "BUILD FAILED in 4s"])
+def test_a_build_tools_capitalised_verdict_is_not_a_test_word(line: str) -> None:
+    # Gradle and Ant name the failing step or nothing: the verdict itself says nothing about tests.
+    assert generic_only().classify([ll(line)], []).category is not Category.TEST
 
 
 def test_exit_status_rule_names_but_does_not_classify() -> None:
