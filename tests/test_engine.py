@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.engine import InputError, analyze, analyze_file
+from agent.catalog import KEYWORDS_FILE, load_catalog
+from agent.engine import InputError, analyze, analyze_file, analyze_stream
 from agent.models import Category
 from agent.render import category_uncertain
 from agent.signals import default_calibration, load_calibration
@@ -402,3 +403,27 @@ def test_a_runners_count_of_failures_does_not_lead_over_the_failure_it_counts() 
     d = analyze(log)
     assert d.focus[0].line == 7
     assert d.category is Category.TEST
+
+
+def test_a_line_that_points_at_errors_told_elsewhere_does_not_lead() -> None:
+    # A build script around a test runner no rule knows: its closing `One or more errors occurred.` carries
+    # every error word but says nothing itself; the failing test above it does.
+    log = (
+        "$ ./build.sh --target=Test\n"
+        "  Starting:    Shop.Tests\n"
+        "    Shop.Tests.CartFixture.Should_total_discounts [FAIL]\n"
+        "      Values differ\n"
+        "      Expected: 10\n"
+        "      Actual:   12\n"
+        "  Finished:    Shop.Tests\n"
+        "=== TEST EXECUTION SUMMARY ===\n"
+        "   Shop.Tests  Total: 41, Errors: 0, Failed: 1, Skipped: 0, Time: 1.204s\n"
+        "\n"
+        "Error: One or more errors occurred.\n"
+    )
+    rules = Path(__file__).resolve().parent.parent / "agent" / "rules"
+    catalog = load_catalog(
+        {"generic.yaml": (rules / "generic.yaml").read_text()}, (rules / KEYWORDS_FILE).read_text()
+    )
+    d = analyze_stream([log.encode()], source="-", catalog=catalog)
+    assert d.focus[0].line == 3
