@@ -16,13 +16,16 @@ from enum import Enum
 
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
-# ECMA-48 control sequences (CSI ... final byte), OSC strings (terminated by BEL or ST), and the lone
-# two-byte escapes some tools emit. Also the caret forms `^[[0m` and the ESC-less `[0m` left behind when
-# a log passed through a tool that dropped the ESC byte (seen in the LogChunks data).
+# ECMA-48 control sequences (CSI ... final byte), OSC strings (terminated by BEL or ST), and the other
+# escape sequences of ECMA-35: ESC, any intermediate bytes (0x20-0x2F), one final byte (0x30-0x7E), as in
+# `ESC ( B` (tput sgr0's character set), `ESC =`/`ESC >` (keypad modes) and `ESC 7`/`ESC 8` (cursor save
+# and restore) from full-screen programs run in tests, vim's and vis's in the LogChunks data. Also the
+# caret forms `^[[0m` and the ESC-less `[0m` left behind when a log passed through a tool that dropped the
+# ESC byte (seen in the LogChunks data).
 ANSI = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]"
     r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"
-    r"|\x1b[@-Z\\-_]"
+    r"|\x1b[ -/]*[0-~]"
     r"|\^\[\[[0-9;]*[A-Za-z]"
     r"|\[[0-9]{1,3}(?:;[0-9]{1,3})*m"
     r"|(?<![\w\]])\[[mK]"

@@ -72,3 +72,11 @@ def test_mask_volatile_keeps_counts_and_masks_what_reruns_change() -> None:
     )
     assert a == b
     assert mask_volatile("3 failed, 10 passed") != mask_volatile("2 failed, 10 passed")
+
+
+def test_escape_sequences_without_csi_leave_nothing_behind() -> None:
+    # vis's test runner under a pseudo-terminal (LogChunks): keypad modes and cursor keys around each result
+    raw = "\x1b[?1h\x1b=\x1b[?1l\x1b>multiple-cursors/selections-trim                  FAIL"
+    assert clean_line(raw).text == "multiple-cursors/selections-trim                  FAIL"
+    # tput sgr0 (character set G0 to ASCII, then SGR reset) and a cursor save and restore
+    assert clean_line("\x1b7\x1b[1mok 3 - parses\x1b(B\x1b[m\x1b8").text == "ok 3 - parses"
