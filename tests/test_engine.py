@@ -427,3 +427,26 @@ def test_a_line_that_points_at_errors_told_elsewhere_does_not_lead() -> None:
     )
     d = analyze_stream([log.encode()], source="-", catalog=catalog)
     assert d.focus[0].line == 3
+
+
+def test_a_runners_progress_verdicts_do_not_lead_over_the_report_after_the_run() -> None:
+    # cargo test in colour (`FAILED` wrapped in SGR and tput's `ESC ( B`): the progress lines list the failed
+    # tests; the panics under `failures:` say why.
+    red = "\x1b[31mFAILED\x1b(B\x1b[m"
+    names = ["grid_reset", "csi_rep", "fish_cc", "tab_rendering", "vttest_insert", "zsh_tab_completion"]
+    log = "running 14 tests\n"
+    for i, name in enumerate(names):
+        log += f"test {name} ... {red}\n"
+        log += f"test passing_{i} ... \x1b[32mok\x1b(B\x1b[m\n"
+    log += "\nfailures:\n\n"
+    for name in names:
+        log += (
+            f"---- {name} stdout ----\n"
+            f"thread '{name}' panicked at 'Ref test failed; grid doesn't match', "
+            "alacritty_terminal/tests/ref.rs:125:9\n\n"
+        )
+    log += "failures:\n" + "".join(f"    {name}\n" for name in names)
+    log += "\ntest result: FAILED. 8 passed; 6 failed; 0 ignored; 0 measured; 0 filtered out\n"
+    d = analyze(log)
+    assert "panicked at" in d.focus[0].text
+    assert all("\x1b" not in ln.text and "(B" not in ln.text for ln in d.excerpt)
