@@ -165,7 +165,16 @@ class RuleHit:
         return Remediation(
             explanation=_render(self.rule.explanation, self.captures, known)[0] or None,
             steps=[_render(s, self.captures, known)[0] for s in self.rule.remediation_steps],
-            commands=[_render(c, self.captures, known)[0] for c in self.rule.remediation_commands],
+            # A command is there to be copied and run: one whose value the log did not give
+            # (`python -m unittest <case>`, which a shell reads as a redirection) is left out; the steps
+            # still say what to do.
+            commands=[
+                text
+                for text, complete in (
+                    _render(c, self.captures, known) for c in self.rule.remediation_commands
+                )
+                if complete
+            ],
             docs=list(self.rule.docs),
         )
 

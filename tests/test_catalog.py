@@ -174,6 +174,22 @@ def test_remediation_renders_captures_and_leaves_shell_braces() -> None:
     assert rem.explanation == "Something went boom."
 
 
+def test_a_command_the_log_does_not_fill_is_left_out() -> None:
+    catalog = catalog_of(
+        rule(
+            patterns=[r"boom(?P<what> \w+)?!"],
+            remediation={"steps": ["fix {what}"], "commands": ["inspect {what}", "boom --help"]},
+        )
+    )
+    named = catalog.match_line("boom engine!")
+    assert named is not None and named.remediation().commands == ["inspect engine", "boom --help"]
+    unnamed = catalog.match_line("boom!")
+    assert unnamed is not None
+    # `inspect <what>` would be a shell redirection from a file named `what`: not a command to copy
+    assert unnamed.remediation().commands == ["boom --help"]
+    assert unnamed.remediation().steps == ["fix <what>"]
+
+
 def test_packaged_rule_titles_use_captures() -> None:
     hit = default_catalog().match_line("ModuleNotFoundError: No module named 'yaml'", 12)
     assert isinstance(hit, RuleHit)
