@@ -450,3 +450,26 @@ def test_a_runners_progress_verdicts_do_not_lead_over_the_report_after_the_run()
     d = analyze(log)
     assert "panicked at" in d.focus[0].text
     assert all("\x1b" not in ln.text and "(B" not in ln.text for ln in d.excerpt)
+
+
+def test_surefire_2_22_names_the_test_to_rerun_from_its_class_and_method_lines() -> None:
+    # maven-surefire-plugin 2.22 to 3.0.0-M: the class in the count line, the method in the line under it
+    log = (
+        "[INFO] Running sorald.miner.WarningMinerTest\n"
+        "[ERROR] Tests run: 8, Failures: 1, Errors: 0, Skipped: 0, Time elapsed: 32.995 s <<< FAILURE!"
+        " - in sorald.miner.WarningMinerTest\n"
+        "[ERROR] extractWarnings_statsOutput_containsExpectedAttributes"
+        "  Time elapsed: 0.461 s  <<< FAILURE!\n"
+        "org.opentest4j.AssertionFailedError: expected: <true> but was: <false>\n"
+        "\tat sorald.miner.WarningMinerTest.extractWarnings_statsOutput_containsExpectedAttributes"
+        "(WarningMinerTest.java:112)\n"
+        "\n"
+        "[INFO] Results:\n"
+        "[ERROR] Tests run: 14, Failures: 1, Errors: 0, Skipped: 0\n"
+        "[INFO] BUILD FAILURE\n"
+    )
+    d = analyze(log)
+    assert d.rule == "jvm.surefire-test-failed"
+    assert d.remediation is not None
+    test = "sorald.miner.WarningMinerTest#extractWarnings_statsOutput_containsExpectedAttributes"
+    assert d.remediation.commands == [f"mvn -Dtest='{test}' test"]
