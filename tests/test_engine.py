@@ -473,3 +473,8 @@ def test_surefire_2_22_names_the_test_to_rerun_from_its_class_and_method_lines()
     assert d.remediation is not None
     test = "sorald.miner.WarningMinerTest#extractWarnings_statsOutput_containsExpectedAttributes"
     assert d.remediation.commands == [f"mvn -Dtest='{test}' test"]
+    # 3.0.0-M6 names class and method on the method's line
+    m6 = log.replace(
+        "[ERROR] extractWarnings", "[ERROR] sorald.miner.WarningMinerTest.extractWarnings"
+    ).replace(" - in sorald.miner.WarningMinerTest\n", "\n")
+    assert analyze(m6).remediation.commands == [f"mvn -Dtest='{test}' test"]
