@@ -171,3 +171,69 @@ def test_ordering_resolves_overlaps(line: str, rule_id: str) -> None:
 def test_docs_page_is_generated_from_the_rules() -> None:
     page = (ROOT / "docs" / "error-catalog.md").read_text(encoding="utf-8")
     assert page == render_markdown(CATALOG), "regenerate with: cimedic rules docs > docs/error-catalog.md"
+
+
+def test_suggested_commands_take_their_values_from_the_log() -> None:
+    # A command is shown to be copied: a literal stand-in (`HOST`, `FILE`, `IMAGE:TAG`) would be run as
+    # written. Values come from `{name}` captures (the command is left out when the log does not give
+    # them); upper-case words are allowed only as environment variables (`NAME=value`, `$NAME`).
+    import re
+
+    stand_in = re.compile(r"(?<![$\w{])[A-Z][A-Z_]{2,}\b(?!=)")
+    found = [(r.id, c) for r in RULES for c in r.remediation_commands if stand_in.search(c)]
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    ("focus", "excerpt", "command"),
+    [
+        (
+            "Could not fetch URL https://pypi.org/simple/requests/: There was a problem confirming the ssl"
+            " certificate: HTTPSConnectionPool(host='pypi.org', port=443): Max retries exceeded with url:"
+            " /simple/requests/ (Caused by SSLError(SSLCertVerificationError(1, '[SSL:"
+            " CERTIFICATE_VERIFY_FAILED] certificate verify failed')))",
+            [],
+            "openssl s_client -connect pypi.org:443 -servername pypi.org </dev/null",
+        ),
+        (
+            "docker: Error response from daemon: manifest for koalaman/shellcheck:current not found.",
+            [],
+            "docker manifest inspect koalaman/shellcheck:current",
+        ),
+        (
+            "LogDifferTest > testGithubParsing() FAILED",
+            [],
+            "./gradlew test --tests 'LogDifferTest.testGithubParsing'",
+        ),
+        (
+            "Package required but not available: ‘lubridate’",
+            [],
+            "Rscript -e 'install.packages(\"lubridate\")'",
+        ),
+        (
+            "240 runs, 500 assertions, 1 failures, 0 errors, 0 skips",
+            ["CartTest#test_total [test/models/cart_test.rb:14]:"],
+            "bundle exec rake test TEST=test/models/cart_test.rb",
+        ),
+    ],
+)
+def test_suggested_commands_are_filled_from_the_failing_lines(
+    focus: str, excerpt: list[str], command: str
+) -> None:
+    from agent.models import LogLine
+
+    lines = [LogLine(line=1, text=focus)]
+    rest = [LogLine(line=n, text=t) for n, t in enumerate(excerpt, start=2)]
+    result = CATALOG.classify(lines, [*lines, *rest])
+    assert result.hit is not None
+    assert result.hit.remediation().commands == [command]
+
+
+def test_a_gradle_display_name_gives_no_test_filter() -> None:
+    from agent.models import LogLine
+
+    # JUnit 5's @DisplayName: `adds two prices` is not a method Gradle's --tests can select
+    line = LogLine(line=1, text="CartTest > adds two prices FAILED")
+    result = CATALOG.classify([line], [line])
+    assert result.hit is not None and result.hit.rule.id == "jvm.gradle-test-failed"
+    assert result.hit.remediation().commands == []
