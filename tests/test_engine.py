@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.catalog import KEYWORDS_FILE, load_catalog
+from agent.catalog import KEYWORDS_FILE, Catalog, load_catalog
 from agent.engine import InputError, analyze, analyze_file, analyze_stream
 from agent.models import Category
 from agent.render import category_uncertain
@@ -478,3 +478,32 @@ def test_surefire_2_22_names_the_test_to_rerun_from_its_class_and_method_lines()
         "[ERROR] extractWarnings", "[ERROR] sorald.miner.WarningMinerTest.extractWarnings"
     ).replace(" - in sorald.miner.WarningMinerTest\n", "\n")
     assert analyze(m6).remediation.commands == [f"mvn -Dtest='{test}' test"]
+
+
+def _generic_catalog() -> Catalog:
+    rules = Path(__file__).resolve().parent.parent / "agent" / "rules"
+    return load_catalog(
+        {"generic.yaml": (rules / "generic.yaml").read_text()}, (rules / KEYWORDS_FILE).read_text()
+    )
+
+
+def test_unittests_report_leads_over_its_progress_verdicts_without_a_rule() -> None:
+    # https://docs.python.org/3/library/unittest.html: `name ... FAIL` while running, then `FAIL: name`
+    # with the traceback
+    names = ["test_batch_represent", "test_compare_demo", "test_training"]
+    log = "".join(f"tests.demo_tests.{n} ... FAIL\n" for n in names) + "\n"
+    for n in names:
+        log += (
+            "======================================================================\n"
+            f"FAIL: tests.demo_tests.{n}\n"
+            "----------------------------------------------------------------------\n"
+            "Traceback (most recent call last):\n"
+            f'  File "/src/tests/demo_tests.py", line 50, in {n}\n'
+            "    assert p.returncode == 0\n"
+            "AssertionError\n"
+            "\n"
+        )
+    log += f"Ran 9 tests in 3.2s\n\nFAILED (failures={len(names)})\n"
+    d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
+    assert not d.focus[0].text.endswith("... FAIL")
+    assert any(ln.text.startswith("FAIL: tests.demo_tests.") for ln in d.focus)
