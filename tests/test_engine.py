@@ -507,3 +507,35 @@ def test_unittests_report_leads_over_its_progress_verdicts_without_a_rule() -> N
     d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
     assert not d.focus[0].text.endswith("... FAIL")
     assert any(ln.text.startswith("FAIL: tests.demo_tests.") for ln in d.focus)
+
+
+def test_a_compilers_closing_count_does_not_lead_over_the_errors_it_counts() -> None:
+    # rustc and cargo close with summaries full of error words; without a rule for them (a tool nobody
+    # wrote rules for closes the same way) the first error they count must lead.
+    block = (
+        "error[E0425]: cannot find value `CURSOR` in this scope\n"
+        "  --> alacritty_terminal/src/cursor.rs:{n}:26\n"
+        "   |\n"
+        "{n} |     RasterizedGlyph {{ c: CURSOR, top: height, left: 0, height, width, buf }}\n"
+        "   |                          ^^^^^^ did you mean `CUSOR`?\n"
+        "\n"
+    )
+    log = "   Compiling alacritty_terminal v0.3.3\n" + "".join(block.format(n=n) for n in (70, 79, 101, 110))
+    log += (
+        "error: aborting due to 4 previous errors\n"
+        "\n"
+        "For more information about this error, try `rustc --explain E0425`.\n"
+        "error: Could not compile `alacritty_terminal`.\n"
+        "warning: build failed, waiting for other jobs to finish...\n"
+        "error: aborting due to 4 previous errors\n"
+        "error: build failed\n"
+    )
+    d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
+    assert d.focus[0].text.startswith("error[E0425]: cannot find value")
+    assert all("aborting due to" not in ln.text for ln in d.focus)
+
+
+def test_an_error_with_a_number_before_failed_is_not_a_count() -> None:
+    log = "step 1\nERROR: database migration 0042 failed: column exists\nstep 3\n"
+    d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
+    assert d.focus[0].text.startswith("ERROR: database migration 0042 failed")
