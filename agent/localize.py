@@ -179,10 +179,15 @@ class LineScorer:
     def section(self, line: int) -> float:
         """The weight of the section (a report's "Issues" list, a list of allowed failures) holding `line`."""
         above = line - 1
+        # In a double-spaced log (`\r\r\n` line ends) a single blank line separates lines, not blocks.
+        double = _soft_blank(line - 1, self.view) or _soft_blank(line + 1, self.view)
         while above >= 1 and line - above <= SECTION_REACH:
             clean = self.view.get(above)
             if clean is None:
                 return 0.0
+            if double and not clean.text.strip() and not _is_blank(self.view.get(above - 1)):
+                above -= 1
+                continue
             if not clean.text.strip():
                 # Blank lines right below a header ("There was 1 failure:", then a blank) open its
                 # section; any other blank line closes the block the line is in.

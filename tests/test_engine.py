@@ -539,3 +539,34 @@ def test_an_error_with_a_number_before_failed_is_not_a_count() -> None:
     log = "step 1\nERROR: database migration 0042 failed: column exists\nstep 3\n"
     d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
     assert d.focus[0].text.startswith("ERROR: database migration 0042 failed")
+
+
+def test_a_double_spaced_list_of_skipped_tests_is_not_the_failure() -> None:
+    # Vim's test summary on Travis macOS, every line ended by `\r\r\n` (so double-spaced once split)
+    skipped = [
+        "test_balloon_gui.vim: only works in the GUI",
+        "test_gui.vim: cannot run GUI",
+        "test_gui_init.vim: cannot run GUI",
+        "Test_normal35_g_cmd4(): output of g< can't be tested currently",
+        "test_python3.vim: python3 feature missing",
+        "Test_swap_group(): test file does not have the first group",
+        "Test_term_gettitle(): can't get/set title",
+        "test_sound.vim: sound feature not available",
+        "Test_cscope(): cannot find cscope, not found in PATH",
+        "Test_clientserver(): unable to connect to the X server",
+        "Test_crypt_blowfish(): cannot use blowfish: could not load libsodium",
+    ]
+    lines = ["Test results:", "", "Skipped:", *(f"\t{s}" for s in skipped), "", "-" * 31]
+    lines += ["Executed:  2134 Tests", " Skipped:    16 Tests", "  FAILED:     1 Tests", "", ""]
+    lines += [
+        "Failures: ",
+        "\tFrom test_terminal.vim:",
+        "\tFound errors in Test_terminal_no_job():",
+        "\tfunction RunTheTest[40]..Test_terminal_no_job[2] line 1: Expected v:null but got process 13831",
+        "",
+        "TEST FAILURE",
+        "make: *** [test] Error 2",
+    ]
+    log = "".join(f"{ln}\r\r\n" for ln in lines)
+    d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
+    assert all(s not in ln.text for ln in d.focus for s in skipped)
