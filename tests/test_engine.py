@@ -570,3 +570,40 @@ def test_a_double_spaced_list_of_skipped_tests_is_not_the_failure() -> None:
     log = "".join(f"{ln}\r\r\n" for ln in lines)
     d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
     assert all(s not in ln.text for ln in d.focus for s in skipped)
+
+
+def test_mavens_closing_lines_do_not_lead_over_the_test_that_failed() -> None:
+    # Surefire 2.12's report, then Maven's reactor summary and its `Failed to execute goal` line: which
+    # module and plugin failed, not why (https://maven.apache.org/surefire/maven-surefire-plugin/)
+    log = (
+        "Running retrofit2.RequestFactoryTest\n"
+        "Tests run: 159, Failures: 1, Errors: 0, Skipped: 0, Time elapsed: 0.231 sec <<< FAILURE!\n"
+        "nullErrorThrows(retrofit2.ResponseTest)  Time elapsed: 0.017 sec  <<< FAILURE!\n"
+        "java.lang.AssertionError: expected:<200> but was:<500>\n"
+        "\tat org.junit.Assert.fail(Assert.java:88)\n"
+        "\tat retrofit2.ResponseTest.nullErrorThrows(ResponseTest.java:120)\n"
+        "\n"
+        + "".join(
+            f"Tests run: {n}, Failures: 0, Errors: 0, Skipped: 0, Time elapsed: 0.0{n} sec\n"
+            for n in range(2, 40)
+        )
+        + "\nResults :\n\n"
+        "Failed tests:   nullErrorThrows(retrofit2.ResponseTest): expected:<200> but was:<500>\n\n"
+        "Tests run: 324, Failures: 1, Errors: 0, Skipped: 1\n\n"
+        "[INFO] ------------------------------------------------------------------------\n"
+        "[INFO] Reactor Summary:\n"
+        "[INFO]\n"
+        "[INFO] Retrofit (Parent) ................................. SUCCESS [  1.070 s]\n"
+        "[INFO] Retrofit .......................................... FAILURE [ 14.339 s]\n"
+        "[INFO] Retrofit Adapters ................................. SKIPPED\n"
+        "[INFO] ------------------------------------------------------------------------\n"
+        "[INFO] BUILD FAILURE\n"
+        "[INFO] ------------------------------------------------------------------------\n"
+        "[ERROR] Failed to execute goal org.apache.maven.plugins:maven-surefire-plugin:2.12.4:test"
+        " (default-test) on project retrofit: There are test failures.\n"
+        "[ERROR]\n"
+        "[ERROR] Please refer to /home/travis/build/square/retrofit/retrofit/target/surefire-reports"
+        " for the individual test results.\n"
+    )
+    d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
+    assert d.focus[0].line in (3, 4)  # the failed test and its assertion
