@@ -90,8 +90,9 @@ class Localized:
     exit: StepMark | None
     # Parameters of the workflow commands on excerpt lines (`::error file=a.py,line=3::`), by line number.
     params: dict[int, str] = field(default_factory=dict)
-    # The tool's closing exit statement right below the excerpt (`make: *** [test] Error 1`): not shown as
-    # part of the failure, but it names what failed (a test target), which classification may use.
+    # The tool's closing exit statement or summary right below the excerpt (`make: *** [test] Error 1`,
+    # `2 violations found`): not shown as part of the failure, but it names what failed (a test target, a
+    # kind of check), which classification may use.
     closing: tuple[int, str] | None = None
 
 
@@ -487,6 +488,17 @@ def localize(
                 while bottom > anchor and _is_blank(view.get(bottom)):
                     bottom -= 1
             break
+    if exit_line is None and baseline is None:
+        # A tool's closing summary a blank line or two under the excerpt (`Audit done: 1 violation found.`)
+        # is left out like an exit line, but it may still name the kind of check that failed.
+        after = bottom + 1
+        while (
+            after <= high and after - bottom <= 3 and view_known(view, after) and _is_blank(view.get(after))
+        ):
+            after += 1
+        below = view.get(after)
+        if after <= high and below is not None and below.text.strip() and signal_score(below.text)[1]:
+            exit_line = (after, below.display)
     if baseline is not None:
         # A passing log tells which error lines are new: the chunk spans all of them near the anchor.
         strong_new = sorted(

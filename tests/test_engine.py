@@ -607,3 +607,19 @@ def test_mavens_closing_lines_do_not_lead_over_the_test_that_failed() -> None:
     )
     d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
     assert d.focus[0].line in (3, 4)  # the failed test and its assertion
+
+
+def test_a_closing_summary_under_the_excerpt_still_tells_the_kind_of_check() -> None:
+    # The summary is left out of the excerpt, a blank line below it, but its words count for the category
+    # as an exit line's do (here `violations`, with the finding's `style`).
+    log = (
+        "Starting audit...\n"
+        "src/main/java/shop/Cart.java:12:5: style: Member name 'Total' must match pattern"
+        " '^[a-z][a-zA-Z0-9]*$'.\n"
+        "\n"
+        "Audit done: 1 violation found.\n"
+        "\n"
+    )
+    d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
+    assert d.category == Category.LINT
+    assert all("violation found" not in ln.text for ln in d.excerpt)
