@@ -623,3 +623,20 @@ def test_a_closing_summary_under_the_excerpt_still_tells_the_kind_of_check() -> 
     d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
     assert d.category == Category.LINT
     assert all("violation found" not in ln.text for ln in d.excerpt)
+
+
+def test_a_banner_does_not_lead_over_the_report_it_announces() -> None:
+    # Elixir's compiler: the banner names the file, the `** (CompileError)` line under it says what is wrong
+    log = (
+        "Compiling 12 files (.ex)\n"
+        "Generated app\n"
+        "\n"
+        "== Compilation error in file test/elixir/list_test.exs ==\n"
+        "** (CompileError) (for doctest at) lib/list.ex:102: undefined function to_charlist/2\n"
+        "    (elixir) expanding macro: Kernel.|>/2\n"
+        '    lib/list.ex:102: ListTest."doctest List.flatten/1 (3)"/1\n'
+        "\n"
+        "make: *** [test_elixir] Error 1\n"
+    )
+    d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
+    assert d.focus[0].text.startswith("** (CompileError)")
