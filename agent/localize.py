@@ -71,6 +71,10 @@ PROGRESS = re.compile(
     r"Resolving|Unpacking|Setting up|Requirement|Using|Running \S+ \.\.\.$|-- |\[\d+/\d+\]|\d+%"
     r"|(?:CC|CXX|CPP|CCLD|CXXLD|LD|AR|AS|GEN|RANLIB|ERLC|HOSTCC|HOSTLD|LINK|YACC|LEX|FC|F77)(?:\t| +)\S+$)"
 )
+# A sanitizer's report: its first line, its summary and its last (LLVM's compiler-rt prints them all).
+SANITIZER_START = re.compile(r"(?:^|==\d+==)ERROR: \w+Sanitizer:")
+SANITIZER_SUMMARY = re.compile(r"^SUMMARY: \w+Sanitizer:")
+SANITIZER_ABORT = re.compile(r"==\d+==ABORTING")
 # A line that introduces the detail under it: pip's `The conflict is caused by:`, Python's
 # `Current thread 0x00007f (most recent call first):`.
 LEAD_IN = re.compile(r"^\S.*:\s*$")
@@ -472,6 +476,7 @@ def localize(
                 top = max(span[0], bottom - MAX_EXCERPT + 1)
             else:
                 bottom = min(span[1], top + MAX_EXCERPT - 1)
+    bottom = _sanitizer_report_end(anchor, top, bottom, view, high)
     # What follows a generic exit statement below the anchor is the tool winding down (after "rake aborted!":
     # its own stack, "See full trace"), not more of the error. The statement itself ends the excerpt when it
     # says something of its own (`collect2: error: ld returned 1 exit status`); mere exit boilerplate
@@ -554,6 +559,27 @@ def localize(
     focus = [(n, clean.display) for n in chosen if (clean := view.get(n)) is not None]
     region = scorer.region_of(anchor) or regions[-1]
     return Localized(focus, excerpt, anchor_score, region.start, region.exit, params, exit_line)
+
+
+def _sanitizer_report_end(anchor: int, top: int, bottom: int, view: LogView, high: int) -> int:
+    """A sanitizer's report runs from its `ERROR:` line through the stacks of the access, the free and the
+    allocation, separated by blank lines, to `==PID==ABORTING` (or its `SUMMARY:` line): all of it says
+    where the memory went wrong (https://github.com/google/sanitizers/wiki/AddressSanitizer)."""
+    head = view.get(anchor)
+    if head is None or not SANITIZER_START.search(head.text):
+        return bottom
+    end = bottom
+    for n in range(bottom + 1, min(high, top + MAX_EXCERPT - 1) + 1):
+        clean = view.get(n)
+        if clean is None:
+            break  # the scan kept no more of the report
+        if SANITIZER_START.search(clean.text):
+            break  # the next report
+        if SANITIZER_ABORT.search(clean.text):
+            return n
+        if SANITIZER_SUMMARY.match(clean.text):
+            end = n
+    return end
 
 
 def _detail_run(span: tuple[int, int], view: LogView, *, lead_in: bool) -> int | None:

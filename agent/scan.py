@@ -25,6 +25,7 @@ CONTEXT = 1 << 16  # bytes kept on each side of the block being searched, for wi
 MAX_LINE = 4096  # characters of one line kept for analysis; longer lines are cut
 WINDOW_BEFORE = 30  # lines kept before a block boundary, for the windows of the next block
 WINDOW_BYTES = 4096
+SANITIZER_WINDOW_BYTES = 24576
 KEEP = 300
 # A line the CI system itself flags as an error (`##[error]`, `::error`) is strong evidence by itself.
 ERROR_MARK = 2.5
@@ -257,7 +258,11 @@ class Scanner:
         which matters because windows are taken for every line that enters the candidate heap."""
         buf = self._buf
         lo = _line_start(buf, max(0, start - WINDOW_BYTES))
-        hi = min(len(buf), end + WINDOW_BYTES)
+        # A sanitizer's report runs on for several kilobytes of stack frames below its first line, none
+        # of which a prefilter word marks: its window reaches further down (localize reads the report to
+        # its end).
+        after = SANITIZER_WINDOW_BYTES if buf.find(b"Sanitizer:", start, end) != -1 else WINDOW_BYTES
+        hi = min(len(buf), end + after)
         if hi < len(buf):
             hi = _line_bounds(buf, hi)[1]
         return Window(line - _count_breaks(buf, lo, start), buf[lo:hi])

@@ -640,3 +640,37 @@ def test_a_banner_does_not_lead_over_the_report_it_announces() -> None:
     )
     d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
     assert d.focus[0].text.startswith("** (CompileError)")
+
+
+def test_a_sanitizer_report_is_kept_whole_to_its_last_line() -> None:
+    # AddressSanitizer's report (https://github.com/google/sanitizers/wiki/AddressSanitizer): the bad
+    # access, where the memory was freed and where it was allocated, in blocks apart, then its summary
+    def frames(names: list[str], base: int) -> str:
+        return "".join(
+            f"    #{i} 0x{base + 97 * i:012x} in {name} /home/runner/work/shop/shop/src/{name}.c:{10 + i}:5\n"
+            for i, name in enumerate(names)
+        )
+
+    log = (
+        "ok 3 - parser accepts empty input\n"
+        "=================================================================\n"
+        "==30799==ERROR: AddressSanitizer: heap-use-after-free on address 0x61b000080607 at pc 0x555888669d4c"
+        " bp 0x7f3822083810 sp 0x7f3822083808\n"
+        "READ of size 1 at 0x61b000080607 thread T0\n"
+        + frames(["cart_total", "checkout", "run_case", "main"], 0x555888669D4B)
+        + "\n0x61b000080607 is located 7 bytes inside of 1512-byte region [0x61b000080600,0x61b000080be8)\n"
+        "freed by thread T0 here:\n"
+        + frames(["free", "cart_clear", "checkout", "run_case", "main"], 0x55588855E188)
+        + "\npreviously allocated by thread T0 here:\n"
+        + frames(["malloc", "cart_new", "run_case", "main"], 0x55588855D410)
+        + "\nSUMMARY: AddressSanitizer: heap-use-after-free src/cart_total.c:10:5 in cart_total\n"
+        "Shadow bytes around the buggy address:\n"
+        "  0x0c367fff8070: fa fa fa fa fa fa fa fa fa fa fa fa fa fa fa fa\n"
+        "==30799==ABORTING\n"
+        "not ok 4 - cart totals\n"
+    )
+    d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
+    texts = [ln.text for ln in d.excerpt]
+    assert "AddressSanitizer: heap-use-after-free" in d.focus[0].text
+    assert "previously allocated by thread T0 here:" in texts
+    assert texts[-1] == "==30799==ABORTING"
