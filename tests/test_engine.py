@@ -421,11 +421,7 @@ def test_a_line_that_points_at_errors_told_elsewhere_does_not_lead() -> None:
         "\n"
         "Error: One or more errors occurred.\n"
     )
-    rules = Path(__file__).resolve().parent.parent / "agent" / "rules"
-    catalog = load_catalog(
-        {"generic.yaml": (rules / "generic.yaml").read_text()}, (rules / KEYWORDS_FILE).read_text()
-    )
-    d = analyze_stream([log.encode()], source="-", catalog=catalog)
+    d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
     assert d.focus[0].line == 3
 
 
