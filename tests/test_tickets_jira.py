@@ -105,9 +105,9 @@ def test_a_lost_record_is_made_good_by_the_label_search(sleeps: Sleeps, stores: 
 def test_a_create_that_answers_after_the_timeout_ends_as_one_ticket(
     sim: JiraSim, sleeps: Sleeps, stores: Stores
 ) -> None:
-    jira = tracker_for(sim, sleeps, timeout=0.5)
+    jira = tracker_for(sim, sleeps, timeout=2.0)
     # Jira creates the issue but answers after the client gave up; its search does not show it yet.
-    sim.fail("POST", r"^/rest/api/2/issue$", status=None, delay_s=1.5, after=True)
+    sim.fail("POST", r"^/rest/api/2/issue$", status=None, delay_s=4.0, after=True)
     first = ensure_ticket(jira, diagnosis(), job(1), stores.record, POLICY, stores.audit)
     assert first.action == "pending" and "not retried" in first.message
     assert len(sim.issues) == 1
@@ -126,8 +126,8 @@ def test_a_create_that_answers_after_the_timeout_ends_as_one_ticket(
 
 def test_a_create_in_doubt_that_search_already_shows_is_taken(sleeps: Sleeps, stores: Stores) -> None:
     for sim in _start(index_delay_s=0):
-        jira = tracker_for(sim, sleeps, timeout=0.5)
-        sim.fail("POST", r"^/rest/api/2/issue$", status=None, delay_s=1.5, after=True)
+        jira = tracker_for(sim, sleeps, timeout=2.0)
+        sim.fail("POST", r"^/rest/api/2/issue$", status=None, delay_s=4.0, after=True)
         outcome = ensure_ticket(jira, diagnosis(), job(1), stores.record, POLICY, stores.audit)
         [issue] = sim.issues.values()
         assert (outcome.action, outcome.key) == ("created", issue["key"])
@@ -245,7 +245,7 @@ def test_log_text_cannot_format_link_or_mention_in_jira(sim: JiraSim, sleeps: Sl
 def test_pending_grace_runs_out_and_the_next_occurrence_files(
     sim: JiraSim, sleeps: Sleeps, stores: Stores
 ) -> None:
-    jira = tracker_for(sim, sleeps, timeout=0.5)
+    jira = tracker_for(sim, sleeps, timeout=2.0)
     sim.fail(
         "POST", r"^/rest/api/2/issue$", status=502
     )  # the server failed: the create may or may not be there

@@ -86,8 +86,8 @@ def test_a_lost_record_finds_the_issue_by_its_attachment_url(
 def test_a_create_that_answers_after_the_timeout_is_found_by_its_own_id(
     sim: LinearSim, sleeps: Sleeps, stores: Stores
 ) -> None:
-    linear = tracker_for(sim, sleeps, timeout=0.5)
-    sim.fail_op("issueCreate", status=None, delay_s=1.5)  # carried out, answered after the client gave up
+    linear = tracker_for(sim, sleeps, timeout=2.0)
+    sim.fail_op("issueCreate", status=None, delay_s=4.0)  # carried out, answered after the client gave up
     first = ensure_ticket(linear, diagnosis(), job(1), stores.record, POLICY, stores.audit)
     [issue] = sim.issues.values()
     assert (first.action, first.key) == ("created", issue["identifier"])
