@@ -6,7 +6,13 @@ Both systems see the same analysed logs (the CI Medic engine), rank past failure
 are scored by the fingerprints they return: hit@1, hit@3 and MRR (over the top 10).
 
     .venv/bin/python bench/kb_retrieval.py /work/shared/datasets/logchunks \\
-        [--cache bench/out/logchunks_diagnoses.jsonl] [--out bench/out/kb_retrieval.json]
+        [--cache bench/out/logchunks_diagnoses.jsonl] [--out bench/out/kb_retrieval.json] [--generic-only]
+
+Both definitions above read the engine's own answers, so they reward an engine that names one failure the
+same way every time. A third, "labels", reads only the dataset: two logs of a repository are the same
+failure when their labeled failure lines are the same once numbers are masked (or share at least half of
+them). `--generic-only` analyses with no tool's rules (bench/crossval.py's reduced catalog): the knowledge
+base as it meets a repository whose tools have no rules, where categories come from the keyword fallback.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ class Case:
     id: str
     repo: str
     diagnosis: Diagnosis
+    labeled: Labeled
 
 
 def first_focus_key(d: Diagnosis) -> str:
@@ -53,11 +60,53 @@ def relevant(q: Case, other: Case) -> bool:
     return a.rule is not None and a.rule == b.rule and a.category == b.category
 
 
+def label_key(line: str) -> str:
+    return re.sub(r"\d+", "0", normalize(line).lower())
+
+
+def label_relevant(q: Labeled, other: Labeled) -> bool:
+    """The dataset's view: the same labeled lines (numbers masked), or at least half of them shared."""
+    if not q.lines or not other.lines:
+        return False
+    if q.first == other.first:
+        return True
+    return len(q.lines & other.lines) * 2 >= max(len(q.lines), len(other.lines))
+
+
+@dataclass(frozen=True)
+class Labeled:
+    first: str
+    lines: frozenset[str]
+
+    @classmethod
+    def of(cls, chunk: str) -> Labeled:
+        keys = [label_key(x) for x in chunk.split("\n") if x.strip()]
+        return cls(keys[0] if keys else "", frozenset(keys))
+
+
 def score(ranked: list[str], good: set[str]) -> tuple[int, int, float]:
     for rank, fp in enumerate(ranked[:10], start=1):
         if fp in good:
             return int(rank == 1), int(rank <= 3), 1.0 / rank
     return 0, 0, 0.0
+
+
+def threshold_table(
+    scored: list[list[tuple[str, float]]], wanted: list[set[str]], cuts: tuple[float, ...]
+) -> dict[str, dict[str, float]]:
+    with_match = [i for i, g in enumerate(wanted) if g]
+    without = [i for i, g in enumerate(wanted) if not g]
+    table = {}
+    for t in cuts:
+        shown = [[fp for fp, sim in found if sim >= t][:3] for found in scored]
+        n_shown = sum(len(s) for s in shown)
+        table[str(t)] = {
+            "hit@3": sum(any(fp in wanted[i] for fp in shown[i]) for i in with_match) / len(with_match),
+            "precision_shown": sum(fp in wanted[i] for i, s in enumerate(shown) for fp in s)
+            / max(n_shown, 1),
+            "false_seen_before": sum(bool(shown[i]) for i in without) / max(len(without), 1),
+        }
+    return table
 
 
 def dedupe(items: list[str]) -> list[str]:
@@ -77,7 +126,18 @@ def main() -> None:
         default=None,
         help="record with these settings changed (JSON), query with the configured ones",
     )
+    parser.add_argument(
+        "--generic-only",
+        action="store_true",
+        help="analyse with only generic.yaml and the category keywords (tools without rules)",
+    )
     args = parser.parse_args()
+    catalog = None
+    if args.generic_only:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from crossval import generic_catalog
+
+        catalog = generic_catalog()
 
     cases_file = args.dataset / "cases.jsonl"
     raw = [json.loads(line) for line in cases_file.read_text().splitlines() if line.strip()]
@@ -93,8 +153,10 @@ def main() -> None:
             diagnosis = Diagnosis.model_validate(cache[r["id"]])
         else:
             context = JobContext(ci_system="travis", repo=r["repo"])
-            diagnosis = analyze_file(args.dataset / r["log"], source=r["log"], context=context)
-        cases.append(Case(r["id"], r["repo"], diagnosis))
+            diagnosis = analyze_file(
+                args.dataset / r["log"], source=r["log"], context=context, catalog=catalog
+            )
+        cases.append(Case(r["id"], r["repo"], diagnosis, Labeled.of(r["chunk"])))
     if args.cache and len(cache) < len(cases):
         args.cache.parent.mkdir(parents=True, exist_ok=True)
         args.cache.write_text(
@@ -111,6 +173,7 @@ def main() -> None:
     definitions = {
         "issue": relevant,
         "strict": lambda q, o: first_focus_key(q.diagnosis) == first_focus_key(o.diagnosis),
+        "labels": lambda q, o: label_relevant(q.labeled, o.labeled),
     }
     good: dict[str, list[set[str]]] = {
         name: [{o.diagnosis.fingerprint for o in by_repo[q.repo] if o is not q and rel(q, o)} for q in cases]
@@ -184,32 +247,13 @@ def main() -> None:
 
     # What the threshold trades: hit@3 over logs that have a match, precision of what is shown (top 3 above
     # the threshold), and how often a log without any match still gets a "seen before" answer.
-    thresholds = {}
-    wanted = good["issue"]
-    for t in (0.0, 0.4, 0.5, 0.55, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9):
-        shown = [[fp for fp, sim in found if sim >= t][:3] for found in kb_scored]
-        with_match = [i for i, g in enumerate(wanted) if g]
-        without = [i for i, g in enumerate(wanted) if not g]
-        n_shown = sum(len(s) for s in shown)
-        thresholds[str(t)] = {
-            "hit@3": sum(any(fp in wanted[i] for fp in shown[i]) for i in with_match) / len(with_match),
-            "precision_shown": sum(fp in wanted[i] for i, s in enumerate(shown) for fp in s)
-            / max(n_shown, 1),
-            "false_seen_before": sum(bool(shown[i]) for i in without) / max(len(without), 1),
-        }
-    results["thresholds (issue definition)"] = thresholds  # type: ignore[assignment]
-    text_thresholds = {}
-    for t in (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8):
-        shown = [[fp for fp, sim in found if sim >= t][:3] for found in text_scored]
-        with_match = [i for i, g in enumerate(wanted) if g]
-        without = [i for i, g in enumerate(wanted) if not g]
-        n_shown = sum(len(s) for s in shown)
-        text_thresholds[str(t)] = {
-            "hit@3": sum(any(fp in wanted[i] for fp in shown[i]) for i in with_match) / len(with_match),
-            "precision_shown": sum(fp in wanted[i] for i, s in enumerate(shown) for fp in s)
-            / max(n_shown, 1),
-            "false_seen_before": sum(bool(shown[i]) for i in without) / max(len(without), 1),
-        }
+    cuts = (0.0, 0.4, 0.5, 0.55, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9)
+    for definition in ("issue", "labels"):
+        results[f"thresholds ({definition} definition)"] = threshold_table(  # type: ignore[assignment]
+            kb_scored, good[definition], cuts
+        )
+    text_cuts = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
+    text_thresholds = threshold_table(text_scored, good["issue"], text_cuts)
     results["kb search thresholds (first focus line as text)"] = text_thresholds  # type: ignore[assignment]
 
     report = {
@@ -233,9 +277,11 @@ def main() -> None:
         for name, m in results[definition].items():
             if name != "queries":
                 print(f"| {name} | {m['hit@1']:.3f} | {m['hit@3']:.3f} | {m['mrr']:.3f} |")
-    print("\n| threshold | hit@3 | precision of shown | no-match logs shown something |\n|---|---|---|---|")
-    for t, m in thresholds.items():
-        print(f"| {t} | {m['hit@3']:.3f} | {m['precision_shown']:.3f} | {m['false_seen_before']:.3f} |")
+    for definition in ("issue", "labels"):
+        print(f"\n{definition} definition:")
+        print("| threshold | hit@3 | precision of shown | no-match logs shown something |\n|---|---|---|---|")
+        for t, m in results[f"thresholds ({definition} definition)"].items():
+            print(f"| {t} | {m['hit@3']:.3f} | {m['precision_shown']:.3f} | {m['false_seen_before']:.3f} |")
     print("\n`kb search` with the first focus line:")
     print("| threshold | hit@3 | precision of shown | no-match logs shown something |\n|---|---|---|---|")
     for t, m in text_thresholds.items():
