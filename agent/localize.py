@@ -408,8 +408,12 @@ def localize(
         return strength(n) > 0
 
     def limits(n: int) -> tuple[int, int]:
+        # A region ends at its step's exit mark, which is not output; a log with no exit mark is one
+        # region whose last line is output like any other.
         region = scorer.region_of(n)
-        return (region.begin, region.end - 1) if region is not None else (1, scan.total_lines)
+        if region is None:
+            return (1, scan.total_lines)
+        return (region.begin, region.end - 1 if region.exit is not None else region.end)
 
     best: tuple[float, int] | None = None
     seen: set[tuple[int, int]] = set()

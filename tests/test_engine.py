@@ -670,3 +670,18 @@ def test_a_sanitizer_report_is_kept_whole_to_its_last_line() -> None:
     assert "AddressSanitizer: heap-use-after-free" in d.focus[0].text
     assert "previously allocated by thread T0 here:" in texts
     assert texts[-1] == "==30799==ABORTING"
+
+
+def test_the_last_line_of_a_log_without_step_marks_is_in_the_excerpt() -> None:
+    # A plain capture (`flake8 app > lint.log`) ends with the tool's last finding: no exit line follows it,
+    # so the log's last line is output like any other, not the step's exit mark.
+    log = (
+        "drwxr-xr-x 2 root root 4096 Dec  6 21:07 app\n"
+        "app/report.py:1:1: F401 'json' imported but unused\n"
+        "app/report.py:3:1: E302 expected 2 blank lines, found 1\n"
+        "app/report.py:4:13: E711 comparison to None should be 'if cond is None:'\n"
+    )
+    for catalog in (None, _generic_catalog()):
+        d = analyze_stream([log.encode()], source="-", catalog=catalog)
+        texts = [ln.text for ln in d.excerpt]
+        assert texts[-1] == "app/report.py:4:13: E711 comparison to None should be 'if cond is None:'"
