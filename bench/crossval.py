@@ -54,9 +54,12 @@ from agent.signals import Calibration
 # (LogChunks) or job group (CiDiff). Never tune on these; only report them.
 HELD_OUT = frozenset({0})
 # Generated-corpus tools whose logs were not looked at while writing rules (see bench/corpus/generate.py).
-# tsc, eslint, mocha and flake8 joined on 2026-12-06 with the tools bench/corpus/generate.py installs, held
-# out before their output was first scored.
-HELD_OUT_TOOLS = frozenset({"go", "shellcheck", "javac", "unittest", "tsc", "eslint", "mocha", "flake8"})
+# The tools bench/corpus/generate.py installs joined on 2026-12-06, held out before their output was first
+# scored.
+INSTALLED_TOOLS = frozenset(
+    {"tsc", "eslint", "mocha", "flake8", "jest", "prettier", "bats", "black", "pylint", "yarn"}
+)
+HELD_OUT_TOOLS = frozenset({"go", "shellcheck", "javac", "unittest", "clippy", "rustfmt"}) | INSTALLED_TOOLS
 BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.01)
 CALIBRATION = Path(__file__).resolve().parent.parent / "agent" / "signals" / "calibration.yaml"
 RULES = Path(__file__).resolve().parent.parent / "agent" / "rules"

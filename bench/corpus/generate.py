@@ -50,31 +50,37 @@ SETUP = "python3 -m pip list --disable-pip-version-check 2>/dev/null | head -n 6
 # Tools installed for the corpus alone, pinned so that a rebuilt corpus shows the same messages. Their
 # scenarios were added after the engine's rules and signals were written, and are held out
 # (bench/crossval.py HELD_OUT_TOOLS): nobody tuned on their output.
-NPM_TOOLS = ("typescript@7.0.2", "eslint@10.16.0", "mocha@12.0.3")
-PIP_TOOLS = ("flake8==7.5.0",)
+NPM_TOOLS = (
+    "typescript@7.0.2",
+    "eslint@10.16.0",
+    "mocha@12.0.3",
+    "jest@30.5.2",
+    "prettier@3.10.2",
+    "bats@1.13.0",
+    "yarn@1.22.22",
+)
+PIP_TOOLS = ("flake8==7.5.0", "black==26.10.1", "pylint==4.1.5")
 
 
 def install_tools(tools: Path) -> tuple[str, dict[str, str]]:
-    """Install the pinned tools under `tools` (skipped when there); the PATH entries and environment that
-    run them. A failed install only leaves its scenarios skipped as "not installed"."""
-    node, py = tools / "node", tools / "py"
-    if not (node / "node_modules" / ".bin").is_dir() and shutil.which("npm"):
-        node.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(node), *NPM_TOOLS],
-            capture_output=True,
-            timeout=TIMEOUT,
-            check=False,
-        )
-    if not (py / "bin").is_dir():
+    """Install the pinned tools under `tools` (again whenever the pins change); the PATH entries and
+    environment that run them. A failed install only leaves its scenarios skipped as "not installed"."""
+    node, py, pins = tools / "node", tools / "py", tools / "pins.txt"
+    wanted = "\n".join(NPM_TOOLS + PIP_TOOLS) + "\n"
+    if not pins.exists() or pins.read_text() != wanted:
+        shutil.rmtree(tools, ignore_errors=True)
+        node.mkdir(parents=True)
+        npm = ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(node), *NPM_TOOLS]
         pip = [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-        subprocess.run(
-            [*pip, "--target", str(py), *PIP_TOOLS],
-            capture_output=True,
-            timeout=TIMEOUT,
-            check=False,
-        )
-    return f"{node / 'node_modules' / '.bin'}:{py / 'bin'}", {"PYTHONPATH": str(py)}
+        done = [
+            subprocess.run(command, capture_output=True, timeout=TIMEOUT, check=False).returncode
+            for command in (npm, [*pip, "--target", str(py), *PIP_TOOLS])
+        ]
+        if done == [0, 0]:
+            pins.write_text(wanted)
+    # npm links no `.bin/bats` beside Jest's dependencies here; the package's own bin directory has it.
+    bins = (node / "node_modules" / ".bin", node / "node_modules" / "bats" / "bin", py / "bin")
+    return ":".join(map(str, bins)), {"PYTHONPATH": str(py)}
 
 
 @dataclass(frozen=True)
@@ -133,6 +139,7 @@ def _wheels(project: Path) -> None:
 
 
 PY = "python3"
+CARGO = '[package]\nname = "cart"\nversion = "0.1.0"\nedition = "2021"\n'
 PIP = f"{PY} -m pip install --disable-pip-version-check --no-index --find-links wheels --target site"
 
 SCENARIOS: tuple[Scenario, ...] = (
@@ -857,6 +864,110 @@ SCENARIOS: tuple[Scenario, ...] = (
         (r"^app/report\.py:\d+:\d+: [EFW]\d{3} ",),
         needs=("flake8",),
         variants=({"IMPORT": "import os", "CMP": "is"}, {"IMPORT": "import json", "CMP": "=="}),
+    ),
+    Scenario(
+        "jest-assertion",
+        "jest",
+        "test",
+        {
+            "package.json": '{"name": "cart", "version": "1.0.0"}\n',
+            "cart.js": "function total(prices) {\n  return prices.reduce((a, b) => a + b, @START@);\n}\n"
+            "module.exports = { total };\n",
+            "cart.test.js": "const { total } = require('./cart');\n\ntest('adds two prices', () => {\n"
+            "  expect(total([2, 3])).toBe(5);\n});\n\ntest('keeps one price', () => {\n"
+            "  expect(total([4])).toBeGreaterThan(0);\n});\n",
+        },
+        "jest --ci",
+        (r"^\s*● adds two prices$", r"^\s*Expected: 5$", r"^\s*Received: -?\d+$"),
+        needs=("jest",),
+        variants=({"START": "1"}, {"START": "-2"}),
+    ),
+    Scenario(
+        "prettier-check",
+        "prettier",
+        "lint",
+        {"src/@NAME@.js": "const  total = (prices)=>prices.reduce((a,b)=>a+b,0)\nmodule.exports = {total}\n"},
+        "prettier --check src",
+        (r"^\[warn\] src/\S+\.js$", r"^\[warn\] Code style issues found"),
+        needs=("prettier",),
+        variants=({"NAME": "cart"}, {"NAME": "ledger"}),
+    ),
+    Scenario(
+        "bats-failure",
+        "bats",
+        "test",
+        {
+            "test/greet.bats": '#!/usr/bin/env bats\n\n@test "greets by name" {\n'
+            '  run bash -c "echo hello @WHO@"\n  [ "$output" = "hello alice" ]\n}\n\n'
+            '@test "exits zero" {\n  run true\n  [ "$status" -eq 0 ]\n}\n',
+        },
+        "bats test",
+        (r"^not ok \d+ greets by name", r"^#\s+`.*' failed$"),
+        needs=("bats",),
+        variants=({"WHO": "bob"}, {"WHO": "carol"}),
+    ),
+    Scenario(
+        "black-check",
+        "black",
+        "lint",
+        {"app/@NAME@.py": "def total( prices ):\n    return sum( prices )\n"},
+        f"{PY} -m black --check app",
+        (r"^would reformat ",),
+        needs=("black",),
+        variants=({"NAME": "cart"}, {"NAME": "ledger"}),
+    ),
+    Scenario(
+        "pylint-findings",
+        "pylint",
+        "lint",
+        {
+            "app/@NAME@.py": '"""Totals."""\n\nimport os\n\n\ndef total(prices):\n    """Sum."""\n'
+            "    return sum(prices) + @NAME@_fee\n"
+        },
+        f"{PY} -m pylint --persistent=n app",
+        (r"^app/\w+\.py:\d+:\d+: [CRWEF]\d{4}: ",),
+        needs=("pylint",),
+        variants=({"NAME": "cart"}, {"NAME": "ledger"}),
+    ),
+    Scenario(
+        # Yarn 1 offline with an empty cache: the package cannot be resolved.
+        "yarn-offline-missing",
+        "yarn",
+        "dependency",
+        {"package.json": '{"name": "site", "version": "1.0.0", "dependencies": {"@PKG@": "^@VERSION@"}}\n'},
+        "yarn install --offline --non-interactive --no-progress",
+        (r"^error Couldn't find any versions for ",),
+        needs=("yarn",),
+        variants=({"PKG": "left-pad", "VERSION": "1.3.0"}, {"PKG": "dayjs", "VERSION": "1.11.0"}),
+        env={"YARN_CACHE_FOLDER": ".yarn-cache"},
+    ),
+    Scenario(
+        "clippy-lints",
+        "clippy",
+        "lint",
+        {
+            "Cargo.toml": CARGO,
+            "src/main.rs": "fn main() {\n    let prices = vec![2, 3];\n    let n = prices.len();\n"
+            '    if n == n {\n        println!("{}", n);\n    }\n    let @UNUSED@ = 5;\n}\n',
+        },
+        "cargo clippy --offline --color never -- -D warnings",
+        (r"^error: (unused variable|equal expressions|useless use of `vec!`)",),
+        needs=("cargo-clippy",),
+        variants=({"UNUSED": "fee"}, {"UNUSED": "tax"}),
+    ),
+    Scenario(
+        "rustfmt-check",
+        "rustfmt",
+        "lint",
+        {
+            "Cargo.toml": CARGO,
+            "src/main.rs": "fn main() {\n    let @NAME@ = 2;\n"
+            '    if @NAME@ > 1 { println!("{}", @NAME@); }\n}\n',
+        },
+        "cargo fmt --check",
+        (r"^Diff in ",),
+        needs=("rustfmt",),
+        variants=({"NAME": "total"}, {"NAME": "count"}),
     ),
 )
 
