@@ -341,6 +341,16 @@ def generic_only() -> Catalog:
             "pages/common/tar.md: 12: MD040/fenced-code-language Fenced code blocks should have a language",
             Category.LINT,
         ),
+        (
+            "src/cart.ts(11,3): error TS2322: Type 'string' is not assignable to type 'number'.",
+            Category.BUILD,
+        ),
+        (
+            "src/cart.ts(9,37): error TS2339: Property 'total' does not exist on type 'Item[]'.",
+            Category.BUILD,
+        ),
+        ("  6:11  error  Expected '===' and instead saw '=='  eqeqeq", Category.LINT),
+        ("  12:3  warning  Unexpected console statement  no-console", Category.LINT),
     ],
 )
 def test_the_keywords_alone_classify_common_wordings(line: str, category: Category) -> None:

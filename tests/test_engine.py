@@ -685,3 +685,17 @@ def test_the_last_line_of_a_log_without_step_marks_is_in_the_excerpt() -> None:
         d = analyze_stream([log.encode()], source="-", catalog=catalog)
         texts = [ln.text for ln in d.excerpt]
         assert texts[-1] == "app/report.py:4:13: E711 comparison to None should be 'if cond is None:'"
+
+
+def test_a_formatters_count_of_files_is_not_the_failure() -> None:
+    # black --check and ruff format --check close with a count; the `would reformat <path>` lines above it
+    # name the files.
+    log = (
+        "Run black --check app\n"
+        "would reformat /home/runner/work/shop/shop/app/cart.py\n"
+        "\n"
+        "Oh no! \N{COLLISION SYMBOL} \N{BROKEN HEART} \N{COLLISION SYMBOL}\n"
+        "1 file would be reformatted.\n"
+    )
+    d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
+    assert d.focus[0].text == "would reformat /home/runner/work/shop/shop/app/cart.py"
