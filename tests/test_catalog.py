@@ -351,10 +351,20 @@ def generic_only() -> Catalog:
         ),
         ("  6:11  error  Expected '===' and instead saw '=='  eqeqeq", Category.LINT),
         ("  12:3  warning  Unexpected console statement  no-console", Category.LINT),
+        ("Fatal Python error: Segmentation fault", Category.TEST),
+        ("fatal runtime error: stack overflow, aborting", Category.TEST),
     ],
 )
 def test_the_keywords_alone_classify_common_wordings(line: str, category: Category) -> None:
     assert generic_only().classify([ll(line)], []).category is category
+
+
+def test_the_shells_report_of_a_killed_child_outweighs_a_build_step() -> None:
+    # `bash ./build.sh` names a build step and the step printed "linking", but the shell says its child
+    # was killed (OOM killer or a time limit): the environment failed, not the build.
+    lines = [ll("linking bundle"), ll("./build.sh: line 4: 17571 Killed                  python3 bundle.py")]
+    got = generic_only().classify(lines, lines, command="bash ./build.sh")
+    assert got.category is Category.INFRASTRUCTURE
 
 
 @pytest.mark.parametrize("line", ["> Task :app:compileJava FAILED", "BUILD FAILED in 4s"])
