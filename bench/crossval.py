@@ -59,7 +59,9 @@ HELD_OUT = frozenset({0})
 INSTALLED_TOOLS = frozenset(
     {"tsc", "eslint", "mocha", "flake8", "jest", "prettier", "bats", "black", "pylint", "yarn"}
 )
-HELD_OUT_TOOLS = frozenset({"go", "shellcheck", "javac", "unittest", "clippy", "rustfmt"}) | INSTALLED_TOOLS
+# asan and clang joined with them (clang from Debian's packages, where the machine has it).
+BUILT_IN_HELD_OUT = frozenset({"go", "shellcheck", "javac", "unittest", "clippy", "rustfmt", "asan", "clang"})
+HELD_OUT_TOOLS = BUILT_IN_HELD_OUT | INSTALLED_TOOLS
 BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.01)
 CALIBRATION = Path(__file__).resolve().parent.parent / "agent" / "signals" / "calibration.yaml"
 RULES = Path(__file__).resolve().parent.parent / "agent" / "rules"

@@ -443,6 +443,40 @@ SCENARIOS: tuple[Scenario, ...] = (
         variants=({"EXPR": "items_len + 1"}, {"EXPR": "undeclared_total"}),
     ),
     Scenario(
+        # AddressSanitizer's report from a test binary built with -fsanitize=address (gcc's libasan).
+        "asan-memory-error",
+        "asan",
+        "test",
+        {
+            "Makefile": "check: cart_test\n\t./cart_test\ncart_test: cart.c\n"
+            "\tgcc -g -fsanitize=address -o cart_test cart.c\n",
+            "cart.c": "#include <stdio.h>\n#include <stdlib.h>\n\n"
+            "static int total(const int *prices, int n) {\n  int sum = 0;\n"
+            "  for (int i = 0; i < n; i++) sum += prices[i];\n  return sum;\n}\n\n"
+            "int main(void) {\n  int *prices = malloc(3 * sizeof(int));\n"
+            "  prices[0] = 2;\n  prices[1] = 3;\n  prices[2] = 4;\n  @BEFORE@\n"
+            '  printf("total %d\\n", total(prices, @N@));\n  free(prices);\n  return 0;\n}\n',
+        },
+        "make check",
+        (r"ERROR: AddressSanitizer: ", r"^(READ|WRITE) of size \d+", r"^SUMMARY: AddressSanitizer: "),
+        needs=("gcc", "make"),
+        variants=({"BEFORE": "free(prices);", "N": "3"}, {"BEFORE": "", "N": "4"}),
+    ),
+    Scenario(
+        "clang-compile-error",
+        "clang",
+        "build",
+        {
+            "Makefile": "all: app\napp: main.c\n\tclang -Wall -o app main.c\n",
+            "main.c": "#include <stdio.h>\n\nstruct cart { int items; };\n\nint main(void) {\n"
+            '    struct cart c = {3};\n    printf("%d\\n", @EXPR@);\n    return 0;\n}\n',
+        },
+        "make",
+        (r"^main\.c:\d+:\d+: error: ",),
+        needs=("clang", "make"),
+        variants=({"EXPR": "c.count"}, {"EXPR": "c * 2"}),
+    ),
+    Scenario(
         "gcc-link-error",
         "gcc",
         "build",
