@@ -174,6 +174,7 @@ class LineScorer:
         self.rule_bonus = rule_bonus
         self.baseline = baseline
         self._cache: dict[int, float] = {}
+        self._intrinsic: dict[int, float] = {}
 
     def region_of(self, line: int) -> Region | None:
         i = bisect.bisect_left(self._ends, line)
@@ -207,6 +208,12 @@ class LineScorer:
             above -= 1
         return 0.0
 
+    def states(self, line: int, clean: CleanLine) -> bool:
+        """Whether the line says something of its own (its signals, rules, section or novelty), apart from
+        where it stands in the step."""
+        self.score(line, clean)
+        return self._intrinsic.get(line, 0.0) > 0
+
     def known(self, text: str) -> bool:
         return self.baseline is not None and mask_volatile(text) in self.baseline
 
@@ -223,6 +230,7 @@ class LineScorer:
         score = base + self.section(line)
         if self.baseline is not None:
             score += -3.0 if self.known(text) else 1.5
+        self._intrinsic[line] = score
         region = self.region_of(line)
         if region is None:
             score -= OUTSIDE_PENALTY
@@ -407,6 +415,10 @@ def localize(
     def erring(n: int) -> bool:
         return strength(n) > 0
 
+    def states(n: int) -> bool:
+        clean = view.get(n)
+        return clean is not None and bool(clean.text.strip()) and scorer.states(n, clean)
+
     def limits(n: int) -> tuple[int, int]:
         # A region ends at its step's exit mark, which is not output; a log with no exit mark is one
         # region whose last line is output like any other.
@@ -425,11 +437,18 @@ def localize(
             continue
         seen.add(span)
         ranked_in = sorted(((line_score(n), -n) for n in range(span[0], span[1] + 1)), reverse=True)
-        value = ranked_in[0][0] + 0.4 * sum(x for x, _ in ranked_in[1:8] if x > 0)
-        line = -ranked_in[0][1]  # the paragraph's best line anchors it (earliest on ties)
+        # The paragraph's best line that says something anchors it (earliest on ties): a line with no word
+        # of its own (`# duration_ms 44.8` closing a TAP stream) would win on its place near the step's
+        # end alone. The lines around it (frames, detail) still weigh for the paragraph.
+        stating = [(x, m) for x, m in ranked_in if states(-m)]
+        if not stating:
+            continue
+        value = stating[0][0] + 0.4 * sum(x for x, m in ranked_in[:8] if x > 0 and m != stating[0][1])
+        line = -stating[0][1]
         if best is None or (value, line) > (best[0], best[1]):
             best = (value, line)
-    assert best is not None
+    if best is None:
+        return _quiet_failure(scan, view, regions[0], scored[0][0], signal_score)
     anchor = best[1]
     # The block is the one that grows from the anchor itself: a seed further up may have taken in a list
     # above it that merely mentions problems.

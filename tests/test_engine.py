@@ -699,3 +699,54 @@ def test_a_formatters_count_of_files_is_not_the_failure() -> None:
     )
     d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
     assert d.focus[0].text == "would reformat /home/runner/work/shop/shop/app/cart.py"
+
+
+def test_a_sanitizer_report_anchors_on_its_error_line_not_on_its_shadow_byte_legend() -> None:
+    # gcc's AddressSanitizer report runs on for ~40 lines after its summary (shadow bytes, their legend),
+    # none of which says anything of its own; near the end of the step they would win on position alone.
+    legend = [
+        "Addressable:           00",
+        "Partially addressable: 01 02 03 04 05 06 07",
+        "Heap left redzone:       fa",
+        "Freed heap region:       fd",
+        "Stack left redzone:      f1",
+        "Stack mid redzone:       f2",
+        "Stack right redzone:     f3",
+        "Stack after return:      f5",
+        "Stack use after scope:   f8",
+        "Global redzone:          f9",
+        "Global init order:       f6",
+        "Poisoned by user:        f7",
+        "Container overflow:      fc",
+        "Array cookie:            ac",
+        "Intra object redzone:    bb",
+        "ASan internal:           fe",
+    ]
+    log = (
+        "gcc -g -fsanitize=address -o cart_test cart.c\n"
+        "./cart_test\n"
+        "=================================================================\n"
+        "==20260==ERROR: AddressSanitizer: heap-use-after-free on address 0x602000000010 at pc 0x55597f998224"
+        " bp 0x7ffc6c2021f0 sp 0x7ffc6c2021e8\n"
+        "READ of size 4 at 0x602000000010 thread T0\n"
+        "    #0 0x55597f998223 in total /home/runner/work/shop/shop/cart.c:6\n"
+        "    #1 0x55597f998337 in main /home/runner/work/shop/shop/cart.c:16\n"
+        "\n"
+        "0x602000000010 is located 0 bytes inside of 12-byte region [0x602000000010,0x60200000001c)\n"
+        "freed by thread T0 here:\n"
+        "    #0 0x7f8d7fcb76a8 in __interceptor_free ../src/libsanitizer/asan/asan_malloc_linux.cpp:52\n"
+        "    #1 0x55597f998326 in main /home/runner/work/shop/shop/cart.c:15\n"
+        "\n"
+        "SUMMARY: AddressSanitizer: heap-use-after-free /home/runner/work/shop/shop/cart.c:6 in total\n"
+        "Shadow bytes around the buggy address:\n"
+        + "".join(f"  0x0c047fff7f{b}0: " + " ".join(["00"] * 16) + "\n" for b in "abcdef")
+        + "=>0x0c047fff8000: fa fa[fd]fd fa fa fa fa fa fa fa fa fa fa fa fa\n"
+        + "".join(f"  0x0c047fff80{b}0: " + " ".join(["fa"] * 16) + "\n" for b in "12345")
+        + "Shadow byte legend (one shadow byte represents 8 application bytes):\n"
+        + "".join(f"  {x}\n" for x in legend)
+        + "==20260==ABORTING\n"
+        "make: *** [Makefile:2: check] Error 1\n"
+    )
+    d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
+    assert d.focus[0].text.startswith("==20260==ERROR: AddressSanitizer: heap-use-after-free")
+    assert d.excerpt[-1].text == "==20260==ABORTING"
