@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from test_kb_support import diag, job, open_kb, postgres_database
 
 from agent.models import Category, Verdict
-from knowledge.base import EXACT_SCOPE, KnowledgeBase, fix_kind
+from knowledge.base import EXACT_SCOPE, OTHER_CATEGORY_PENALTY, KnowledgeBase, fix_kind
 from knowledge.embedding import Embedder, Vectors
 from knowledge.schema import metadata, pending_vectors
 from knowledge.text import utcnow
@@ -103,22 +103,37 @@ def test_neighbours_rank_the_related_failure_first_and_respect_the_threshold(kb:
     assert "fp-lint" not in {r.fingerprint for r in results}  # shares no words: below the threshold
 
 
-def test_a_near_failure_of_another_category_is_not_similar(kb: KnowledgeBase) -> None:
+def test_a_near_failure_of_another_category_ranks_below_and_counts_less(sql_url: str, tmp_path: Path) -> None:
     # `make demo` showed a TLS error "similar (0.85)" to a pip resolver error: near texts, unrelated
-    # failures. A neighbour must have been given the same category; an exact fingerprint match still shows.
-    kb.record_many(
-        [
-            (diag("fp-resolver", IMPORT, source="a.log", category=Category.DEPENDENCY), job()),
-            (diag("fp-same", IMPORT, source="b.log", category=Category.NETWORK), job()),
-        ]
-    )
+    # failures. A neighbour of another category counts OTHER_CATEGORY_PENALTY less: behind those of the
+    # same category, and gone when that takes it under the cut-off; an exact fingerprint match still shows.
+    kb = open_kb(sql_url, chroma_path=tmp_path / "chroma")
     query = diag("fp-new", IMPORT + " (again)", source="c.log", category=Category.NETWORK)
-    assert [r.fingerprint for r in kb.similar(query, 3)] == ["fp-same"]
-    exact = diag("fp-resolver", IMPORT, source="d.log", category=Category.NETWORK)
-    assert [(r.fingerprint, r.exact) for r in kb.similar(exact, 3)] == [
-        ("fp-resolver", True),
-        ("fp-same", False),
-    ]
+    try:
+        kb.record_many(
+            [
+                (diag("fp-resolver", IMPORT, source="a.log", category=Category.DEPENDENCY), job()),
+                (diag("fp-same", IMPORT, source="b.log", category=Category.NETWORK), job()),
+            ]
+        )
+        found = kb.similar(query, 3)
+        assert [r.fingerprint for r in found] == ["fp-same", "fp-resolver"]
+        same, other = found
+        assert same.similarity - other.similarity == pytest.approx(OTHER_CATEGORY_PENALTY, abs=0.01)
+        exact = diag("fp-resolver", IMPORT, source="d.log", category=Category.NETWORK)
+        assert [(r.fingerprint, r.exact) for r in kb.similar(exact, 3)] == [
+            ("fp-resolver", True),
+            ("fp-same", False),
+        ]
+    finally:
+        kb.close()
+    # a cut-off the other category's neighbour passes on its text alone, but not once it counts less
+    cut = other.similarity + OTHER_CATEGORY_PENALTY / 2
+    raised = open_kb(sql_url, chroma_path=tmp_path / "chroma", threshold=cut)
+    try:
+        assert [r.fingerprint for r in raised.similar(query, 3)] == ["fp-same"]
+    finally:
+        raised.close()
 
 
 def test_results_are_scoped_to_the_repo_or_org(sql_url: str, tmp_path: Path) -> None:
