@@ -77,6 +77,9 @@ SANITIZER_SUMMARY = re.compile(r"^SUMMARY: \w+Sanitizer:")
 SANITIZER_ABORT = re.compile(r"==\d+==ABORTING")
 # A line that introduces the detail under it: pip's `The conflict is caused by:`, Python's
 # `Current thread 0x00007f (most recent call first):`.
+TAP_NOT_OK = re.compile(r"^\s*not ok \d+\b")
+TAP_BLOCK_START = re.compile(r"^\s+---\s*$")
+TAP_BLOCK_END = re.compile(r"^\s+\.\.\.\s*$")
 LEAD_IN = re.compile(r"^\S.*:\s*$")
 # A tool's log-level prefix alone on a line is its blank line (npm prints `npm error` between paragraphs).
 # (Maven's bare `[ERROR]` lines are not: they sit inside its reports, whose labeled spans run across them.)
@@ -500,6 +503,16 @@ def localize(
             else:
                 bottom = min(span[1], top + MAX_EXCERPT - 1)
     bottom = _sanitizer_report_end(anchor, top, bottom, view, high)
+    tap = _tap_diagnostic(anchor, view, (low, high))
+    if tap is not None:
+        # The failed test's own line leads; the block is its report, and the stream goes on with the next
+        # test's (kept only when another failure was taken in below).
+        start, end = tap
+        later_failure = any(
+            (clean := view.get(n)) is not None and TAP_NOT_OK.match(clean.text)
+            for n in range(end + 1, bottom + 1)
+        )
+        anchor, top, bottom = start, min(top, start), bottom if later_failure else max(end, anchor)
     # What follows a generic exit statement below the anchor is the tool winding down (after "rake aborted!":
     # its own stack, "See full trace"), not more of the error. The statement itself ends the excerpt when it
     # says something of its own (`collect2: error: ld returned 1 exit status`); mere exit boilerplate
@@ -582,6 +595,32 @@ def localize(
     focus = [(n, clean.display) for n in chosen if (clean := view.get(n)) is not None]
     region = scorer.region_of(anchor) or regions[-1]
     return Localized(focus, excerpt, anchor_score, region.start, region.exit, params, exit_line)
+
+
+def _tap_diagnostic(anchor: int, view: LogView, limits: tuple[int, int]) -> tuple[int, int] | None:
+    """A TAP 13 producer (node:test, node-tap) follows a failed test's `not ok N - name` with a YAML block
+    from `  ---` to `  ...` that says why (https://testanything.org/tap-version-13-specification.html); its
+    message may hold blank lines. When the anchor is that line or inside such a block: the `not ok` line and
+    the block's last line."""
+    low, high = limits
+    start = None
+    for n in range(anchor, max(low, anchor - MAX_EXCERPT) - 1, -1):
+        clean = view.get(n)
+        if clean is None or (n != anchor and TAP_BLOCK_END.match(clean.text)):
+            return None
+        if TAP_NOT_OK.match(clean.text):
+            start = n
+            break
+    opening = view.get(start + 1) if start is not None else None
+    if start is None or opening is None or not TAP_BLOCK_START.match(opening.text):
+        return None
+    for n in range(start + 2, min(high, start + MAX_EXCERPT - 1) + 1):
+        clean = view.get(n)
+        if clean is None:
+            return None
+        if TAP_BLOCK_END.match(clean.text):
+            return start, n
+    return None
 
 
 def _sanitizer_report_end(anchor: int, top: int, bottom: int, view: LogView, high: int) -> int:

@@ -750,3 +750,25 @@ def test_a_sanitizer_report_anchors_on_its_error_line_not_on_its_shadow_byte_leg
     d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
     assert d.focus[0].text.startswith("==20260==ERROR: AddressSanitizer: heap-use-after-free")
     assert d.excerpt[-1].text == "==20260==ABORTING"
+
+
+def test_a_tap_failure_leads_with_its_not_ok_line_and_keeps_its_yaml_block() -> None:
+    # node:test's TAP reporter (the default when not on a terminal): the YAML block under `not ok` says why,
+    # with blank lines inside its message; the closing counts (`# fail 1`) and the next test are not it.
+    log = (
+        "> calc@1.0.0 test\n> node --test\n\nTAP version 13\n# Subtest: adds\nnot ok 1 - adds\n  ---\n"
+        "  duration_ms: 1.612671\n"
+        "  location: '/home/runner/work/calc/calc/test/calc.test.js:4:1'\n"
+        "  failureType: 'testCodeFailure'\n  error: |-\n    Expected values to be strictly equal:\n    \n"
+        "    4 !== 5\n    \n  code: 'ERR_ASSERTION'\n  name: 'AssertionError'\n  expected: 5\n  actual: 4\n"
+        "  operator: 'strictEqual'\n  stack: |-\n"
+        "    TestContext.<anonymous> (/home/runner/work/calc/calc/test/calc.test.js:5:10)\n"
+        "    Test.runInAsyncScope (node:async_hooks:206:9)\n  ...\n# Subtest: ok\nok 2 - ok\n  ---\n"
+        "  duration_ms: 0.150949\n  ...\n1..2\n# tests 2\n# suites 0\n# pass 1\n# fail 1\n# cancelled 0\n"
+        "# skipped 0\n# todo 0\n# duration_ms 44.830359\n"
+    )
+    d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
+    texts = [ln.text for ln in d.excerpt]
+    assert d.focus[0].text == "not ok 1 - adds"
+    assert "    Expected values to be strictly equal:" in [ln.text for ln in d.focus]
+    assert texts[0] == "not ok 1 - adds" and texts[-1] == "  ..."
