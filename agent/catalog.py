@@ -195,6 +195,12 @@ class KeywordSet:
     # Patterns on the failing command (`rubocop`, `npm ci`, `cargo test`): what kind of step failed. Only the
     # best-weighted match per category counts, so a long script line naming many tools is not louder.
     commands: Mapping[Category, tuple[tuple[re.Pattern[str], float], ...]] = field(default_factory=dict)
+    # Lines that only point at errors told elsewhere (npm's `Test failed.  See above for more details.`):
+    # they name no kind of failure, so neither rules nor words read them.
+    pointers: tuple[re.Pattern[str], ...] = ()
+
+    def points_elsewhere(self, text: str) -> bool:
+        return any(p.search(text) for p in self.pointers)
 
     def score(self, lines: Iterable[tuple[str, float]]) -> dict[Category, float]:
         scores: dict[Category, float] = {}
@@ -489,6 +495,7 @@ class Catalog:
         focus_numbers = {ln.line for ln in focus}
         ordered: list[tuple[LogLine, float]] = [(ln, FOCUS_WEIGHT) for ln in focus]
         ordered += [(ln, EXCERPT_WEIGHT) for ln in excerpt if ln.line not in focus_numbers]
+        ordered = [(ln, w) for ln, w in ordered if not self.keywords.points_elsewhere(ln.text)]
 
         scored: list[tuple[float, int, RuleHit]] = []
         uncategorized: RuleHit | None = (
@@ -678,7 +685,14 @@ def parse_keywords(text: str, source: str = KEYWORDS_FILE) -> KeywordSet:
         weights=_weighted_patterns(data.get("categories") or {}, source, "categories"),
         threshold=float(data.get("threshold", 1.0)),
         commands=_weighted_patterns(data.get("commands") or {}, source, "commands"),
+        pointers=_pointers(data.get("pointers") or [], source),
     )
+
+
+def _pointers(data: Any, source: str) -> tuple[re.Pattern[str], ...]:
+    if not isinstance(data, list) or not all(isinstance(p, str) for p in data):
+        raise CatalogError(f"{source}: `pointers` is a list of patterns")
+    return tuple(_compile(p, f"{source}: pointers") for p in data)
 
 
 def load_catalog(files: Mapping[str, str], keywords: str | None = None) -> Catalog:

@@ -24,7 +24,9 @@ generic shell problems and, last, generic low-specificity rules. `specificity` (
 match is; the classifier prefers the most specific hit in the failure excerpt and falls back to keyword
 scoring per category (`agent/rules/category_keywords.yaml`) when no rule matches: the words of the failure's
 lines and of the command that failed (`rubocop`, `npm ci`, `cargo test`). Such a guess is never given a
-confidence above 0.6, so it shows as "category uncertain".
+confidence above 0.6, so it shows as "category uncertain". Lines that only point at errors told
+elsewhere (npm's `Test failed.  See above for more details.`, listed under `pointers:` there) are read
+by neither rules nor words.
 `{name}` in a title or remediation is filled from the pattern's named group of that name, or else from a
 rule's `details` patterns tried on the other lines of the failure's excerpt (pip names the conflicting
 package under its error line); a value the log never names shows as `<name>`. A rule with `exit_cause`

@@ -295,6 +295,26 @@ def test_a_rule_outweighs_the_failing_command() -> None:
     assert result.hit is not None and result.hit.rule.id == "apt.package-not-found"
 
 
+def test_a_line_that_points_at_errors_above_names_no_kind() -> None:
+    # npm ends every failed `npm test` script so, a linter's too (tldr-pages' Travis logs in LogChunks): the
+    # finding above says lint, and the closing line's "Test failed" must not outvote it.
+    finding = [ll("pages/common/mat2.md:3: XYZ004 Command descriptions should end in a period", 594)]
+    closing = [ll("npm ERR! Test failed.  See above for more details.", 596)]
+    for catalog in (default_catalog(), generic_only()):
+        result = catalog.classify(finding, closing, command="npm test")
+        assert result.category is Category.LINT, result
+    # the same words without the pointer still count
+    tests = [ll("npm ERR! Test failed: 3 specs", 596)]
+    assert generic_only().classify(finding, tests, command="npm test").category is Category.TEST
+
+
+def test_pointer_patterns_are_validated() -> None:
+    with pytest.raises(CatalogError, match="pointers"):
+        catalog_of(rule(), keywords="pointers: 'see above'\n")
+    with pytest.raises(CatalogError, match="pointers"):
+        catalog_of(rule(), keywords="pointers: ['(unclosed']\n")
+
+
 def test_command_patterns_are_validated() -> None:
     with pytest.raises(CatalogError, match=r"commands: unknown category 'linting'"):
         catalog_of(rule(), keywords="commands:\n  linting: [{pattern: 'x'}]\n")
