@@ -365,7 +365,9 @@ def _soft_blank(n: int, view: LogView) -> bool:
     return True
 
 
-_LEAD = re.compile(r"^\s*(?:\[\w+\]\s*)?[^\w\s]+\s+")
+# `#` opens a comment, not a list item: TAP's diagnostics (`#   Failed test 'x'`, `#   at t/a.t line 3.`,
+# `#          got: 1`) are one report (https://testanything.org/tap-version-13-specification.html).
+_LEAD = re.compile(r"^\s*(?:\[\w+\]\s*)?[^\w\s#][^\w\s]*\s+")
 
 
 def _lead(text: str) -> str | None:

@@ -772,3 +772,57 @@ def test_a_tap_failure_leads_with_its_not_ok_line_and_keeps_its_yaml_block() -> 
     assert d.focus[0].text == "not ok 1 - adds"
     assert "    Expected values to be strictly equal:" in [ln.text for ln in d.focus]
     assert texts[0] == "not ok 1 - adds" and texts[-1] == "  ..."
+
+
+def test_a_julia_test_failure_leads_with_test_failed_not_pkg_closing_lines() -> None:
+    # Julia's Test stdlib reports `name: Test Failed at file:line` with `Expression:`/`Evaluated:` under it;
+    # the summary table and Pkg's `ERROR: Package X errored during testing` only close the run.
+    log = (
+        "$ julia -e 'using Pkg; Pkg.test()'\n   Testing Geo\n"
+        "distance: Test Failed at /home/travis/build/acme/Geo.jl/test/runtests.jl:31\n"
+        "  Expression: haversine(a, b) ≈ 5570.2\n   Evaluated: 5571.9 ≈ 5570.2\n"
+        "Stacktrace:\n [1] top-level scope at /home/travis/build/acme/Geo.jl/test/runtests.jl:31\n"
+        "Test Summary: | Pass  Fail  Total\ndistance      |    8     1      9\n"
+        "ERROR: LoadError: Some tests did not pass: 8 passed, 1 failed, 0 errored, 0 broken.\n"
+        "in expression starting at /home/travis/build/acme/Geo.jl/test/runtests.jl:24\n"
+        "ERROR: Package Geo errored during testing\n"
+        'The command "julia -e \'using Pkg; Pkg.test()\'" exited with 1.\n'
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.focus[0].text.startswith("distance: Test Failed at ")
+    assert "   Evaluated: 5571.9 ≈ 5570.2" in [ln.text for ln in d.excerpt]
+    assert d.category is Category.TEST and d.rule == "misc.test-failed"
+
+
+def test_a_test_more_failure_keeps_its_diagnostic_lines() -> None:
+    # Perl's Test::More prints `#   Failed test 'name'` and its `#   at`, `got:` and `expected:` lines;
+    # lines sharing the `#` prefix are one report, not a list of tests.
+    log = (
+        "$ prove -lr t\nt/00-load.t ....... ok\nt/01-parse.t ...... 1/7\n"
+        "#   Failed test 'parses the header'\n#   at t/01-parse.t line 23.\n"
+        "#          got: 'Content-Type'\n#     expected: 'content-type'\n"
+        "# Looks like you failed 1 test of 7.\n"
+        "t/01-parse.t ...... Dubious, test returned 1 (wstat 256, 0x100)\nFailed 1/7 subtests\n"
+        "\nTest Summary Report\n-------------------\n"
+        "t/01-parse.t    (Wstat: 256 Tests: 7 Failed: 1)\n  Failed test:  4\nResult: FAIL\n"
+    )
+    d = analyze_stream([log.encode()], source="-")
+    texts = [ln.text for ln in d.excerpt]
+    assert d.focus[0].text == "#   Failed test 'parses the header'"
+    assert "#     expected: 'content-type'" in texts and "#   at t/01-parse.t line 23." in texts
+    assert d.title == "TAP test failed: parses the header"
+
+
+def test_kotlin_compile_errors_in_both_of_kotlinc_s_layouts_lead() -> None:
+    for first in (
+        "e: /home/travis/build/acme/app/src/main/kotlin/App.kt: (12, 17): Unresolved reference: parseConfig",
+        "e: file:///home/runner/work/app/app/src/main/kotlin/App.kt:12:17 Unresolved reference: parseConfig",
+    ):
+        log = (
+            "$ ./gradlew build\n> Task :compileKotlin FAILED\n" + first + "\n\n"
+            "FAILURE: Build failed with an exception.\n\n* What went wrong:\n"
+            "Execution failed for task ':compileKotlin'.\n> Compilation error. See log for more details\n"
+        )
+        d = analyze_stream([log.encode()], source="-")
+        assert d.focus[0].text == first
+        assert d.category is Category.BUILD and d.title == "Compile error: Unresolved reference: parseConfig"
