@@ -786,7 +786,7 @@ def test_a_julia_test_failure_leads_with_test_failed_not_pkg_closing_lines() -> 
         "ERROR: LoadError: Some tests did not pass: 8 passed, 1 failed, 0 errored, 0 broken.\n"
         "in expression starting at /home/travis/build/acme/Geo.jl/test/runtests.jl:24\n"
         "ERROR: Package Geo errored during testing\n"
-        'The command "julia -e \'using Pkg; Pkg.test()\'" exited with 1.\n'
+        "The command \"julia -e 'using Pkg; Pkg.test()'\" exited with 1.\n"
     )
     d = analyze_stream([log.encode()], source="-")
     assert d.focus[0].text.startswith("distance: Test Failed at ")
