@@ -826,3 +826,42 @@ def test_kotlin_compile_errors_in_both_of_kotlinc_s_layouts_lead() -> None:
         d = analyze_stream([log.encode()], source="-")
         assert d.focus[0].text == first
         assert d.category is Category.BUILD and d.title == "Compile error: Unresolved reference: parseConfig"
+
+
+def test_grunt_jshint_findings_lead_over_grunt_s_closing_lines() -> None:
+    # grunt-contrib-jshint quotes the line and puts the message beside a caret under it; Grunt's
+    # `Warning: Task ... failed` and `Aborted due to warnings.` only close the task.
+    log = (
+        '$ grunt jshint\nRunning "jshint:all" (jshint) task\n\n   src/widget.js\n'
+        "     14 |    var width = el.offsetWidth\n"
+        "                                       ^ Missing semicolon.\n\n"
+        '>> 1 error in 12 files\nWarning: Task "jshint:all" failed. Use --force to continue.\n\n'
+        "Aborted due to warnings.\n"
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.focus[0].text.strip() == "^ Missing semicolon."
+    assert d.category is Category.LINT
+    assert "Aborted due to warnings." not in [ln.text for ln in d.excerpt]
+
+
+def test_a_relative_module_node_cannot_find_is_the_project_s_own_file() -> None:
+    log = (
+        "$ gulp test\n[14:02:12] Starting 'test'...\n[14:02:13] 'test' errored after 1.02 s\n"
+        "[14:02:13] Error: Cannot find module './lib/format'\n"
+        "    at Function.Module._resolveFilename (internal/modules/cjs/loader.js:636:15)\n"
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.rule == "js.own-module-not-found" and d.category is not Category.DEPENDENCY
+    package = analyze_stream([log.replace("./lib/format", "left-pad").encode()], source="-")
+    assert package.rule == "js.module-not-found" and package.category is Category.DEPENDENCY
+
+
+def test_an_ava_failure_leads_with_its_cross_line() -> None:
+    log = (
+        "> slug@2.1.0 test\n> ava\n\n  ✔ keeps ascii\n  ✖ strips accents\n\n  1 test failed\n\n"
+        "  strips accents\n\n  test.js:12\n\n   11:   const actual = slug('crème brûlée');\n"
+        "   12:   t.is(actual, 'creme-brulee');\n   13: });\n\n  Difference:\n\n"
+        "  - 'crème-brûlée'\n  + 'creme-brulee'\n\nnpm ERR! Test failed.  See above for more details.\n"
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.focus[0].text == "  ✖ strips accents" and d.category is Category.TEST
