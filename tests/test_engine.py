@@ -865,3 +865,65 @@ def test_an_ava_failure_leads_with_its_cross_line() -> None:
     )
     d = analyze_stream([log.encode()], source="-")
     assert d.focus[0].text == "  ✖ strips accents" and d.category is Category.TEST
+
+
+@pytest.mark.parametrize(
+    ("log", "first"),
+    [
+        # meson test: the `(exit status 1)` ending the test's result line is not a generic exit line
+        (
+            "$ meson test -C build\n1/3 parser        OK      0.02s\n"
+            "2/3 lexer         FAIL    0.01s (exit status 1)\n3/3 render        OK      0.03s\n\n"
+            "Ok:                 2\nExpected Fail:      0\nFail:               1\nTimeout:            0\n",
+            "2/3 lexer         FAIL    0.01s (exit status 1)",
+        ),
+        # Automake's harness: the `FAIL: name` line, not the `# FAIL:  1` count of its summary
+        (
+            "$ make check\nPASS: test-buffer\nFAIL: test-parser\nPASS: test-utf8\n"
+            "============================================================================\n"
+            "# TOTAL: 3\n# PASS:  2\n# FAIL:  1\n# ERROR: 0\n"
+            "============================================================================\n"
+            "make[1]: *** [Makefile:1031: test-suite.log] Error 1\n",
+            "FAIL: test-parser",
+        ),
+        # Cucumber: the step's error under it, not the `Failing Scenarios:` list header
+        (
+            "$ bundle exec cucumber\n  Scenario: Paying          # features/checkout.feature:6\n"
+            '    Then I see "Thank you"   # features/step_definitions/checkout.rb:9\n'
+            '      expected to find text "Thank you" in "Payment declined" '
+            "(RSpec::Expectations::ExpectationNotMetError)\n"
+            "      ./features/step_definitions/checkout.rb:10:in `/^I see$/'\n\n"
+            "Failing Scenarios:\ncucumber features/checkout.feature:6 # Scenario: Paying\n\n"
+            "4 scenarios (1 failed, 3 passed)\n",
+            '      expected to find text "Thank you" in "Payment declined" '
+            "(RSpec::Expectations::ExpectationNotMetError)",
+        ),
+        # Jasmine and Protractor: the message, not its copy as `Error: ...` under `Stack:`
+        (
+            "$ npm run e2e\nStarted\nF.\n\nFailures:\n1) login page shows an error\n  Message:\n"
+            "    Expected 'Welcome' to equal 'Wrong password'.\n  Stack:\n    Error: Failed expectation\n"
+            "        at UserContext.<anonymous> (/home/travis/build/acme/app/e2e/login.e2e-spec.ts:21:40)\n\n"
+            "2 specs, 1 failure\n",
+            None,
+        ),
+    ],
+)
+def test_test_runners_result_lines_lead_over_their_summaries(log: str, first: str | None) -> None:
+    d = analyze_stream([log.encode()], source="-")
+    assert d.category is Category.TEST
+    if first is not None:
+        assert d.focus[0].text == first
+    else:
+        assert all("Failed expectation" not in ln.text for ln in d.focus[:1])
+
+
+def test_a_flow_error_is_a_build_error_with_its_message() -> None:
+    log = (
+        "> flow check\n\n"
+        "Error ------------------------------------------------------------------ src/cart.js:12:10\n\n"
+        "Cannot return `total` because string [1] is incompatible with number [2].\n\n"
+        "Found 1 error\n"
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.category is Category.BUILD and d.rule == "js.flow"
+    assert d.title == "Flow type error at src/cart.js:12"
