@@ -927,3 +927,40 @@ def test_a_flow_error_is_a_build_error_with_its_message() -> None:
     d = analyze_stream([log.encode()], source="-")
     assert d.category is Category.BUILD and d.rule == "js.flow"
     assert d.title == "Flow type error at src/cart.js:12"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        "E   ImportError: No module named requests_mock",
+        "E   ModuleNotFoundError: No module named 'requests_mock'",
+    ],
+)
+def test_a_package_missing_when_pytest_collects_is_a_dependency_failure(error: str) -> None:
+    # The collection header says a test module could not be imported, not that a test failed: the error
+    # under it (here a package that is not installed) decides the category.
+    log = (
+        "$ python -m pytest tests\ncollected 0 items / 1 errors\n\n"
+        "==================================== ERRORS ====================================\n"
+        "_____________________ ERROR collecting tests/test_client.py ____________________\n"
+        f"tests/test_client.py:3: in <module>\n    import requests_mock\n{error}\n"
+        "!!!!!!!!!!!!!!!!!!! Interrupted: 1 errors during collection !!!!!!!!!!!!!!!!!!!!\n"
+        "=========================== 1 error in 0.21 seconds ============================\n"
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.focus[0].text == error
+    assert d.category is Category.DEPENDENCY and d.rule == "python.module-not-found"
+
+
+def test_carthage_s_failed_dependency_build_leads_over_its_pointer_to_the_xcodebuild_log() -> None:
+    log = (
+        "$ carthage bootstrap --platform iOS\n*** Fetching Alamofire\n"
+        '*** Building scheme "Alamofire iOS" in Alamofire.xcworkspace\nBuild Failed\n'
+        "\tTask failed with exit code 65:\n"
+        "\t/usr/bin/xcrun xcodebuild -workspace Alamofire.xcworkspace -scheme Alamofire\\ iOS archive\n\n"
+        "This usually indicates that project itself failed to compile. Please check the xcodebuild log for "
+        "more details: /var/folders/tm/T/carthage-xcodebuild.X4fE.log\n"
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.focus[0].text == "\tTask failed with exit code 65:"
+    assert d.category is Category.DEPENDENCY and d.rule == "apple.carthage-build-failed"
