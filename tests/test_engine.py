@@ -964,3 +964,23 @@ def test_carthage_s_failed_dependency_build_leads_over_its_pointer_to_the_xcodeb
     d = analyze_stream([log.encode()], source="-")
     assert d.focus[0].text == "\tTask failed with exit code 65:"
     assert d.category is Category.DEPENDENCY and d.rule == "apple.carthage-build-failed"
+
+
+def test_a_ginkgo_spec_failure_leads_over_go_test_s_suite_line() -> None:
+    log = (
+        "$ ginkgo -r\nRunning Suite: Store Suite\nWill run 12 of 12 specs\n\n••••\n"
+        "------------------------------\n• Failure [0.002 seconds]\nStore\n"
+        "/home/travis/gopath/src/github.com/acme/svc/store/store_test.go:14\n"
+        "  evicts the oldest entry [It]\n"
+        "  /home/travis/gopath/src/github.com/acme/svc/store/store_test.go:31\n\n"
+        "  Expected\n      <int>: 3\n  to equal\n      <int>: 2\n\n"
+        "  /home/travis/gopath/src/github.com/acme/svc/store/store_test.go:36\n"
+        "------------------------------\n•••••••\n\nSummarizing 1 Failure:\n\n"
+        "[Fail] Store [It] evicts the oldest entry\n"
+        "/home/travis/gopath/src/github.com/acme/svc/store/store_test.go:36\n\n"
+        "Ran 12 of 12 Specs in 0.004 seconds\nFAIL! -- 11 Passed | 1 Failed | 0 Pending | 0 Skipped\n"
+        "--- FAIL: TestStore (0.00s)\nFAIL\n"
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.focus[0].text == "• Failure [0.002 seconds]"
+    assert "      <int>: 3" in [ln.text for ln in d.excerpt]
