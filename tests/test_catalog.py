@@ -458,3 +458,12 @@ def test_a_hosted_runners_paths_are_not_an_infrastructure_word() -> None:
     # ...while the word itself still counts
     alone = [ll("The runner has received a shutdown signal.", 1)]
     assert default_catalog().classify(alone, []).category is Category.INFRASTRUCTURE
+
+
+def test_a_name_the_code_never_defines_is_a_build_error_without_a_rule() -> None:
+    for text in (
+        'Error: Undefined variable: "$primary".',
+        "Error: Symbol 'residual' at (1) has no IMPLICIT type",
+        'src/kernel.cu(42): error: identifier "blockDimx" is undefined',
+    ):
+        assert generic_only().classify([ll(text, 9)], []).category is Category.BUILD, text

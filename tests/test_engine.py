@@ -984,3 +984,16 @@ def test_a_ginkgo_spec_failure_leads_over_go_test_s_suite_line() -> None:
     d = analyze_stream([log.encode()], source="-")
     assert d.focus[0].text == "• Failure [0.002 seconds]"
     assert "      <int>: 3" in [ln.text for ln in d.excerpt]
+
+
+def test_a_site_generator_s_first_error_leads_over_its_closing_summary() -> None:
+    log = (
+        "$ hugo --minify\n"
+        'Building sites … ERROR 2019/07/02 12:01:14 render of "page" failed: execute of template failed: '
+        'template: _default/single.html:12:22: executing "main" at <.Params.author.name>: '
+        "can't evaluate field name in type string\nTotal in 214 ms\n"
+        'Error: Error building site: failed to render pages: render of "page" failed\n'
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.focus[0].text.startswith("Building sites … ERROR 2019/07/02")
+    assert d.category is Category.BUILD and d.rule == "site.generator-failed"
