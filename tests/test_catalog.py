@@ -467,3 +467,26 @@ def test_a_name_the_code_never_defines_is_a_build_error_without_a_rule() -> None
         'src/kernel.cu(42): error: identifier "blockDimx" is undefined',
     ):
         assert generic_only().classify([ll(text, 9)], []).category is Category.BUILD, text
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("curl: (6) Could not resolve host: fixtures.acme.example", Category.NETWORK),
+        ("<socket: 10>: hGetBufSome: resource vanished (Connection reset by peer)", Category.NETWORK),
+        ('Exception in thread "main" java.lang.OutOfMemoryError: Java heap space', Category.INFRASTRUCTURE),
+        (
+            "No output has been received in the last 10m0s, this potentially indicates a stalled build",
+            Category.INFRASTRUCTURE,
+        ),
+        ("./ci/setup.sh: line 9: API_TOKEN: unbound variable", Category.CONFIGURATION),
+        ("Module not found: Error: Can't resolve './components/Header' in '/app/src'", Category.BUILD),
+    ],
+)
+def test_words_that_say_the_kind_on_their_own(text: str, category: Category) -> None:
+    assert generic_only().classify([ll(text, 9)], []).category is category
+
+
+def test_a_directory_called_deps_is_not_a_dependency_word() -> None:
+    frame = [ll("\t[string \"bundle:deps/git/db.lua\"]:395: in function 'loadAny'", 9)]
+    assert generic_only().classify(frame, []).category is not Category.DEPENDENCY
