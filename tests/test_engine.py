@@ -997,3 +997,39 @@ def test_a_site_generator_s_first_error_leads_over_its_closing_summary() -> None
     d = analyze_stream([log.encode()], source="-")
     assert d.focus[0].text.startswith("Building sites … ERROR 2019/07/02")
     assert d.category is Category.BUILD and d.rule == "site.generator-failed"
+
+
+def test_a_doctest_failure_leads_with_its_report_not_its_count() -> None:
+    log = (
+        "$ python -m doctest README.rst\n"
+        "**********************************************************************\n"
+        'File "README.rst", line 42, in README.rst\nFailed example:\n    parse("-3")\n'
+        "Expected:\n    -3\nGot:\n    3\n"
+        "**********************************************************************\n"
+        "1 items had failures:\n   1 of   6 in README.rst\n***Test Failed*** 1 failures.\n"
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.rule == "python.doctest-failed" and d.category is Category.TEST
+    texts = [ln.text for ln in d.excerpt]
+    assert "Failed example:" in texts and "    3" in texts
+
+
+@pytest.mark.parametrize(
+    ("line", "rule"),
+    [
+        (" FAIL  ./dist/app.js: 12.31KB > maxSize 10KB (gzip)", "js.size-budget"),
+        ("   1) src/Client.php", "php.cs-fixer"),
+        (
+            "src/main/java/com/acme/Cache.java:41: error: [ReferenceEquality] Comparison using reference "
+            "equality instead of value equality",
+            "jvm.static-analysis",
+        ),
+        (
+            ">> Issue: [B602:subprocess_popen_with_shell_equals_true] subprocess call with shell=True",
+            "python.lint",
+        ),
+    ],
+)
+def test_quality_gates_are_lint_not_tests_or_builds(line: str, rule: str) -> None:
+    d = analyze_stream([f"$ make check\n{line}\n".encode()], source="-")
+    assert d.rule == rule and d.category is Category.LINT
