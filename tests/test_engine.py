@@ -1033,3 +1033,32 @@ def test_a_doctest_failure_leads_with_its_report_not_its_count() -> None:
 def test_quality_gates_are_lint_not_tests_or_builds(line: str, rule: str) -> None:
     d = analyze_stream([f"$ make check\n{line}\n".encode()], source="-")
     assert d.rule == rule and d.category is Category.LINT
+
+
+@pytest.mark.parametrize(
+    ("log", "category", "rule"),
+    [
+        (
+            "$ bundle exec rake db:create\n"
+            "Mysql2::Error::ConnectionError: Can't connect to local MySQL server through socket "
+            "'/var/run/mysqld/mysqld.sock' (2)\nrake aborted!\n",
+            Category.INFRASTRUCTURE,
+            "infra.service-unavailable",
+        ),
+        (
+            "$ bundle exec rspec\nAn error occurred while loading ./spec/models/order_spec.rb.\n"
+            "Failure/Error: ActiveRecord::Migration.maintain_test_schema!\n\n"
+            "ActiveRecord::PendingMigrationError:\n\n"
+            "  Migrations are pending. To resolve this issue, run:\n\n"
+            "          bin/rails db:migrate RAILS_ENV=test\n"
+            "No examples found.\n\n0 examples, 0 failures, 1 error occurred outside of examples\n",
+            Category.CONFIGURATION,
+            "ruby.pending-migration",
+        ),
+    ],
+)
+def test_a_service_or_schema_the_tests_need_is_not_a_test_failure(
+    log: str, category: Category, rule: str
+) -> None:
+    d = analyze_stream([log.encode()], source="-")
+    assert d.category is category and d.rule == rule
