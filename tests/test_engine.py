@@ -1062,3 +1062,17 @@ def test_a_service_or_schema_the_tests_need_is_not_a_test_failure(
 ) -> None:
     d = analyze_stream([log.encode()], source="-")
     assert d.category is category and d.rule == rule
+
+
+def test_valgrind_s_error_leads_over_its_banner_and_summary() -> None:
+    log = (
+        "$ valgrind --error-exitcode=1 ./build/test_parser\n"
+        "==4212== Memcheck, a memory error detector\n==4212== Command: ./build/test_parser\n==4212==\n"
+        "PASS: parse_empty\n==4212== Invalid read of size 4\n"
+        "==4212==    at 0x108B3C: parse_token (parser.c:88)\n"
+        "==4212==    by 0x108C51: main (test_parser.c:31)\n"
+        "==4212==\n==4212== ERROR SUMMARY: 1 errors from 1 contexts (suppressed: 0 from 0)\n"
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.focus[0].text == "==4212== Invalid read of size 4"
+    assert d.category is Category.TEST and d.rule == "c.valgrind"
