@@ -1076,3 +1076,140 @@ def test_valgrind_s_error_leads_over_its_banner_and_summary() -> None:
     d = analyze_stream([log.encode()], source="-")
     assert d.focus[0].text == "==4212== Invalid read of size 4"
     assert d.category is Category.TEST and d.rule == "c.valgrind"
+
+
+@pytest.mark.parametrize(
+    ("log", "focus", "category", "rule"),
+    [
+        (
+            "$ golint -set_exit_status ./...\n"
+            "internal/store/cache.go:12:1: exported type Cache should have comment or be unexported\n"
+            "Found 1 lint suggestions; failing.\n",
+            "internal/store/cache.go:12:1: exported type Cache should have comment or be unexported",
+            Category.LINT,
+            "go.lint",
+        ),
+        (
+            "$ go vet ./...\n# github.com/acme/svc/internal/store\n"
+            "internal/store/cache.go:41:2: Printf format %d has arg key of wrong type string\n",
+            "internal/store/cache.go:41:2: Printf format %d has arg key of wrong type string",
+            Category.LINT,
+            "go.lint",
+        ),
+        (
+            "$ rebar3 dialyzer\n===> Analyzing 38 files with \"_build/default/rebar3_21.3_plt\"...\n\n"
+            "src/acme_session.erl\n"
+            "  88: The pattern {'error', _Reason} can never match the type {'ok',pid()}\n"
+            "===> Warnings occured running dialyzer: 1\n",
+            "  88: The pattern {'error', _Reason} can never match the type {'ok',pid()}",
+            Category.LINT,
+            "erlang.dialyzer",
+        ),
+        (
+            "$ cabal test\nTest suite acme-test: RUNNING...\nAcme\n  Parser\n"
+            "    parses integers:               OK\n    parses negative integers:      FAIL\n"
+            "      *** Failed! Falsified (after 4 tests and 2 shrinks):\n      -1\n\n"
+            "1 out of 2 tests failed (0.05s)\nTest suite acme-test: FAIL\n",
+            "    parses negative integers:      FAIL",
+            Category.TEST,
+            "haskell.test-failed",
+        ),
+        (
+            "$ mix credo --strict\nChecking 84 source files ...\n\n  Code Readability\n┃ \n"
+            "┃ [R] → Modules should have a @moduledoc tag.\n"
+            "┃       lib/acme/router.ex:1:11 #(Acme.Router)\n\n"
+            "312 mods/funs, found 1 code readability issue.\n",
+            "┃ [R] → Modules should have a @moduledoc tag.",
+            Category.LINT,
+            "elixir.dialyzer-credo",
+        ),
+        (
+            "$ ./gradlew precommit\n> Task :server:forbiddenApisMain\n"
+            "Forbidden method invocation: java.lang.String#toLowerCase() [Uses default locale]\n"
+            "  in org.acme.index.Mapper (Mapper.java:142)\n\n> Task :server:forbiddenApisMain FAILED\n\n"
+            "FAILURE: Build failed with an exception.\n",
+            "Forbidden method invocation: java.lang.String#toLowerCase() [Uses default locale]",
+            Category.LINT,
+            "jvm.forbidden-apis",
+        ),
+        (
+            "$ pwsh -c 'Invoke-ScriptAnalyzer -Path ./src -Recurse -EnableExit'\n\n"
+            "RuleName                            Severity     ScriptName Line  Message\n"
+            "--------                            --------     ---------- ----  -------\n"
+            "PSUseDeclaredVarsMoreThanAssignment Warning      Build.ps1  17    The variable 'result' is "
+            "assigned but never used.\n",
+            "PSUseDeclaredVarsMoreThanAssignment Warning      Build.ps1  17    The variable 'result' is "
+            "assigned but never used.",
+            Category.LINT,
+            "powershell.psscriptanalyzer",
+        ),
+        (
+            "$ dotnet build -c Release\n"
+            "Routing/Router.cs(88,13): error SA1503: Braces should not be omitted [/src/Acme/Acme.csproj]\n\n"
+            "Build FAILED.\n",
+            "Routing/Router.cs(88,13): error SA1503: Braces should not be omitted [/src/Acme/Acme.csproj]",
+            Category.LINT,
+            "dotnet.analyzer",
+        ),
+        (
+            "$ emacs -Q --batch -f batch-byte-compile acme.el\n\nIn acme--parse-line:\n"
+            "acme.el:142:12:Error: reference to free variable ‘acme-separator’\n",
+            "acme.el:142:12:Error: reference to free variable ‘acme-separator’",
+            Category.BUILD,
+            "elisp.byte-compile",
+        ),
+        (
+            "$ emacs -Q --batch -f package-lint-batch-and-exit acme.el\nIn ‘acme.el’:\n"
+            "acme.el:1:0: error: Package should have a Homepage or URL header.\n",
+            "acme.el:1:0: error: Package should have a Homepage or URL header.",
+            Category.LINT,
+            "elisp.package-lint",
+        ),
+        (
+            "$ rollup -c\n\nsrc/index.js → dist/acme-widgets.js...\n"
+            "[!] Error: 'default' is not exported by src/util.js\nsrc/index.js (3:7)\n",
+            "[!] Error: 'default' is not exported by src/util.js",
+            Category.BUILD,
+            "js.rollup",
+        ),
+        (
+            "$ grunt test\nRunning \"qunit:files\" (qunit) task\nTesting js/tests/index.html ....F...\n"
+            ">> Modal - should close modal when escape key is pressed\n>> Message: should have closed\n"
+            ">> Actual: true\n>> Expected: false\n"
+            "Warning: 1/532 assertions failed (4187ms) Use --force to continue.\n",
+            ">> Message: should have closed",
+            Category.TEST,
+            "js.qunit",
+        ),
+        (
+            "$ npm run lint:css\n\nscss/_buttons.scss\n"
+            ' 42:3  ✖  Unexpected unknown property "colr"   property-no-unknown\n\n'
+            "npm ERR! code ELIFECYCLE\nnpm ERR! Failed at the acme-ui@2.1.0 lint:css script.\n",
+            ' 42:3  ✖  Unexpected unknown property "colr"   property-no-unknown',
+            Category.LINT,
+            None,
+        ),
+    ],
+)
+def test_formats_of_the_eleventh_batch_lead_with_their_finding(
+    log: str, focus: str, category: Category, rule: str | None
+) -> None:
+    # bench/formats, batch of 2026-12-07: tools of the languages LogChunks holds few repositories of
+    d = analyze_stream([log.encode()], source="-")
+    assert d.focus[0].text == focus
+    assert d.category is category
+    if rule is not None:
+        assert d.rule == rule
+
+
+def test_qunits_assertion_report_is_a_test_failure_without_a_rule() -> None:
+    # grunt-contrib-qunit prints the assertion behind `>> `; its `1/532 assertions failed` is a count
+    log = (
+        "$ grunt test\nTesting js/tests/index.html ....F...\n"
+        ">> Modal - should close modal when escape key is pressed\n>> Message: should have closed\n"
+        ">> Actual: true\n>> Expected: false\n"
+        "Warning: 1/532 assertions failed (4187ms) Use --force to continue.\n\nAborted due to warnings.\n"
+    )
+    d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
+    assert d.focus[0].text.startswith(">> ")
+    assert d.category is Category.TEST
