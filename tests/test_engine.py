@@ -1097,7 +1097,7 @@ def test_valgrind_s_error_leads_over_its_banner_and_summary() -> None:
             "go.lint",
         ),
         (
-            "$ rebar3 dialyzer\n===> Analyzing 38 files with \"_build/default/rebar3_21.3_plt\"...\n\n"
+            '$ rebar3 dialyzer\n===> Analyzing 38 files with "_build/default/rebar3_21.3_plt"...\n\n'
             "src/acme_session.erl\n"
             "  88: The pattern {'error', _Reason} can never match the type {'ok',pid()}\n"
             "===> Warnings occured running dialyzer: 1\n",
@@ -1173,7 +1173,7 @@ def test_valgrind_s_error_leads_over_its_banner_and_summary() -> None:
             "js.rollup",
         ),
         (
-            "$ grunt test\nRunning \"qunit:files\" (qunit) task\nTesting js/tests/index.html ....F...\n"
+            '$ grunt test\nRunning "qunit:files" (qunit) task\nTesting js/tests/index.html ....F...\n'
             ">> Modal - should close modal when escape key is pressed\n>> Message: should have closed\n"
             ">> Actual: true\n>> Expected: false\n"
             "Warning: 1/532 assertions failed (4187ms) Use --force to continue.\n",
