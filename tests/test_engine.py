@@ -1213,3 +1213,24 @@ def test_qunits_assertion_report_is_a_test_failure_without_a_rule() -> None:
     d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
     assert d.focus[0].text.startswith(">> ")
     assert d.category is Category.TEST
+
+
+@pytest.mark.parametrize(
+    ("command", "category"),
+    [
+        ("rebar3 dialyzer", Category.LINT),
+        ("mix credo --strict", Category.LINT),
+        ("hlint src", Category.LINT),
+        ("./gradlew ktlintCheck", Category.LINT),
+        ("pwsh -c 'Invoke-ScriptAnalyzer -Path ./src -Recurse'", Category.LINT),
+        ("python -m doctest -v README.rst", Category.TEST),
+        ("R CMD check acmer_0.4.0.tar.gz --as-cran", Category.TEST),
+        ("rebar3 ct", Category.TEST),
+        ("hugo --minify", Category.BUILD),
+    ],
+)
+def test_a_tool_the_command_names_says_the_kind_of_step(command: str, category: Category) -> None:
+    # Tools by what their documentation says they do; the command decides only when no rule and no word of
+    # the excerpt does.
+    scores = _generic_catalog().keywords.score_command(command)
+    assert max(scores, key=lambda c: scores[c]) is category
