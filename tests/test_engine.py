@@ -1234,3 +1234,92 @@ def test_a_tool_the_command_names_says_the_kind_of_step(command: str, category: 
     # the excerpt does.
     scores = _generic_catalog().keywords.score_command(command)
     assert max(scores, key=lambda c: scores[c]) is category
+
+
+JEST_REPORT = (
+    "$ jest --ci\nFAIL ./cart.test.js\n  ✕ adds two prices (3 ms)\n  ✓ keeps one price (1 ms)\n\n"
+    "  ● adds two prices\n\n    expect(received).toBe(expected) // Object.is equality\n\n"
+    "    Expected: 5\n    Received: 6\n\n      at Object.toBe (cart.test.js:4:25)\n\n"
+    "Test Suites: 1 failed, 1 total\nTests:       1 failed, 1 passed, 2 total\n"
+)
+
+
+@pytest.mark.parametrize("generic", [False, True])
+def test_jests_failed_test_block_leads_over_the_files_verdict(generic: bool) -> None:
+    # https://jestjs.io/docs/cli: `FAIL file` names the file; the `●` block says which test and why
+    catalog = _generic_catalog() if generic else None
+    d = analyze_stream([JEST_REPORT.encode()], source="-", catalog=catalog)
+    # without the rules the assertion's own line may lead instead: either says which test and why
+    assert d.focus[0].text in (
+        ("  ● adds two prices", "    Expected: 5") if generic else ("  ● adds two prices",)
+    )
+    if not generic:  # the verdict stays in the excerpt, with the rule that knows it
+        assert any(ln.text == "FAIL ./cart.test.js" for ln in d.excerpt)
+
+
+def test_a_suite_jest_could_not_run_leads_with_its_compile_error() -> None:
+    # bench/formats' ts-jest log: `FAIL file` and `● Test suite failed to run` head the TypeScript error
+    log = Path(__file__).resolve().parent.parent / "bench" / "formats" / "logs" / "tsjest.log"
+    d = analyze_stream([log.read_bytes()], source="-")
+    assert d.focus[0].text.strip().startswith("src/router.ts:42:7 - error TS2322")
+    assert d.category is Category.BUILD
+
+
+@pytest.mark.parametrize(
+    ("log", "focus", "category", "rule"),
+    [
+        (
+            "$ lein test\nSyntax error compiling at (acme/core.clj:42:3).\n"
+            "Unable to resolve symbol: parse-hedaer in this context\n\nFull report at:\n/tmp/clj.edn\n"
+            "Tests failed.\n",
+            "Syntax error compiling at (acme/core.clj:42:3).",
+            Category.BUILD,
+            "clojure.compile-error",
+        ),
+        (
+            "$ Rscript -e 'lintr::lint_package()'\nR/parse.R:12:9: style: Use <-, not =, for assignment.\n"
+            "  value = as.integer(x)\n        ^\n",
+            "R/parse.R:12:9: style: Use <-, not =, for assignment.",
+            Category.LINT,
+            "r.lintr",
+        ),
+        (
+            "$ rebar3 xref\n===> Running cross reference analysis...\n"
+            "src/acme_router.erl:88: Warning: acme_router:dispatch/2 calls undefined function "
+            "acme_handler:handle/3 (Xref)\n",
+            "src/acme_router.erl:88: Warning: acme_router:dispatch/2 calls undefined function "
+            "acme_handler:handle/3 (Xref)",
+            Category.LINT,
+            "erlang.xref",
+        ),
+        (
+            "$ vint autoload\nautoload/acme.vim:12:5: Use the full option name instead of the abbreviation "
+            "(see :help option-summary)\n",
+            "autoload/acme.vim:12:5: Use the full option name instead of the abbreviation "
+            "(see :help option-summary)",
+            Category.LINT,
+            "vim.vint",
+        ),
+    ],
+)
+def test_formats_of_the_twelfth_batch_lead_with_their_finding(
+    log: str, focus: str, category: Category, rule: str
+) -> None:
+    d = analyze_stream([log.encode()], source="-")
+    assert d.focus[0].text == focus
+    assert d.category is category and d.rule == rule
+
+
+@pytest.mark.parametrize(
+    ("line", "rule"),
+    [
+        ("diff scripts/release.sh.orig scripts/release.sh", "shell.shfmt"),
+        (
+            "[WARNING] Rule 0: org.apache.maven.plugins.enforcer.DependencyConvergence failed with message:",
+            "jvm.enforcer-dependencies",
+        ),
+    ],
+)
+def test_twelfth_batch_lines_name_their_rule(line: str, rule: str) -> None:
+    d = analyze_stream([f"$ make check\n{line}\n".encode()], source="-")
+    assert d.rule == rule
