@@ -1323,3 +1323,39 @@ def test_formats_of_the_twelfth_batch_lead_with_their_finding(
 def test_twelfth_batch_lines_name_their_rule(line: str, rule: str) -> None:
     d = analyze_stream([f"$ make check\n{line}\n".encode()], source="-")
     assert d.rule == rule
+
+
+def test_node_s_error_with_its_code_leads_over_mochas_numbered_header() -> None:
+    # https://nodejs.org/api/errors.html#errorcode: `AssertionError [ERR_ASSERTION]: ...`; Mocha's spec
+    # reporter numbers the failure (`1) cart`) and names the test above it (https://mochajs.org/#spec)
+    log = (
+        "$ mocha test\n"
+        "\n"
+        "  cart\n"
+        "    ✓ keeps one price\n"
+        "    1) adds two prices\n"
+        "\n"
+        "\n"
+        "  1 passing (6ms)\n"
+        "  1 failing\n"
+        "\n"
+        "  1) cart\n"
+        "       adds two prices:\n"
+        "\n"
+        "      AssertionError [ERR_ASSERTION]: Expected values to be strictly equal:\n"
+        "\n"
+        "6 !== 5\n"
+        "\n"
+        "      + expected - actual\n"
+        "\n"
+        "      -6\n"
+        "      +5\n"
+        "      \n"
+        "      at Context.<anonymous> (test/cart.test.js:5:12)\n"
+        "      at process.processImmediate (node:internal/timers:476:21)\n"
+        "\n"
+        "\n"
+        "\n"
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.focus[0].text.strip().startswith("AssertionError [ERR_ASSERTION]")
