@@ -58,6 +58,7 @@ CONTINUATION = re.compile(
 FRAME = re.compile(r"^\s*(?:at [\w$.<>/]+[.(]|\.\.\. \d+ more)")
 # Rake's closing hint below "rake aborted!", its message and backtrace: advice, not the error.
 TOOL_HINT = re.compile(r"^\s*\(See full trace")
+FILE_MESSAGE = re.compile(r"^\s*[\w.@~+\-/\\]+\.[A-Za-z]\w{0,5}:\d+(?::\d+)?:\s*\S")
 # Lines that introduce an error report above its first error line.
 HEADER = re.compile(
     r"^\s*(?:Traceback |={3,}|-{3,}|_{3,}|#{2,} |\*{2,} |FAIL|ERROR|Failures?:|Errors?:|Offenses:|\d+\) |"
@@ -665,8 +666,22 @@ def _detail_run(span: tuple[int, int], view: LogView, *, lead_in: bool) -> int |
 _DIGITS = re.compile(r"\d+")
 
 
+# A tool's closing restatement of an error it printed above: sbt's `[error] (core / coverageReport) <message>`
+# (https://www.scala-sbt.org/1.x/docs/Howto-Logging.html), Gradle's `> <message>` under "What went wrong:" and
+# `Caused by: x.GradleException: <message>`, maven-javadoc-plugin's `[ERROR] Exit code: 1 - <message>`. The
+# same message told twice is one kind, whose first telling is the cause.
+_LEVEL = r"^\s*(?:\[\w+\]\s*)?"
+_RESTATED = re.compile(_LEVEL + r"(?:(?<=\]\s)\([^)]*\)\s+|>\s+|Caused by: [\w.$]+: |Exit code: \d+ - )")
+_LEVEL_TAG = re.compile(_LEVEL)
+RESTATED_REACH = 200  # how far above a restatement its first telling is looked for
+
+
+def _message(text: str) -> str:
+    return _RESTATED.sub("", text, count=1) if _RESTATED.match(text) else _LEVEL_TAG.sub("", text, count=1)
+
+
 def _shape(text: str) -> str:
-    return _DIGITS.sub("#", text.strip())[:80]
+    return _DIGITS.sub("#", _message(text).strip())[:80]
 
 
 def _first_of_kind(
@@ -700,7 +715,21 @@ def _first_of_kind(
         # `CMake Error` for a required one) is not where the failure starts, whatever rule it shares.
         and scorer.signal_score(other.text)[0] >= 0
     ]
-    return min(earlier, default=anchor)
+    first = min(earlier, default=anchor)
+    if not _RESTATED.match(clean.text) or region is None:
+        return first
+    # A restatement's first telling may hold no error word of its own (Gradle's CodeNarc task prints `CodeNarc
+    # rule violations were found.`), so it was never a candidate: look for it above.
+    shape = _shape(clean.text)
+    told = [
+        n
+        for n in range(max(region.begin, first - RESTATED_REACH), first)
+        if (other := view.get(n)) is not None
+        and other.text.strip()
+        and _shape(other.text) == shape
+        and scorer.signal_score(other.text)[0] >= 0
+    ]
+    return min(told, default=first)
 
 
 def _grow_new(
@@ -806,6 +835,9 @@ def _quiet_failure(
             # with --trace)") ends what there is to read.
             cut = next((i for i in range(near + 1, len(picked)) if TOOL_HINT.match(picked[i][1])), None)
             picked = picked[:cut]
+    # A tool's message about a place in a file (SwiftFormat's `--lint` warnings, a checker that fails on its
+    # warnings) is what the step failed on, when nothing states an error.
+    focus = next((item for item in picked if FILE_MESSAGE.match(item[1])), focus)
     return Localized([focus], picked, score, region.start, region.exit)
 
 

@@ -1202,6 +1202,130 @@ def test_formats_of_the_eleventh_batch_lead_with_their_finding(
         assert d.rule == rule
 
 
+@pytest.mark.parametrize(
+    ("log", "focus", "category", "rule"),
+    [
+        (
+            "$ mvn -B verify\n[INFO] --- findbugs-maven-plugin:3.0.5:check (default) @ acme-server ---\n"
+            "[INFO] BugInstance size is 1\n[INFO] Error size is 0\n[INFO] Total bugs: 1\n"
+            "[INFO] Possible null pointer dereference of session in com.acme.Handler.close() on"
+            " exception path"
+            " [com.acme.Handler] Dereferenced at Handler.java:[line 112] NP_NULL_ON_SOME_PATH_EXCEPTION\n"
+            "[ERROR] Failed to execute goal org.codehaus.mojo:findbugs-maven-plugin:3.0.5:check"
+            " (default) on project"
+            " acme-server: failed with 1 bugs and 0 errors  -> [Help 1]\n",
+            "[INFO] Possible null pointer dereference of session in com.acme.Handler.close() on"
+            " exception path"
+            " [com.acme.Handler] Dereferenced at Handler.java:[line 112] NP_NULL_ON_SOME_PATH_EXCEPTION",
+            Category.LINT,
+            "jvm.static-analysis",
+        ),
+        (
+            "$ mix dialyzer --halt-exit-status\nStarting Dialyzer\nTotal errors: 1, Skipped:"
+            " 0\ndone in 0m4.12s\n"
+            "lib/acme/router.ex:42:no_return\nFunction dispatch/2 has no local return.\n"
+            "________________________________________________________________________________\n"
+            "done (warnings were emitted)\nHalting VM with exit status 2\n",
+            "lib/acme/router.ex:42:no_return",
+            Category.LINT,
+            "elixir.dialyzer-credo",
+        ),
+        (
+            "$ sbt coverage test coverageReport\n[info] All tests passed.\n[info] Statement"
+            " coverage.: 71.38%\n"
+            "[info] Coverage reports completed\n[error] Coverage is below minimum [71.38% < 80.0%]\n"
+            "[error] (coverageReport) Coverage is below minimum [71.38% < 80.0%]\n"
+            "[error] Total time: 3 s, completed Mar 14, 2019 10:52:03 AM\n",
+            "[error] Coverage is below minimum [71.38% < 80.0%]",
+            Category.LINT,
+            None,
+        ),
+        (
+            "$ ./gradlew check --stacktrace\n> Task :codenarcMain FAILED\n"
+            "CodeNarc rule violations were found. See the report at:"
+            " file:///src/build/reports/codenarc/main.html\n\n"
+            "FAILURE: Build failed with an exception.\n\n* What went wrong:\n"
+            "Execution failed for task ':codenarcMain'.\n"
+            "> CodeNarc rule violations were found. See the report at:"
+            " file:///src/build/reports/codenarc/main.html\n"
+            "\n* Exception is:\n"
+            "org.gradle.api.tasks.TaskExecutionException: Execution failed for task ':codenarcMain'.\n"
+            "\tat"
+            " org.gradle.api.internal.tasks.execution.ExecuteActionsTaskExecuter.execute(Executer.java:77)\n"
+            "Caused by: org.gradle.api.GradleException: CodeNarc rule violations were found."
+            " See the report at:"
+            " file:///src/build/reports/codenarc/main.html\n"
+            "\tat org.gradle.api.plugins.quality.CodeNarc.run(CodeNarc.java:129)\n\nBUILD FAILED in 19s\n",
+            "CodeNarc rule violations were found. See the report at:"
+            " file:///src/build/reports/codenarc/main.html",
+            Category.LINT,
+            None,
+        ),
+        (
+            "$ mvn install -B\n[INFO] --- maven-javadoc-plugin:3.0.1:jar (attach-javadocs) @ acme-core ---\n"
+            "Generating /src/core/target/apidocs/com/acme/core/Parser.html...\n"
+            "/src/core/src/main/java/com/acme/core/Parser.java:57: error: @param name not found\n"
+            "     * @param input the text to parse\n              ^\n1 error\n[INFO] BUILD FAILURE\n"
+            "[ERROR] Failed to execute goal"
+            " org.apache.maven.plugins:maven-javadoc-plugin:3.0.1:jar (attach-javadocs)"
+            " on project acme-core: MavenReportException: Error while generating Javadoc: \n"
+            "[ERROR] Exit code: 1 - /src/core/src/main/java/com/acme/core/Parser.java:57:"
+            " error: @param name not"
+            " found\n[ERROR] -> [Help 1]\n",
+            "/src/core/src/main/java/com/acme/core/Parser.java:57: error: @param name not found",
+            Category.BUILD,
+            None,
+        ),
+        (
+            "$ swiftformat --lint .\nRunning SwiftFormat...\n(lint mode - no files will be changed.)\n"
+            "/src/Sources/Acme/Client.swift:12:1: warning: (indent) Indent code in accordance"
+            " with the scope level.\n"
+            "Source input did not pass lint check.\nSwiftFormat completed in 0.41s.\n"
+            "1/38 files require formatting.\n",
+            "/src/Sources/Acme/Client.swift:12:1: warning: (indent) Indent code in accordance"
+            " with the scope level.",
+            Category.LINT,
+            None,
+        ),
+        (
+            "$ dep ensure -vendor-only\n(0)\t  ✗ solving failed\n"
+            "Solving failure: No versions of github.com/acme/retry met constraints:\n"
+            "\tv1.2.0: Could not introduce github.com/acme/retry@v1.2.0, as it is not allowed by constraint"
+            " ^1.3.0 from project github.com/acme/acme.\n"
+            "\tmaster: Could not introduce github.com/acme/retry@master, as it is not allowed by constraint"
+            " ^1.3.0 from project github.com/acme/acme.\n",
+            "Solving failure: No versions of github.com/acme/retry met constraints:",
+            Category.DEPENDENCY,
+            "go.dep-solve-failed",
+        ),
+        (
+            "$ sbt mimaReportBinaryIssues\n[info] acme-core: found 1 potential binary incompatibilities while"
+            " checking against com.acme:acme-core_2.12:1.2.0  (filtered 4)\n"
+            "[error]  * method withTimeout(scala.concurrent.duration.FiniteDuration)com.acme.Client in class"
+            " com.acme.Client does not have a correspondent in current version\n"
+            "[error]    filter with:"
+            ' ProblemFilters.exclude[DirectMissingMethodProblem]("com.acme.Client.withTimeout")\n'
+            "[error] java.lang.RuntimeException: acme-core: Binary compatibility check failed!\n"
+            "[error] \tat scala.sys.package$.error(package.scala:30)\n"
+            "[error] (core / mimaReportBinaryIssues) acme-core: Binary compatibility check failed!\n",
+            "[error]  * method withTimeout(scala.concurrent.duration.FiniteDuration)com.acme.Client in class"
+            " com.acme.Client does not have a correspondent in current version",
+            Category.LINT,
+            "jvm.binary-compatibility",
+        ),
+    ],
+)
+def test_formats_of_the_thirteenth_batch_lead_with_their_finding(
+    log: str, focus: str, category: Category, rule: str | None
+) -> None:
+    # bench/formats, batch of 2026-12-07 (second): Travis-era checkers and restated errors
+    d = analyze_stream([log.encode()], source="-")
+    assert d.focus[0].text == focus
+    assert d.category is category
+    if rule is not None:
+        assert d.rule == rule
+
+
 def test_qunits_assertion_report_is_a_test_failure_without_a_rule() -> None:
     # grunt-contrib-qunit prints the assertion behind `>> `; its `1/532 assertions failed` is a count
     log = (
@@ -1227,6 +1351,11 @@ def test_qunits_assertion_report_is_a_test_failure_without_a_rule() -> None:
         ("R CMD check acmer_0.4.0.tar.gz --as-cran", Category.TEST),
         ("rebar3 ct", Category.TEST),
         ("hugo --minify", Category.BUILD),
+        ("gometalinter --vendor --deadline=5m ./...", Category.LINT),
+        ("vendor/bin/phan --no-progress-bar", Category.LINT),
+        ("bundle exec foodcritic . --epic-fail any", Category.LINT),
+        ("npx xo", Category.LINT),
+        ("./gradlew codenarcMain", Category.LINT),
     ],
 )
 def test_a_tool_the_command_names_says_the_kind_of_step(command: str, category: Category) -> None:
