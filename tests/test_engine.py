@@ -1326,6 +1326,102 @@ def test_formats_of_the_thirteenth_batch_lead_with_their_finding(
         assert d.rule == rule
 
 
+@pytest.mark.parametrize(
+    ("log", "focus", "category", "rule"),
+    [
+        (
+            "$ ctest --output-on-failure\n2/3 Test #2: cache_test"
+            " .......................***Failed    0.03 sec\n"
+            "[ RUN      ] CacheTest.EvictsOldest\n/src/test/cache_test.cpp:41: Failure\n"
+            "Expected equality of these values:\n  cache.size()\n    Which is: 3\n  2u\n"
+            "[  FAILED  ] CacheTest.EvictsOldest (0 ms)\n[  FAILED  ] 1 test, listed below:\n"
+            "[  FAILED  ] CacheTest.EvictsOldest\n\n67% tests passed, 1 tests failed out of 3\n"
+            "The following tests FAILED:\n\t  2 - cache_test (Failed)\nErrors while running CTest\n",
+            "/src/test/cache_test.cpp:41: Failure",
+            Category.TEST,
+            "c.gtest-failed",
+        ),
+        (
+            "$ ./gradlew lint\n> Task :app:lint FAILED\n\nFAILURE: Build failed with an exception.\n\n"
+            "* What went wrong:\nExecution failed for task ':app:lint'.\n"
+            "> Lint found errors in the project; aborting build.\n  \n  Errors found:\n  \n"
+            '  /src/app/src/main/res/layout/main.xml:14: Error: Hardcoded string "Sign in", should use'
+            " @string resource [HardcodedText]\n"
+            '          android:text="Sign in"\n',
+            '  /src/app/src/main/res/layout/main.xml:14: Error: Hardcoded string "Sign in", should use'
+            " @string resource [HardcodedText]",
+            Category.LINT,
+            "jvm.android-lint-issue",
+        ),
+        (
+            "$ yarn test --coverage\n$ jest --coverage\nPASS src/__tests__/format.test.js\n"
+            "All files |    84.62 |    76.92 |    88.89 |    84.17 |                   |\n"
+            'Jest: "global" coverage threshold for lines (90%) not met: 84.17%\n\n'
+            "Test Suites: 2 passed, 2 total\nTests:       31 passed, 31 total\nRan all test suites.\n"
+            "error Command failed with exit code 1.\n",
+            'Jest: "global" coverage threshold for lines (90%) not met: 84.17%',
+            Category.LINT,
+            None,
+        ),
+        (
+            "$ lein cljfmt check\nsrc/acme/core.clj has incorrect formatting\n--- a/src/acme/core.clj\n"
+            '+++ b/src/acme/core.clj\n@@ -12,7 +12,7 @@\n-    (let [parts (str/split s #",")]\n'
+            '+  (let [parts (str/split s #",")]\n\n1 file formatted incorrectly\n',
+            "src/acme/core.clj has incorrect formatting",
+            Category.LINT,
+            None,
+        ),
+        (
+            "$ rebar3 as lint lint\n===> Running Elvis\n# src/acme_router.erl [FAIL]\n  - line_length\n"
+            '    - Line 88 is too long: "    {ok, Pid} = acme_worker_sup:start_child(Name, #{})".\n'
+            "# src/acme_sup.erl [OK]\n===> Linting failed\n",
+            "# src/acme_router.erl [FAIL]",
+            Category.LINT,
+            "erlang.elvis",
+        ),
+        (
+            "$ mvn -B test\n[INFO] Scanning for projects...\n"
+            "[ERROR] [ERROR] Some problems were encountered while processing the POMs:\n"
+            "[FATAL] Non-resolvable parent POM for com.acme:acme-core:2.1.0-SNAPSHOT: Could not find artifact"
+            " com.acme:acme-parent:pom:7-SNAPSHOT in central"
+            " (https://repo.maven.apache.org/maven2) @ line 5\n"
+            " @ \n[ERROR] The build could not read 1 project -> [Help 1]\n[ERROR]   \n"
+            "[ERROR]   The project com.acme:acme-core:2.1.0-SNAPSHOT (/src/pom.xml) has 1 error\n"
+            "[ERROR]     Non-resolvable parent POM for com.acme:acme-core:2.1.0-SNAPSHOT: Could not find"
+            " artifact com.acme:acme-parent:pom:7-SNAPSHOT in central (https://repo.maven.apache.org/maven2)"
+            " @ line 5 -> [Help 2]\n[ERROR] \n",
+            "[FATAL] Non-resolvable parent POM for com.acme:acme-core:2.1.0-SNAPSHOT: Could not find artifact"
+            " com.acme:acme-parent:pom:7-SNAPSHOT in central (https://repo.maven.apache.org/maven2) @ line 5",
+            Category.DEPENDENCY,
+            None,
+        ),
+        (
+            "$ sbt compile\n[info] Compiling 24 Scala sources to /src/core/target/scala-2.12/classes ...\n"
+            "[error] /src/core/src/main/scala/com/acme/Parser.scala:42:17: [wartremover:Null]"
+            " null is disabled\n"
+            "[error]     var current: Token = null\n[error]                          ^\n[error]"
+            " one error found\n"
+            "[error] (core / Compile / compileIncremental) Compilation failed\n"
+            "[error] Total time: 38 s, completed Jun 11, 2019 2:14:09 PM\n",
+            "[error] /src/core/src/main/scala/com/acme/Parser.scala:42:17: [wartremover:Null]"
+            " null is disabled",
+            Category.LINT,
+            "jvm.wartremover",
+        ),
+    ],
+)
+def test_formats_of_the_fourteenth_batch_lead_with_their_finding(
+    log: str, focus: str, category: Category, rule: str | None
+) -> None:
+    # bench/formats, batch of 2026-12-07 (third): coverage gates, formatters, Elvis, Maven's [FATAL],
+    # WartRemover, and GoogleTest or Android lint apart from the rule of their runner's verdict
+    d = analyze_stream([log.encode()], source="-")
+    assert d.focus[0].text == focus
+    assert d.category is category
+    if rule is not None:
+        assert d.rule == rule
+
+
 def test_qunits_assertion_report_is_a_test_failure_without_a_rule() -> None:
     # grunt-contrib-qunit prints the assertion behind `>> `; its `1/532 assertions failed` is a count
     log = (
