@@ -231,6 +231,11 @@ ENCLOSING: Mapping[Category, frozenset[Category]] = {
     Category.TEST: frozenset({Category.NETWORK, Category.CONFIGURATION, Category.DEPENDENCY}),
     Category.LINT: frozenset({Category.NETWORK}),
 }
+# A failure of the category on the left is one of the right-hand category when a line of that kind stands in
+# its excerpt: a dependency that could not be fetched because the registry answered 502 or the connection
+# dropped is a network failure (categories.md: "HTTP 5xx or 429 from a registry" is network), whichever line
+# leads (Gradle's `Could not resolve all files` stands four levels above its `Could not GET ... 502`).
+CAUSED_BY: Mapping[Category, frozenset[Category]] = {Category.DEPENDENCY: frozenset({Category.NETWORK})}
 CONTEXT_MIN = 0.6
 UNCATEGORIZED_CONFIDENCE = 0.1
 
@@ -547,6 +552,12 @@ class Catalog:
             if enclosing:
                 _, position, hit = max(enclosing, key=lambda s: (s[0], -s[1]))
                 category = hit.rule.category
+            else:
+                causing = CAUSED_BY.get(category, frozenset())
+                causes = [s for s in scored if s[0] >= CONTEXT_MIN and s[2].rule.category in causing]
+                if causes:
+                    _, position, hit = max(causes, key=lambda s: (s[0], -s[1]))
+                    category = hit.rule.category
         total = sum(s[0] for s in scored)
         agree = sum(s[0] for s in scored if s[2].rule.category is category) / total
         confidence = hit.rule.specificity * (0.6 + 0.4 * agree)

@@ -35,6 +35,7 @@ PARAGRAPHS = 8
 POSITION_WEIGHT = 2.0
 OUTSIDE_PENALTY = 3.0
 QUIET_LINES = 10
+QUIET_VERDICT = 2  # a last paragraph this short is a verdict on the one above it
 FIRST_FAILURE_BONUS = 0.5
 SECTION_REACH = 200  # how far above a line its section header may stand
 
@@ -810,14 +811,20 @@ def _quiet_failure(
     end = region.end - 1 if region.exit is not None else scan.total_lines
     picked: list[tuple[int, str]] = []
     line = end
+    verdict = 0  # lines of a short closing paragraph taken, once the paragraph above it is being taken
     while line > region.begin and len(picked) < QUIET_LINES:
         clean = view.get(line)
         if clean is None:
             break
         if clean.text.strip() and clean.marker is Marker.NONE:
             picked.append((line, clean.display))
-        elif picked and not clean.text.strip():
-            break  # the last paragraph is enough
+        elif picked and not clean.text.strip() and len(picked) != verdict:
+            # The last paragraph is enough, unless it is a closing verdict of a line or two standing apart
+            # from what it judges (bundler-audit's `Vulnerabilities found!`, Danger's `Found 1 error.`):
+            # then the paragraph above it is taken too.
+            if verdict or len(picked) > QUIET_VERDICT:
+                break
+            verdict = len(picked)
         line -= 1
     picked.reverse()
     if not picked:

@@ -1422,6 +1422,36 @@ def test_formats_of_the_fourteenth_batch_lead_with_their_finding(
         assert d.rule == rule
 
 
+def test_a_closing_verdict_with_no_error_word_brings_the_paragraph_it_judges() -> None:
+    # bundler-audit's advisory holds no error word, and its verdict stands a blank line below it
+    log = (
+        "$ bundle exec bundle-audit check --update\nruby-advisory-db: 392 advisories\nName: nokogiri\n"
+        "Version: 1.10.3\nAdvisory: CVE-2019-5477\nCriticality: High\nSolution: upgrade to >= 1.10.4\n\n"
+        "Vulnerabilities found!\n\n"
+        'The command "bundle exec bundle-audit check --update" exited with 1.\n'
+    )
+    d = analyze_stream([log.encode()], source="-")
+    texts = [x.text for x in d.excerpt]
+    assert "Advisory: CVE-2019-5477" in texts and "Vulnerabilities found!" in texts
+
+
+def test_a_dependency_the_registry_failed_to_serve_is_a_network_failure() -> None:
+    # categories.md: HTTP 5xx from a registry is network, though Gradle leads with the dependency it could not
+    # resolve and puts the registry's answer four levels down its chain of causes
+    log = (
+        "$ ./gradlew assemble\n> Task :app:preDebugBuild FAILED\n\n"
+        "FAILURE: Build failed with an exception.\n\n"
+        "* What went wrong:\nCould not resolve all files for configuration ':app:debugCompileClasspath'.\n"
+        "> Could not resolve com.squareup.okhttp3:okhttp:3.12.1.\n  Required by:\n      project :app\n"
+        "   > Could not resolve com.squareup.okhttp3:okhttp:3.12.1.\n"
+        "      > Could not get resource 'https://jcenter.bintray.com/com/squareup/okhttp3/okhttp/3.12.1/x.pom'.\n"
+        "         > Could not GET 'https://jcenter.bintray.com/com/squareup/okhttp3/okhttp/3.12.1/x.pom'."
+        " Received status code 502 from server: Bad Gateway\n\n* Try:\n"
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.category is Category.NETWORK
+
+
 def test_qunits_assertion_report_is_a_test_failure_without_a_rule() -> None:
     # grunt-contrib-qunit prints the assertion behind `>> `; its `1/532 assertions failed` is a count
     log = (
