@@ -1452,6 +1452,31 @@ def test_a_dependency_the_registry_failed_to_serve_is_a_network_failure() -> Non
     assert d.category is Category.NETWORK
 
 
+def test_a_go_compile_error_in_a_proxy_package_is_build_without_a_rule() -> None:
+    # Go's `undefined: name` states the error; `proxy` as a directory says nothing of the network
+    log = (
+        "$ make test\ngo vet ./...\n# github.com/acme/gateway/pkg/proxy\n"
+        "pkg/proxy/handler.go:57:9: undefined: newRetryPolicy\n"
+        "Makefile:21: recipe for target 'vet' failed\nmake: *** [vet] Error 2\n"
+    )
+    d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
+    assert d.focus[0].text == "pkg/proxy/handler.go:57:9: undefined: newRetryPolicy"
+    assert d.category is Category.BUILD
+
+
+def test_a_crates_failed_build_script_is_a_missing_system_dependency() -> None:
+    log = (
+        "$ cargo build --verbose\n   Compiling openssl-sys v0.9.43\n"
+        "error: failed to run custom build command for `openssl-sys v0.9.43`\n"
+        "process didn't exit successfully: `/src/target/debug/build/openssl-sys-6f1c/build-script-main`"
+        " (exit code: 101)\n--- stderr\nthread 'main' panicked at '\n\n"
+        "Could not find directory of OpenSSL installation, and this `-sys` crate cannot\n"
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.rule == "rust.build-script-failed" and d.category is Category.DEPENDENCY
+    assert d.title == "Build script of openssl-sys 0.9.43 failed"
+
+
 def test_qunits_assertion_report_is_a_test_failure_without_a_rule() -> None:
     # grunt-contrib-qunit prints the assertion behind `>> `; its `1/532 assertions failed` is a count
     log = (
