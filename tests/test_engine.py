@@ -1078,6 +1078,15 @@ def test_valgrind_s_error_leads_over_its_banner_and_summary() -> None:
     assert d.category is Category.TEST and d.rule == "c.valgrind"
 
 
+def _leads_with(log: str, focus: str, category: Category, rule: str | None) -> None:
+    """The analysis of `log` leads with `focus`, files it under `category` and, when given, `rule`."""
+    d = analyze_stream([log.encode()], source="-")
+    assert d.focus[0].text == focus
+    assert d.category is category
+    if rule is not None:
+        assert d.rule == rule
+
+
 @pytest.mark.parametrize(
     ("log", "focus", "category", "rule"),
     [
@@ -1195,11 +1204,7 @@ def test_formats_of_the_eleventh_batch_lead_with_their_finding(
     log: str, focus: str, category: Category, rule: str | None
 ) -> None:
     # bench/formats, batch of 2026-12-07: tools of the languages LogChunks holds few repositories of
-    d = analyze_stream([log.encode()], source="-")
-    assert d.focus[0].text == focus
-    assert d.category is category
-    if rule is not None:
-        assert d.rule == rule
+    _leads_with(log, focus, category, rule)
 
 
 @pytest.mark.parametrize(
@@ -1319,11 +1324,7 @@ def test_formats_of_the_thirteenth_batch_lead_with_their_finding(
     log: str, focus: str, category: Category, rule: str | None
 ) -> None:
     # bench/formats, batch of 2026-12-07 (second): Travis-era checkers and restated errors
-    d = analyze_stream([log.encode()], source="-")
-    assert d.focus[0].text == focus
-    assert d.category is category
-    if rule is not None:
-        assert d.rule == rule
+    _leads_with(log, focus, category, rule)
 
 
 @pytest.mark.parametrize(
@@ -1415,11 +1416,7 @@ def test_formats_of_the_fourteenth_batch_lead_with_their_finding(
 ) -> None:
     # bench/formats, batch of 2026-12-07 (third): coverage gates, formatters, Elvis, Maven's [FATAL],
     # WartRemover, and GoogleTest or Android lint apart from the rule of their runner's verdict
-    d = analyze_stream([log.encode()], source="-")
-    assert d.focus[0].text == focus
-    assert d.category is category
-    if rule is not None:
-        assert d.rule == rule
+    _leads_with(log, focus, category, rule)
 
 
 def test_a_closing_verdict_with_no_error_word_brings_the_paragraph_it_judges() -> None:
