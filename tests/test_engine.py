@@ -1318,18 +1318,6 @@ def test_formats_of_the_eleventh_batch_lead_with_their_finding(
             Category.LINT,
             "jvm.binary-compatibility",
         ),
-    ],
-)
-def test_formats_of_the_thirteenth_batch_lead_with_their_finding(
-    log: str, focus: str, category: Category, rule: str | None
-) -> None:
-    # bench/formats, batch of 2026-12-07 (second): Travis-era checkers and restated errors
-    _leads_with(log, focus, category, rule)
-
-
-@pytest.mark.parametrize(
-    ("log", "focus", "category", "rule"),
-    [
         (
             "$ ctest --output-on-failure\n2/3 Test #2: cache_test"
             " .......................***Failed    0.03 sec\n"
@@ -1411,11 +1399,12 @@ def test_formats_of_the_thirteenth_batch_lead_with_their_finding(
         ),
     ],
 )
-def test_formats_of_the_fourteenth_batch_lead_with_their_finding(
+def test_formats_of_the_thirteenth_and_fourteenth_batches_lead_with_their_finding(
     log: str, focus: str, category: Category, rule: str | None
 ) -> None:
-    # bench/formats, batch of 2026-12-07 (third): coverage gates, formatters, Elvis, Maven's [FATAL],
-    # WartRemover, and GoogleTest or Android lint apart from the rule of their runner's verdict
+    # bench/formats, batches 13 and 14 (2026-12-07): Travis-era checkers and restated errors; coverage gates,
+    # formatters, Elvis, Maven's [FATAL], WartRemover, GoogleTest and Android lint apart from their runner's
+    # verdict
     _leads_with(log, focus, category, rule)
 
 
