@@ -12,7 +12,7 @@ from agent.catalog import KEYWORDS_FILE, Catalog, load_catalog
 from agent.engine import InputError, analyze, analyze_file, analyze_stream
 from agent.models import Category
 from agent.render import category_uncertain
-from agent.signals import default_calibration, load_calibration
+from agent.signals import default_calibration, default_signals, load_calibration
 
 PYTEST_LOG = """\
 ============================= test session starts ==============================
@@ -1406,6 +1406,94 @@ def test_formats_of_the_thirteenth_and_fourteenth_batches_lead_with_their_findin
     # formatters, Elvis, Maven's [FATAL], WartRemover, GoogleTest and Android lint apart from their runner's
     # verdict
     _leads_with(log, focus, category, rule)
+
+
+@pytest.mark.parametrize(
+    ("log", "focus", "category", "rule"),
+    [
+        (
+            "$ pre-commit run --all-files\n"
+            "check yaml...............................................................Passed\n"
+            "trailing-whitespace.....................................................Failed\n"
+            "- hook id: trailing-whitespace\n- exit code: 1\n- files were modified by this hook\n\n"
+            "Fixing docs/changelog.rst\n\n"
+            "check for added large files..............................................Passed\n",
+            "trailing-whitespace.....................................................Failed",
+            Category.LINT,
+            "lint.pre-commit",
+        ),
+        (
+            "$ mvn -B verify\n[INFO] --- license-maven-plugin:3.0:check (default) @ core ---\n"
+            "[WARNING] Missing header in: /src/core/src/main/java/org/example/core/Cache.java\n"
+            "[INFO] BUILD FAILURE\n"
+            "[ERROR] Failed to execute goal com.mycila:license-maven-plugin:3.0:check (default) on project"
+            " core: Some files do not have the expected license header -> [Help 1]\n",
+            "[ERROR] Failed to execute goal com.mycila:license-maven-plugin:3.0:check (default) on project"
+            " core: Some files do not have the expected license header -> [Help 1]",
+            Category.LINT,
+            "jvm.maven-check-goal-failed",
+        ),
+        (
+            '$ RUSTDOCFLAGS="-D warnings" cargo doc --no-deps\n Documenting project v0.4.2 (/src)\n'
+            "error: unresolved link to `Frame::decode`\n  --> src/codec.rs:14:22\n   |\n"
+            "   = note: `-D rustdoc::broken-intra-doc-links` implied by `-D warnings`\n\n"
+            "error: could not document `project`\n",
+            "error: unresolved link to `Frame::decode`",
+            Category.LINT,
+            "rust.rustdoc-lint",
+        ),
+        (
+            "$ check-manifest\nbuilding a clean sdist: project-2.3.1.tar.gz: 47 files and directories\n"
+            "lists of files in version control and sdist do not match!\nmissing from sdist:\n"
+            "  src/project/data/schema.json\nsuggested MANIFEST.in rules:\n  recursive-include src *.json\n",
+            "lists of files in version control and sdist do not match!",
+            Category.LINT,
+            "python.check-manifest",
+        ),
+    ],
+)
+def test_formats_of_the_sixteenth_batch_lead_with_their_finding(
+    log: str, focus: str, category: Category, rule: str | None
+) -> None:
+    # bench/formats, batch 16 (2026-12-07): checks of that era with no error word (pre-commit's dotted
+    # verdict, check-manifest) or a runner's verdict over them (Maven's check goals, rustdoc's lints)
+    _leads_with(log, focus, category, rule)
+
+
+@pytest.mark.parametrize(
+    ("line", "category"),
+    [
+        (
+            "toomanyrequests: You have reached your pull rate limit. You may increase the limit by"
+            " authenticating and upgrading: https://www.docker.com/increase-rate-limit",
+            Category.NETWORK,
+        ),
+        ("Error: ENOSPC: no space left on device, write", Category.INFRASTRUCTURE),
+        ("go: updates to go.mod needed; to update it: go mod tidy", Category.DEPENDENCY),
+        ("found 3 vulnerabilities (2 low, 1 high) in 812 scanned packages", Category.LINT),
+        (
+            "fatal: could not read Username for 'https://github.com': No such device or address",
+            Category.CONFIGURATION,
+        ),
+    ],
+)
+def test_words_of_a_line_no_rule_knows_say_its_kind(line: str, category: Category) -> None:
+    scores = _generic_catalog().keywords.score([(line, 1.0)])
+    assert max(scores, key=lambda c: scores[c]) is category
+
+
+def test_a_test_directory_in_a_path_is_not_a_test_word() -> None:
+    # a private submodule under test/fixtures: the clone failed, no test ran
+    line = "fatal: clone of 'https://example.com/f.git' into submodule path '/src/test/fixtures' failed"
+    assert Category.TEST not in _generic_catalog().keywords.score([(line, 1.0)])
+
+
+def test_a_dotted_verdict_and_what_does_not_match_or_exceeds_are_failure_statements() -> None:
+    signals = default_signals()
+    assert signals.score("trailing-whitespace.......................Failed")[0] > 0
+    assert signals.score("lists of files in version control and sdist do not match!")[0] > 0
+    assert signals.score("  Package size limit has exceeded by 312 B")[0] > 0
+    assert signals.score("npm ERR! project@3.1.0 size: `size-limit`")[0] < 0
 
 
 def test_a_closing_verdict_with_no_error_word_brings_the_paragraph_it_judges() -> None:
