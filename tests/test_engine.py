@@ -1461,6 +1461,64 @@ def test_formats_of_the_sixteenth_batch_lead_with_their_finding(
 
 
 @pytest.mark.parametrize(
+    ("log", "focus", "category", "rule"),
+    [
+        (
+            "$ ninja -C build check-llvm\n-- Testing: 28114 tests, 2 threads --\n"
+            "FAIL: LLVM :: CodeGen/X86/shuffle.ll (14203 of 28114)\n"
+            "******************** TEST 'LLVM :: CodeGen/X86/shuffle.ll' FAILED ********************\n"
+            "Command Output (stderr):\n--\n"
+            "/src/test/X86/shuffle.ll:41:15: error: SSE2-NEXT: expected string not found in input\n"
+            "; SSE2-NEXT: pshufd {{.*#+}} xmm0 = xmm0[2,3,0,1]\n              ^\n",
+            "/src/test/X86/shuffle.ll:41:15: error: SSE2-NEXT: expected string not found in input",
+            Category.TEST,
+            "c.lit-test-failed",
+        ),
+        (
+            "$ tox -e py36-tests\ntwisted.web.test.test_http\n  HTTPClientParsingTests\n"
+            "    test_noHeaders ...                                                   [FAIL]\n\n"
+            "===============================================================================\n[FAIL]\n"
+            "Traceback (most recent call last):\n"
+            '  File "/src/twisted/web/test/test_http.py", line 1123, in test_noHeaders\n'
+            "    self.assertEqual(protocol.headers, {})\n"
+            "twisted.trial.unittest.FailTest: {b'content-length': b'0'} != {}\n\n"
+            "twisted.web.test.test_http.HTTPClientParsingTests.test_noHeaders\n"
+            "-------------------------------------------------------------------------------\n"
+            "Ran 2512 tests in 48.321s\n\nFAILED (skips=41, failures=1, successes=2468)\n",
+            "twisted.trial.unittest.FailTest: {b'content-length': b'0'} != {}",
+            Category.TEST,
+            None,
+        ),
+        (
+            "$ make verify\nVerifying verify-gofmt.sh\n!!! gofmt needs to be run on the listed files\n"
+            "./pkg/kubelet/kubelet_pods.go\nTry running 'gofmt -s -d [path]'\n"
+            "FAILED   verify-gofmt.sh\t41s\n========================\nFAILED TESTS\n"
+            "========================\nhack/make-rules/../../hack/verify-gofmt.sh\n",
+            "!!! gofmt needs to be run on the listed files",
+            Category.LINT,
+            None,
+        ),
+        (
+            "$ ansible-test sanity --test pep8 --python 3.6\nSanity check using pep8\n"
+            "ERROR: Found 1 pep8 issue(s) which need to be resolved:\n"
+            "ERROR: lib/ansible/modules/ec2_vpc_net.py:214:161: E501 line too long (163 > 160 characters)\n"
+            "ERROR: The 1 sanity test(s) listed below failed. See error output above for details.\n"
+            "pep8\n",
+            "ERROR: lib/ansible/modules/ec2_vpc_net.py:214:161: E501 line too long (163 > 160 characters)",
+            Category.LINT,
+            None,
+        ),
+    ],
+)
+def test_formats_of_the_seventeenth_batch_lead_with_their_finding(
+    log: str, focus: str, category: Category, rule: str | None
+) -> None:
+    # bench/formats, batch 17 (2026-12-07): big projects' own harnesses: lit and FileCheck, Twisted trial's
+    # `[FAIL]` report, Kubernetes' `!!!` verify scripts, ansible-test's pointer to its errors above
+    _leads_with(log, focus, category, rule)
+
+
+@pytest.mark.parametrize(
     ("line", "category"),
     [
         (
@@ -1494,6 +1552,7 @@ def test_a_dotted_verdict_and_what_does_not_match_or_exceeds_are_failure_stateme
     assert signals.score("lists of files in version control and sdist do not match!")[0] > 0
     assert signals.score("  Package size limit has exceeded by 312 B")[0] > 0
     assert signals.score("npm ERR! project@3.1.0 size: `size-limit`")[0] < 0
+    assert signals.score("FAILED (failures=1, skipped=64)")[1]  # a count, closing like an exit line
 
 
 def test_a_closing_verdict_with_no_error_word_brings_the_paragraph_it_judges() -> None:
