@@ -1533,11 +1533,25 @@ def test_formats_of_the_seventeenth_batch_lead_with_their_finding(
             "fatal: could not read Username for 'https://github.com': No such device or address",
             Category.CONFIGURATION,
         ),
+        ("   ^--------^ SC2045 (error): Iterating over ls output is fragile. Use globs.", Category.LINT),
+        ("= help: see https://rust-lang.github.io/rust-clippy/master/index.html#useless_vec", Category.LINT),
     ],
 )
 def test_words_of_a_line_no_rule_knows_say_its_kind(line: str, category: Category) -> None:
     scores = _generic_catalog().keywords.score([(line, 1.0)])
     assert max(scores, key=lambda c: scores[c]) is category
+
+
+@pytest.mark.parametrize(
+    ("line", "category"),
+    [
+        ("In deploy.sh line 3:", Category.DEPLOYMENT),  # a script of that name, checked by shellcheck
+        ("shellcheck.hs:442:19: error:", Category.LINT),  # the ShellCheck project's own source file
+        ("    Failed to load interface for 'ShellCheck.Formatter.JSON1'", Category.LINT),
+    ],
+)
+def test_a_file_or_module_named_like_a_kind_does_not_say_it(line: str, category: Category) -> None:
+    assert category not in _generic_catalog().keywords.score([(line, 1.0)])
 
 
 def test_a_test_directory_in_a_path_is_not_a_test_word() -> None:
