@@ -86,7 +86,8 @@ LEAD_IN = re.compile(r"^\S.*:\s*$")
 # A tool's log-level prefix alone on a line is its blank line (npm prints `npm error` between paragraphs).
 # (Maven's bare `[ERROR]` lines are not: they sit inside its reports, whose labeled spans run across them.)
 PREFIX_ONLY = re.compile(r"^npm (?:ERR!|error)\s*$")
-# Lines that end an error block: a new command, prompt or step header.
+# Lines that end an error block: a new command, prompt or step header; and go test -v's start of a test
+# (`=== RUN   TestX`), whose logs are that test's own, not the failure of the test above it.
 BOUNDARY = re.compile(r"^(?:\$ |\+ |> \S+@\S+ |==> |\[Pipeline\]|Running |Step \d+/\d+|#\d+ \[)")
 
 
@@ -435,6 +436,7 @@ def localize(
         return (region.begin, region.end - 1 if region.exit is not None else region.end)
 
     best: tuple[float, int] | None = None
+    anchors: list[tuple[float, int]] = []  # each paragraph's value and anchor line
     seen: set[tuple[int, int]] = set()
     for seed_score, seed in scored[:PARAGRAPHS]:
         if seed_score <= 0.5:
@@ -452,10 +454,12 @@ def localize(
             continue
         value = stating[0][0] + 0.4 * sum(x for x, m in ranked_in[:8] if x > 0 and m != stating[0][1])
         line = -stating[0][1]
+        anchors.append((value, line))
         if best is None or (value, line) > (best[0], best[1]):
             best = (value, line)
     if best is None:
         return _quiet_failure(scan, view, regions[0], scored[0][0], signal_score)
+    best = _in_report(best, anchors, view, scorer, section_weight)
     anchor = best[1]
     # The block is the one that grows from the anchor itself: a seed further up may have taken in a list
     # above it that merely mentions problems.
@@ -683,6 +687,38 @@ def _message(text: str) -> str:
 
 def _shape(text: str) -> str:
     return _DIGITS.sub("#", _message(text).strip())[:80]
+
+
+def _in_report(
+    best: tuple[float, int],
+    anchors: list[tuple[float, int]],
+    view: LogView,
+    scorer: LineScorer,
+    section_weight: Callable[[str], float | None],
+) -> tuple[float, int]:
+    """The best paragraph inside the runner's report of its failures, when that report follows `best`.
+
+    A test runner prints its progress, then a report of what failed (mocha's `1 failing`, PHPUnit's `There
+    was 1 failure:`, cargo's `failures:`): an error printed before the report in the same step is the run's
+    chatter (a passing test's logged exception, a retried connection), and the report says what failed.
+    """
+    region = scorer.region_of(best[1])
+    later = [a for a in anchors if a[1] > best[1] and scorer.region_of(a[1]) is region]
+    if not later:
+        return best
+    # The header stands near the report's own lines, so the view (the lines around candidates) holds it.
+    report = next(
+        (
+            n
+            for n in range(best[1] + 1, max(a[1] for a in later))
+            if (clean := view.get(n)) is not None and (section_weight(clean.text) or 0.0) > 0
+        ),
+        None,
+    )
+    if report is None:
+        return best
+    inside = [a for a in later if a[1] > report]
+    return max(inside) if inside else best
 
 
 def _first_of_kind(

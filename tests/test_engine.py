@@ -1518,6 +1518,56 @@ def test_formats_of_the_seventeenth_batch_lead_with_their_finding(
     _leads_with(log, focus, category, rule)
 
 
+MOCHA_AFTER_CHATTER = (
+    "$ npm test\n\n> project@0.8.0 test /src\n> mocha --reporter spec\n\n\n  Client\n"
+    "Error: connect ECONNREFUSED 127.0.0.1:9\n"
+    "    at TCPConnectWrap.afterConnect [as oncomplete] (net.js:1107:14)\n"
+    "    ✓ retries when the server is down (306ms)\n    1) sends the auth header\n\n\n"
+    "  1 passing (341ms)\n  1 failing\n\n  1) Client\n       sends the auth header:\n\n"
+    "      AssertionError [ERR_ASSERTION]: 'Bearer undefined' == 'Bearer abc123'\n"
+    "      at Context.it (test/client.test.js:44:12)\n\n\n"
+    "npm ERR! Test failed.  See above for more details.\n"
+)
+
+
+@pytest.mark.parametrize("generic", [False, True])
+def test_an_error_printed_before_the_runners_report_of_failures_is_chatter(generic: bool) -> None:
+    # mocha prints a passing test's logged error in its progress; `1 failing` opens the report of what failed
+    catalog = _generic_catalog() if generic else None
+    d = analyze_stream([MOCHA_AFTER_CHATTER.encode()], source="-", catalog=catalog)
+    assert d.focus[0].text in (
+        "      AssertionError [ERR_ASSERTION]: 'Bearer undefined' == 'Bearer abc123'",
+        "  1) Client",
+    )
+    assert d.category is Category.TEST
+
+
+def test_a_should_panic_tests_panic_is_not_the_failure_cargo_reports() -> None:
+    log = (
+        "$ cargo test\nrunning 2 tests\n"
+        "thread 'tests::rejects_empty_input' panicked at 'empty input', src/lib.rs:12:9\n"
+        "test tests::rejects_empty_input ... ok\ntest tests::parses_negative ... FAILED\n\n"
+        "failures:\n\n---- tests::parses_negative stdout ----\n"
+        "thread 'tests::parses_negative' panicked at 'assertion failed: `(left == right)`\n"
+        "  left: `Some(5)`,\n right: `Some(-5)`', src/lib.rs:48:9\n\n\nfailures:\n"
+        "    tests::parses_negative\n\ntest result: FAILED. 1 passed; 1 failed; 0 ignored\n"
+    )
+    _leads_with(
+        log,
+        "thread 'tests::parses_negative' panicked at 'assertion failed: `(left == right)`",
+        Category.TEST,
+        "rust.test-panicked",
+    )
+
+
+def test_jests_console_block_is_not_a_failed_test() -> None:
+    # bench/formats' rhjestconsole log: React's warning in a passing file's `● Console` block, then the failure
+    log = Path(__file__).resolve().parent.parent / "bench" / "formats" / "logs" / "rhjestconsole.log"
+    d = analyze_stream([log.read_bytes()], source="-")
+    assert d.focus[0].text == "  ● TodoList › marks an item done"
+    assert d.rule == "js.jest-failed"
+
+
 @pytest.mark.parametrize(
     ("line", "category"),
     [
@@ -1535,6 +1585,7 @@ def test_formats_of_the_seventeenth_batch_lead_with_their_finding(
         ),
         ("   ^--------^ SC2045 (error): Iterating over ls output is fragile. Use globs.", Category.LINT),
         ("= help: see https://rust-lang.github.io/rust-clippy/master/index.html#useless_vec", Category.LINT),
+        ("E: Unable to locate package libvips-devel", Category.DEPENDENCY),
     ],
 )
 def test_words_of_a_line_no_rule_knows_say_its_kind(line: str, category: Category) -> None:
