@@ -706,17 +706,17 @@ def _in_report(
     later = [a for a in anchors if a[1] > best[1] and scorer.region_of(a[1]) is region]
     if not later:
         return best
-    # The header stands near the report's own lines, so the view (the lines around candidates) holds it.
-    report = next(
-        (
-            n
-            for n in range(best[1] + 1, max(a[1] for a in later))
-            if (clean := view.get(n)) is not None and (section_weight(clean.text) or 0.0) > 0
-        ),
-        None,
-    )
-    if report is None:
+    # The header stands within a section's reach above the report's own lines (so the view, the lines around
+    # candidates, holds it): only those lines are read, whatever the distance from `best`.
+    headers = {
+        n
+        for a in later
+        for n in range(max(best[1] + 1, a[1] - SECTION_REACH), a[1])
+        if (clean := view.get(n)) is not None and (section_weight(clean.text) or 0.0) > 0
+    }
+    if not headers:
         return best
+    report = min(headers)
     inside = [a for a in later if a[1] > report]
     return max(inside) if inside else best
 
