@@ -1560,12 +1560,49 @@ def test_a_should_panic_tests_panic_is_not_the_failure_cargo_reports() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("log", "focus"),
+    [
+        (
+            "$ mvn -B install\n[INFO] Compiling 48 source files to /src/core/target/classes\n"
+            "[INFO] -------------------------------------------------------------\n"
+            "[ERROR] COMPILATION ERROR : \n"
+            "[INFO] -------------------------------------------------------------\n"
+            "[ERROR] /src/core/src/main/java/org/example/Loader.java:[57,17] cannot find symbol\n"
+            "  symbol:   class ConfigSource\n[INFO] 1 error\n",
+            "[ERROR] /src/core/src/main/java/org/example/Loader.java:[57,17] cannot find symbol",
+        ),
+        (
+            "$ make check\ntest_parser.c:412: PASS parse_empty\ntest_parser.c:418: PASS parse_nested\n"
+            "test_parser.c:425: PASS parse_escape\n\n"
+            "The job exceeded the maximum log length, and has been terminated.\n",
+            "The job exceeded the maximum log length, and has been terminated.",
+        ),
+        (
+            "$ tox\npy34 create: /src/.tox/py34\nERROR: InterpreterNotFound: python3.4\n"
+            "___________________________________ summary ____________________________________\n"
+            "ERROR:  py34: InterpreterNotFound: python3.4\n",
+            "ERROR: InterpreterNotFound: python3.4",
+        ),
+    ],
+)
+def test_without_rules_headers_passes_and_summaries_do_not_lead(log: str, focus: str) -> None:
+    # bench/formats, batch 19 (2026-12-07): Maven's bare `COMPILATION ERROR :` header, a test's `PASS` lines
+    # above Travis' termination, tox's summary restating the error
+    d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
+    assert d.focus[0].text == focus
+
+
 def test_jests_console_block_is_not_a_failed_test() -> None:
-    # bench/formats' rhjestconsole log: React's warning in a passing file's `● Console` block, then the failure
+    # bench/formats' rhjestconsole log: React's warning in a passing file's `● Console` block, then the
+    # failure
     log = Path(__file__).resolve().parent.parent / "bench" / "formats" / "logs" / "rhjestconsole.log"
     d = analyze_stream([log.read_bytes()], source="-")
     assert d.focus[0].text == "  ● TodoList › marks an item done"
     assert d.rule == "js.jest-failed"
+
+
+INFRA = Category.INFRASTRUCTURE
 
 
 @pytest.mark.parametrize(
@@ -1586,6 +1623,13 @@ def test_jests_console_block_is_not_a_failed_test() -> None:
         ("   ^--------^ SC2045 (error): Iterating over ls output is fragile. Use globs.", Category.LINT),
         ("= help: see https://rust-lang.github.io/rust-clippy/master/index.html#useless_vec", Category.LINT),
         ("E: Unable to locate package libvips-devel", Category.DEPENDENCY),
+        ("** (DBConnection.ConnectionError) tcp connect (localhost:5432): connection refused", INFRA),
+        ("Can't connect to local MySQL server through socket '/var/run/mysqld/mysqld.sock'", INFRA),
+        (" #include <boost/optional.hpp>", Category.DEPENDENCY),
+        ('main.go:9:2: cannot find package "github.com/pkg/errors" in any of:', Category.DEPENDENCY),
+        ("E   SyntaxError: invalid syntax", Category.BUILD),
+        ("error[E0658]: use of unstable library feature 'alloc'", Category.BUILD),
+        ("The job exceeded the maximum log length, and has been terminated.", Category.INFRASTRUCTURE),
     ],
 )
 def test_words_of_a_line_no_rule_knows_say_its_kind(line: str, category: Category) -> None:
