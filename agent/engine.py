@@ -132,6 +132,7 @@ def analyze_stream(
         rule_of=_rule_of_for(catalog),
         baseline=known,
         section_weight=signals.section_weight,
+        section_indented=signals.section_indented,
         names_cause=_names_cause_for(catalog),
     )
     return _diagnose(source, result, found, catalog, redactor)

@@ -169,11 +169,13 @@ class LineScorer:
         view: LogView,
         section_weight: Callable[[str], float | None],
         names_cause: Callable[[str], bool] = lambda _: False,
+        section_indented: Callable[[str], bool] = lambda _: False,
     ) -> None:
         self.scan = scan
         self.names_cause = names_cause
         self.view = view
         self.section_weight = section_weight
+        self.section_indented = section_indented
         self.regions = regions
         self._ends = [r.end for r in regions]
         self.signal_score = signal_score
@@ -191,6 +193,10 @@ class LineScorer:
     def section(self, line: int) -> float:
         """The weight of the section (a report's "Issues" list, a list of allowed failures) holding `line`."""
         above = line - 1
+        # An indented section (go test's `--- PASS: TestX` over the test's own indented logs) holds only lines
+        # indented deeper than its header, every line between included.
+        own = self.view.get(line)
+        shallowest = _indent(own.text) if own is not None else 0
         # In a double-spaced log (`\r\r\n` line ends) a single blank line separates lines, not blocks.
         double = _soft_blank(line - 1, self.view) or _soft_blank(line + 1, self.view)
         while above >= 1 and line - above <= SECTION_REACH:
@@ -210,7 +216,10 @@ class LineScorer:
                 return weight if weight is not None and line - above <= SECTION_REACH else 0.0
             weight = self.section_weight(clean.text)
             if weight is not None:
+                if self.section_indented(clean.text) and shallowest <= _indent(clean.text):
+                    return 0.0
                 return weight
+            shallowest = min(shallowest, _indent(clean.text))
             above -= 1
         return 0.0
 
@@ -373,6 +382,10 @@ def _soft_blank(n: int, view: LogView) -> bool:
 _LEAD = re.compile(r"^\s*(?:\[\w+\]\s*)?[^\w\s#][^\w\s]*\s+")
 
 
+def _indent(text: str) -> int:
+    return len(text) - len(text.lstrip())
+
+
 def _lead(text: str) -> str | None:
     """How a list item starts (`[info] - `, `  ✗ `, `- `): items of one list share it."""
     m = _LEAD.match(text)
@@ -388,6 +401,7 @@ def localize(
     baseline: Collection[str] | None = None,
     section_weight: Callable[[str], float | None] = lambda _: None,
     names_cause: Callable[[str], bool] = lambda _: False,
+    section_indented: Callable[[str], bool] = lambda _: False,
 ) -> Localized:
     regions = failing_regions(scan.steps, scan.total_lines)
     view = LogView(scan)
@@ -400,6 +414,7 @@ def localize(
         view=view,
         section_weight=section_weight,
         names_cause=names_cause,
+        section_indented=section_indented,
     )
     scored = sorted(
         (

@@ -1593,6 +1593,41 @@ def test_without_rules_headers_passes_and_summaries_do_not_lead(log: str, focus:
     assert d.focus[0].text == focus
 
 
+GO_TEST_CHATTER = (
+    "$ go test -v ./...\n=== RUN   TestRetryGivesUp\n--- PASS: TestRetryGivesUp (0.31s)\n"
+    "    retry_test.go:27: attempt 1: error: dial tcp 127.0.0.1:9: connect: connection refused\n"
+    "    retry_test.go:27: attempt 2: error: dial tcp 127.0.0.1:9: connect: connection refused\n"
+    "=== RUN   TestParseDuration\n--- FAIL: TestParseDuration (0.00s)\n"
+    '    duration_test.go:42: ParseDuration("1h30m") = 1h0m0s, want 1h30m0s\n'
+    "FAIL\nFAIL\tgithub.com/example/project/timeutil\t0.318s\n"
+)
+
+
+@pytest.mark.parametrize("generic", [False, True])
+def test_a_passing_go_tests_logged_errors_are_not_the_failure(generic: bool) -> None:
+    # go test -v indents a test's t.Log lines under its verdict; under `--- PASS:` they are chatter
+    catalog = _generic_catalog() if generic else None
+    d = analyze_stream([GO_TEST_CHATTER.encode()], source="-", catalog=catalog)
+    assert d.focus[0].text in (
+        "--- FAIL: TestParseDuration (0.00s)",
+        '    duration_test.go:42: ParseDuration("1h30m") = 1h0m0s, want 1h30m0s',
+    )
+
+
+def test_an_indented_section_ends_at_a_line_indented_no_deeper_than_its_header() -> None:
+    # go test prints no blank line before the next package: its compile error is not a passing test's log
+    log = (
+        "$ go test -v ./...\n=== RUN   TestCacheGet\n--- PASS: TestCacheGet (0.00s)\n"
+        "    cache_test.go:12: got entry\nPASS\nok  \tgithub.com/acme/svc/internal/store\t0.012s\n"
+        "# github.com/acme/svc/internal/api [github.com/acme/svc/internal/api.test]\n"
+        "internal/api/handler_test.go:42:9: undefined: newTestServer\n"
+        "FAIL\tgithub.com/acme/svc/internal/api [build failed]\n"
+    )
+    d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
+    assert any(x.text == "internal/api/handler_test.go:42:9: undefined: newTestServer" for x in d.excerpt)
+    assert not any(x.text.startswith("    cache_test.go") for x in d.excerpt)
+
+
 def test_jests_console_block_is_not_a_failed_test() -> None:
     # bench/formats' rhjestconsole log: React's warning in a passing file's `● Console` block, then the
     # failure

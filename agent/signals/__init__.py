@@ -39,6 +39,8 @@ class Section:
 
     header: re.Pattern[str]
     weight: float
+    # The block holds only the lines indented deeper than the header (go test's logs under `--- PASS:`).
+    indented: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,10 @@ class SignalSet:
             if section.header.search(text):
                 return section.weight
         return None
+
+    def section_indented(self, text: str) -> bool:
+        """Whether the section `text` opens holds only the lines indented deeper than it."""
+        return any(section.indented for section in self.sections if section.header.search(text))
 
     def score(self, text: str) -> tuple[float, bool]:
         """Sum of matching weights, and whether the line is a generic exit statement."""
@@ -83,7 +89,8 @@ def default_signals() -> SignalSet:
     signals = tuple(_signal(item) for item in raw["signals"])
     patterns = [str(p).encode("latin-1") for p in raw.get("prefilter_patterns", [])]
     sections = tuple(
-        Section(re.compile(item["header"]), float(item["weight"])) for item in raw.get("sections", [])
+        Section(re.compile(item["header"]), float(item["weight"]), bool(item.get("indented", False)))
+        for item in raw.get("sections", [])
     )
     screens = tuple(sorted({s for signal in signals for s in signal.screen or ()}))
     prefilter = compile_prefilter(b"|".join([trie_pattern(literals), *patterns]))
