@@ -1628,6 +1628,19 @@ def test_an_indented_section_ends_at_a_line_indented_no_deeper_than_its_header()
     assert not any(x.text.startswith("    cache_test.go") for x in d.excerpt)
 
 
+def test_a_gradle_task_outcome_is_not_the_failure() -> None:
+    # Gradle prints `> Task :x FAILED` as the task's outcome; its output and `* What went wrong:` say why
+    # (bench/formats' ktlint log, and a CiDiff checkstyle job whose outcome led without the rules)
+    log = (
+        "$ ./gradlew ktlintCheck\n> Task :app:ktlintMainSourceSetCheck FAILED\n"
+        "/home/travis/build/acme/app/src/main/kotlin/App.kt:30:5: Unnecessary semicolon (no-semi)\n\n"
+        "FAILURE: Build failed with an exception.\n\n* What went wrong:\n"
+        "Execution failed for task ':app:ktlintMainSourceSetCheck'.\n\nBUILD FAILED in 9s\n"
+    )
+    d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
+    assert d.focus[0].text.endswith("Unnecessary semicolon (no-semi)")
+
+
 def test_jests_console_block_is_not_a_failed_test() -> None:
     # bench/formats' rhjestconsole log: React's warning in a passing file's `● Console` block, then the
     # failure
