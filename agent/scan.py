@@ -41,8 +41,8 @@ TEXT_BYTES = bytes(range(0x20, 0x100)) + b"\t\n\x0b\x0c\r\x1b"
 BYTE_BREAK = re.compile(rb"\r\n|\r|\n")
 
 # Travis CI's closing line of a command, e.g. `The command "npm test" exited with 1.`
-# (travis_retry's `The command "npm install" failed 3 times.` counts attempts, it is no exit code: the step's own
-# closing line follows it, https://github.com/travis-ci/travis-build/blob/master/lib/travis/build/bash/travis_retry.bash)
+# (travis_retry's `The command "npm install" failed 3 times.` counts attempts, it is no exit code: the step's
+# own closing line follows it; travis-build's lib/travis/build/bash/travis_retry.bash)
 TRAVIS_EXIT = re.compile(r'^The command "(.*)" (?:exited with|failed(?: and exited with)?) (\d+)(?! times)')
 # A multi-line command: `The command "bash -c "` ... `" exited with 1.`
 TRAVIS_EXIT_OPEN = re.compile(r'^The command "(.*)$')

@@ -1641,6 +1641,48 @@ def test_a_gradle_task_outcome_is_not_the_failure() -> None:
     assert d.focus[0].text.endswith("Unnecessary semicolon (no-semi)")
 
 
+def test_travis_retrys_count_of_attempts_is_not_an_exit_code() -> None:
+    # travis_retry prints `The command "npm install" failed 3 times.` before the step's closing line; read as
+    # an exit code it closed a region of its own, and the worker's header led (bench/formats' stretry log)
+    log = Path(__file__).resolve().parent.parent / "bench" / "formats" / "logs" / "stretry.log"
+    d = analyze_stream([log.read_bytes()], source="-", catalog=_generic_catalog())
+    assert d.focus[0].text.startswith("npm ERR! ")
+
+
+TRAVIS_DEPLOY = (
+    "$ pytest\n== 12 passed in 0.31s ==\n"
+    'The command "pytest" exited with 0.\n'
+    "travis_fold:start:dpl_0\n"
+    "$ rvm $(travis_internal_ruby) --fuzzy do ruby -S gem install dpl\n"
+    "Successfully installed dpl-1.10.15\n1 gem installed\ntravis_fold:end:dpl_0\n"
+    "!!! Script support is experimental !!!\n\n"
+    "{output}"
+    "failed to deploy\n"
+)
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        "The push refers to repository [docker.io/acme/worker]\n5f3a9e1c7b20: Preparing\n"
+        "denied: requested access to the resource is denied\n"
+        "Script /home/travis/build/acme/worker/ci/push.sh failed with status 1\n",
+        "/home/travis/.rvm/gems/ruby-2.4.1/gems/octokit-4.18.0/lib/octokit/response/raise_error.rb:16:in"
+        " `on_complete': GET https://api.github.com/user: 401 - Bad credentials (Octokit::Unauthorized)\n"
+        "\tfrom /home/travis/.rvm/gems/ruby-2.4.1/gems/dpl-1.10.15/lib/dpl/cli.rb:32:in `run'\n",
+    ],
+)
+def test_a_failed_deploy_leads_with_its_error_not_travis_closing_line(output: str) -> None:
+    # Travis closes a failed dpl run with `failed to deploy` (bench/formats' stdockerpush, stghrelease);
+    # dpl's banner, its script provider's closing line and Ruby's stack are not the error either
+    d = analyze_stream([TRAVIS_DEPLOY.format(output=output).encode()], source="-", catalog=_generic_catalog())
+    assert d.focus[0].text.startswith(
+        ("denied: requested access", "/home/travis/.rvm/gems/ruby-2.4.1/gems/octokit")
+    )
+    if "docker.io" in output:  # (Ruby's stack names gems, which are dependency words)
+        assert d.category is Category.DEPLOYMENT
+
+
 def test_jests_console_block_is_not_a_failed_test() -> None:
     # bench/formats' rhjestconsole log: React's warning in a passing file's `● Console` block, then the
     # failure
@@ -1678,6 +1720,7 @@ INFRA = Category.INFRASTRUCTURE
         ("E   SyntaxError: invalid syntax", Category.BUILD),
         ("error[E0658]: use of unstable library feature 'alloc'", Category.BUILD),
         ("The job exceeded the maximum log length, and has been terminated.", Category.INFRASTRUCTURE),
+        ("gpg: keyserver receive failed: Server indicated a failure", Category.NETWORK),
     ],
 )
 def test_words_of_a_line_no_rule_knows_say_its_kind(line: str, category: Category) -> None:
