@@ -1683,6 +1683,25 @@ def test_a_failed_deploy_leads_with_its_error_not_travis_closing_line(output: st
         assert d.category is Category.DEPLOYMENT
 
 
+def test_xcodebuilds_closing_verdict_is_a_summary() -> None:
+    # xcodebuild closes with `** TEST FAILED **` under the failures xcpretty printed far above it (LogChunks'
+    # Alamofire logs: without the rules the verdict led on its place at the step's end)
+    passing = "".join(
+        f"Suite{n}TestCase\n\n    \u2713 testThatRequest{n}Succeeds (0.{n:03d} seconds)\n\n"
+        for n in range(30)
+    )
+    log = (
+        "$ set -o pipefail && xcodebuild test -scheme Alamofire | xcpretty\nSessionTestCase\n\n"
+        "    \u2713 testThatDataRequestSucceeds (0.112 seconds)\n"
+        "    \u2717 testGETRequestCURLDescriptionSynchronous, Test crashed\n\n"
+        + passing
+        + "Executed 31 tests, with 1 failure (0 unexpected) in 1.204 (1.210) seconds\n\n** TEST FAILED **\n\n"
+        'The command "set -o pipefail && xcodebuild test -scheme Alamofire | xcpretty" exited with 65.\n'
+    )
+    d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
+    assert d.focus[0].text == "    \u2717 testGETRequestCURLDescriptionSynchronous, Test crashed"
+
+
 def test_jests_console_block_is_not_a_failed_test() -> None:
     # bench/formats' rhjestconsole log: React's warning in a passing file's `● Console` block, then the
     # failure
