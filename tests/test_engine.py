@@ -1702,6 +1702,29 @@ def test_xcodebuilds_closing_verdict_is_a_summary() -> None:
     assert d.focus[0].text == "    \u2717 testGETRequestCURLDescriptionSynchronous, Test crashed"
 
 
+def test_a_banner_in_capitals_is_neither_the_error_nor_a_test() -> None:
+    # Go's checksum report is headed `SECURITY ERROR`, with no colon; it read as a failed test named SECURITY
+    log = (
+        "$ go build ./...\ngo: downloading github.com/kestrel-io/ratelimit v1.2.3\n"
+        "go: github.com/kestrel-io/ratelimit@v1.2.3: verifying module: checksum mismatch\n"
+        "\tdownloaded: h1:Qz8m4Fv1xR7wH2KpTn0sJdYcL3aEo9uGbVXi6yNfMtA=\n"
+        "\tgo.sum:     h1:Vk3pD7rWq1eZt5HcNb8LgXo2sUjY0mAfRi4lKzE6wPs=\n\nSECURITY ERROR\n"
+        "This download does NOT match an earlier download recorded in go.sum.\n\n"
+        'The command "go build ./..." exited with 1.\n'
+    )
+    d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
+    assert d.focus[0].text != "SECURITY ERROR"
+    assert d.category is Category.DEPENDENCY
+
+
+def test_a_consequence_that_may_come_is_a_warning() -> None:
+    # Bundler warns of a gem listed twice (`it could cause errors if you change the version of one of them
+    # later`) at each of travis_retry's attempts, before it fails (bench/formats' oxbundlerversion log)
+    log = Path(__file__).resolve().parent.parent / "bench" / "formats" / "logs" / "oxbundlerversion.log"
+    d = analyze_stream([log.read_bytes()], source="-", catalog=_generic_catalog())
+    assert d.focus[0].text == 'Bundler could not find compatible versions for gem "activesupport":'
+
+
 def test_jests_console_block_is_not_a_failed_test() -> None:
     # bench/formats' rhjestconsole log: React's warning in a passing file's `● Console` block, then the
     # failure
