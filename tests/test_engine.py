@@ -1725,6 +1725,15 @@ def test_a_consequence_that_may_come_is_a_warning() -> None:
     assert d.focus[0].text == 'Bundler could not find compatible versions for gem "activesupport":'
 
 
+def test_googletests_verdict_and_ctests_list_are_not_the_failure() -> None:
+    # GoogleTest under CTest: the test's own report (`matrix_test.cpp:88: Failure` and the values) says why;
+    # `[  FAILED  ] Suite.Test (0 ms)` and CTest's `The following tests FAILED:` list only name it, and
+    # CTest's closing lines (`Errors while running CTest`, `Use "--rerun-failed ..."`) say nothing of it
+    log = Path(__file__).resolve().parent.parent / "bench" / "formats" / "logs" / "owgtest.log"
+    d = analyze_stream([log.read_bytes()], source="-", catalog=_generic_catalog())
+    assert d.focus[0].text == "/home/travis/build/linalgo-dev/tinyla/tests/matrix_test.cpp:88: Failure"
+
+
 def test_jests_console_block_is_not_a_failed_test() -> None:
     # bench/formats' rhjestconsole log: React's warning in a passing file's `● Console` block, then the
     # failure
@@ -1892,7 +1901,7 @@ def test_a_tool_the_command_names_says_the_kind_of_step(command: str, category: 
 
 
 JEST_REPORT = (
-    "$ jest --ci\nFAIL ./cart.test.js\n  ✕ adds two prices (3 ms)\n  ✓ keeps one price (1 ms)\n\n"
+    "$ jest --ci\n{verdict}\n  ✕ adds two prices (3 ms)\n  ✓ keeps one price (1 ms)\n\n"
     "  ● adds two prices\n\n    expect(received).toBe(expected) // Object.is equality\n\n"
     "    Expected: 5\n    Received: 6\n\n      at Object.toBe (cart.test.js:4:25)\n\n"
     "Test Suites: 1 failed, 1 total\nTests:       1 failed, 1 passed, 2 total\n"
@@ -1900,16 +1909,18 @@ JEST_REPORT = (
 
 
 @pytest.mark.parametrize("generic", [False, True])
-def test_jests_failed_test_block_leads_over_the_files_verdict(generic: bool) -> None:
+# (Jest adds the file's time when it was slow)
+@pytest.mark.parametrize("verdict", ["FAIL ./cart.test.js", "FAIL ./cart.test.js (8.942s)"])
+def test_jests_failed_test_block_leads_over_the_files_verdict(generic: bool, verdict: str) -> None:
     # https://jestjs.io/docs/cli: `FAIL file` names the file; the `●` block says which test and why
     catalog = _generic_catalog() if generic else None
-    d = analyze_stream([JEST_REPORT.encode()], source="-", catalog=catalog)
+    d = analyze_stream([JEST_REPORT.format(verdict=verdict).encode()], source="-", catalog=catalog)
     # without the rules the assertion's own line may lead instead: either says which test and why
     assert d.focus[0].text in (
         ("  ● adds two prices", "    Expected: 5") if generic else ("  ● adds two prices",)
     )
     if not generic:  # the verdict stays in the excerpt, with the rule that knows it
-        assert any(ln.text == "FAIL ./cart.test.js" for ln in d.excerpt)
+        assert any(ln.text == verdict for ln in d.excerpt)
 
 
 def test_a_suite_jest_could_not_run_leads_with_its_compile_error() -> None:
