@@ -87,8 +87,9 @@ LEAD_IN = re.compile(r"^\S.*:\s*$")
 # (Maven's bare `[ERROR]` lines are not: they sit inside its reports, whose labeled spans run across them.)
 PREFIX_ONLY = re.compile(r"^npm (?:ERR!|error)\s*$")
 # Lines that end an error block: a new command, prompt or step header; and go test -v's start of a test
-# (`=== RUN   TestX`), whose logs are that test's own, not the failure of the test above it.
-BOUNDARY = re.compile(r"^(?:\$ |\+ |> \S+@\S+ |==> |\[Pipeline\]|Running |Step \d+/\d+|#\d+ \[)")
+# (`=== RUN   TestX`), whose logs are that test's own, not the failure of the test above it
+# (https://pkg.go.dev/cmd/go#hdr-Testing_flags, `-v`).
+BOUNDARY = re.compile(r"^(?:\$ |\+ |> \S+@\S+ |==> |\[Pipeline\]|Running |Step \d+/\d+|#\d+ \[|=== RUN )")
 
 
 @dataclass(frozen=True, slots=True)

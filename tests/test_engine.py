@@ -1772,6 +1772,8 @@ INFRA = Category.INFRASTRUCTURE
         ("error[E0658]: use of unstable library feature 'alloc'", Category.BUILD),
         ("The job exceeded the maximum log length, and has been terminated.", Category.INFRASTRUCTURE),
         ("gpg: keyserver receive failed: Server indicated a failure", Category.NETWORK),
+        ("[ERROR] Process Exit Code: 137", INFRA),  # 128 + SIGKILL, under Surefire's forked VM
+        ("./deploy.sh: line 17: DOCS_API_TOKEN: parameter null or not set", Category.CONFIGURATION),
     ],
 )
 def test_words_of_a_line_no_rule_knows_say_its_kind(line: str, category: Category) -> None:
@@ -2025,3 +2027,76 @@ def test_node_s_error_with_its_code_leads_over_mochas_numbered_header() -> None:
     )
     d = analyze_stream([log.encode()], source="-")
     assert d.focus[0].text.strip().startswith("AssertionError [ERR_ASSERTION]")
+
+
+def test_go_test_v_excerpt_starts_at_the_failing_test_not_the_passing_ones_above() -> None:
+    # `go test -v` prints `=== RUN   TestX` before each test's own output and verdict
+    # (https://pkg.go.dev/cmd/go#hdr-Testing_flags): the tests that passed above are not its context.
+    log = (
+        "$ go test -v ./...\n"
+        "=== RUN   TestRingEmpty\n"
+        "--- PASS: TestRingEmpty (0.00s)\n"
+        "=== RUN   TestRingAddNodes\n"
+        "--- PASS: TestRingAddNodes (0.00s)\n"
+        "=== RUN   TestRingLookupStable\n"
+        "--- PASS: TestRingLookupStable (0.01s)\n"
+        "    ring_test.go:41: 10000 keys spread over 3 nodes: [3391 3302 3307]\n"
+        "=== RUN   TestRingLookupAfterRemove\n"
+        "--- FAIL: TestRingLookupAfterRemove (0.00s)\n"
+        '    ring_test.go:88: Lookup("user:1042") = "node-a", want "node-b"\n'
+        "=== RUN   TestRingReplicas\n"
+        "--- PASS: TestRingReplicas (0.00s)\n"
+        "FAIL\n"
+        "FAIL\tgithub.com/example/ring\t0.067s\n"
+    )
+    for catalog in (None, _generic_catalog()):
+        d = analyze_stream([log.encode()], source="-", catalog=catalog)
+        texts = [x.text for x in d.excerpt]
+        assert "--- FAIL: TestRingLookupAfterRemove (0.00s)" in texts
+        assert not any(t.startswith("--- PASS") for t in texts), texts
+
+
+KARMA_LOG = (
+    "$ npm test -- --watch=false --browsers=ChromeHeadless\n"
+    "HeadlessChrome 71.0.3578 (Linux 0.0.0) WARN: 'Missing translation for key \"berth.status\"'\n"
+    "..................................................\n"
+    "HeadlessChrome 71.0.3578 (Linux 0.0.0) PricingService should apply the discount FAILED\n"
+    "\tExpected 183.6 to equal 183.54.\n"
+    "\t    at UserContext.<anonymous> (src/app/pricing/pricing.service.spec.ts:47:40)\n"
+    "..................................\n"
+    "HeadlessChrome 71.0.3578 (Linux 0.0.0) ERROR: 'Berths: failed to load', HttpErrorResponse{status: 503,"
+    " statusText: 'Service Unavailable', message: 'Http failure response for /api/berths: 503 Service"
+    " Unavailable'}\n"
+    ".....................................\n"
+    "HeadlessChrome 71.0.3578 (Linux 0.0.0): Executed 212 of 212 (1 FAILED) (6.284 secs / 5.917 secs)\n"
+    "TOTAL: 1 FAILED, 211 SUCCESS\n"
+)
+
+
+@pytest.mark.parametrize("generic", [False, True])
+def test_karmas_failed_spec_leads_over_what_the_app_logged_to_the_console(generic: bool) -> None:
+    # Karma prints the browser console as `<browser> ERROR: '...'` (client.captureConsole) and a failed spec
+    # as `<browser> <spec> FAILED` (https://karma-runner.github.io/latest/config/configuration-file.html)
+    d = analyze_stream([KARMA_LOG.encode()], source="-", catalog=_generic_catalog() if generic else None)
+    assert d.focus[0].text.endswith("PricingService should apply the discount FAILED")
+    assert d.category is Category.TEST
+
+
+@pytest.mark.parametrize("generic", [False, True])
+def test_bash_parameter_null_or_not_set_is_the_failure_and_a_setting(generic: bool) -> None:
+    # bash's `${VAR:?}` under a deploy-like script: the step stops on the unset variable, not in its trace
+    log = (
+        "$ ./scripts/publish-docs.sh\n"
+        "+ VERSION=v0.8.1-14-g3c9e2f1\n"
+        "+ echo 'Generating CLI reference for v0.8.1-14-g3c9e2f1'\n"
+        "Generating CLI reference for v0.8.1-14-g3c9e2f1\n"
+        "+ go run ./tools/gendocs -out docs/cli\n"
+        "gendocs: wrote 23 pages to docs/cli\n"
+        "./scripts/publish-docs.sh: line 17: DOCS_API_TOKEN: parameter null or not set\n"
+        "\n"
+        'The command "./scripts/publish-docs.sh" exited with 1.\n'
+    )
+    d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog() if generic else None)
+    assert d.focus[0].text.endswith("DOCS_API_TOKEN: parameter null or not set")
+    assert not any(x.text.startswith("+ ") for x in d.excerpt), d.excerpt
+    assert d.category is Category.CONFIGURATION
