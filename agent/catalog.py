@@ -237,6 +237,14 @@ ENCLOSING: Mapping[Category, frozenset[Category]] = {
 # leads (Gradle's `Could not resolve all files` stands four levels above its `Could not GET ... 502`).
 CAUSED_BY: Mapping[Category, frozenset[Category]] = {Category.DEPENDENCY: frozenset({Category.NETWORK})}
 CONTEXT_MIN = 0.6
+# A connection the tests open to a host of the job's own (localhost, a container's bare name as in
+# `HTTPConnectionPool(host='nginx-proxy', port=80)`, or no host named) that fails is the test's failure:
+# categories.md counts "an exception inside a test" as test, and keeps network for operations on the outside
+# (registries, downloads, external services), which name a domain.
+OWN_HOST_RULES = frozenset({"network.connection-failed"})
+EXTERNAL_HOST = re.compile(
+    r"(?i)(?:://|\bhost\s*[=:]?\s*['\"]|\bto\s+)(?!localhost\b|127\.|0\.0\.0\.0\b)[a-z0-9-]+\.[a-z0-9.-]*[a-z]"
+)
 UNCATEGORIZED_CONFIDENCE = 0.1
 
 
@@ -516,7 +524,7 @@ class Catalog:
                 scored.append((hit.rule.specificity * weight, position, hit))
 
         if scored:
-            decided = self._decide(scored)
+            decided = self._in_own_test_run(self._decide(scored), [ln.text for ln, _ in ordered], command)
             if decided.hit is not None and decided.hit.rule.details:
                 detailed = _with_details(decided.hit, [ln.text for ln in excerpt])
                 return Classification(decided.category, decided.confidence, detailed)
@@ -535,6 +543,25 @@ class Catalog:
             # the hit is still returned so the caller can title the failure.
             return Classification(Category.UNKNOWN, UNCATEGORIZED_CONFIDENCE, uncategorized)
         return Classification(Category.UNKNOWN, 0.0, None)
+
+    def _in_own_test_run(
+        self, decided: Classification, texts: list[str], command: str | None
+    ) -> Classification:
+        """A failed connection to a host of the job's own, while the tests run, is the tests' failure."""
+        hit = decided.hit
+        if hit is None or hit.rule.id not in OWN_HOST_RULES or not command:
+            return decided
+        kinds = self.keywords.score_command(command)
+        if not kinds or max(kinds, key=lambda k: kinds[k]) is not Category.TEST:
+            return decided
+        if any(EXTERNAL_HOST.search(t) for t in texts):
+            return decided
+        # A database or cache of the job's that refuses is a service that is not up (categories.md:
+        # "service container unavailable" is infrastructure), as the category words tell.
+        words = self.keywords.score((t, 1.0) for t in texts)
+        if words.get(Category.INFRASTRUCTURE, 0.0) >= self.keywords.threshold:
+            return Classification(Category.INFRASTRUCTURE, decided.confidence, hit)
+        return Classification(Category.TEST, decided.confidence, hit)
 
     def _decide(self, scored: list[tuple[float, int, RuleHit]]) -> Classification:
         # Best = highest weighted specificity; ties go to the earlier line, then the earlier rule.

@@ -2100,3 +2100,64 @@ def test_bash_parameter_null_or_not_set_is_the_failure_and_a_setting(generic: bo
     assert d.focus[0].text.endswith("DOCS_API_TOKEN: parameter null or not set")
     assert not any(x.text.startswith("+ ") for x in d.excerpt), d.excerpt
     assert d.category is Category.CONFIGURATION
+
+
+def _pytest_connection_log(host: str) -> str:
+    return (
+        "$ py.test test/\n"
+        "============================= test session starts ==============================\n"
+        "collected 1 item\n"
+        "\n"
+        "test/test_port.py F                                                        [100%]\n"
+        "\n"
+        "=================================== FAILURES ===================================\n"
+        "__________________________________ test_port ___________________________________\n"
+        "\n"
+        "    def test_port(web):\n"
+        '>       r = requests.get(f"http://{HOST}/port")\n'
+        f"E       ConnectionError: HTTPConnectionPool(host='{host}', port=80): Max retries exceeded with url:"
+        " /port"
+        " (Caused by NewConnectionError('<urllib3.connection.HTTPConnection object at 0x7f3b2c1d>: Failed to"
+        " establish a new connection: [Errno 111] Connection refused',))\n"
+        "\n"
+        "test/test_port.py:7: ConnectionError\n"
+        "=========================== 1 failed in 0.42 seconds ===========================\n"
+        "\n"
+        'The command "py.test test/" exited with 1.\n'
+    )
+
+
+@pytest.mark.parametrize(
+    ("host", "category"),
+    [
+        ("nginx-proxy", Category.TEST),  # a container of the job's own, by its bare name
+        ("localhost", Category.INFRASTRUCTURE),  # a service of the job's that is not up (categories.md)
+        ("api.github.com", Category.NETWORK),  # a service on the outside
+    ],
+)
+def test_a_refused_connection_inside_the_tests_is_theirs_unless_the_host_is_outside(
+    host: str, category: Category
+) -> None:
+    # categories.md: test is "an exception inside a test"; network is an operation on the outside
+    d = analyze_stream([_pytest_connection_log(host).encode()], source="-")
+    assert d.category is category
+
+
+def test_a_database_that_refuses_the_tests_is_a_service_that_is_not_up() -> None:
+    # PHPUnit's integration test meets PDO's SQLSTATE[HY000] [2002], the MySQL client's CR_CONNECTION_ERROR
+    # (https://dev.mysql.com/doc/mysql-errors/8.0/en/client-error-reference.html)
+    log = Path(__file__).resolve().parent.parent / "bench" / "formats" / "logs" / "owphpunitdb.log"
+    assert analyze_file(log).category is Category.INFRASTRUCTURE
+
+
+def test_a_refused_connection_while_installing_stays_a_network_failure() -> None:
+    log = (
+        "$ npm install\n"
+        "npm ERR! code ECONNREFUSED\n"
+        "npm ERR! errno ECONNREFUSED\n"
+        "npm ERR! FetchError: request to http://10.0.2.15:4873/lodash failed, reason: connect ECONNREFUSED"
+        " 10.0.2.15:4873\n"
+        'The command "npm install" failed and exited with 1 during .\n'
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.category is Category.NETWORK
