@@ -237,6 +237,18 @@ ENCLOSING: Mapping[Category, frozenset[Category]] = {
 # leads (Gradle's `Could not resolve all files` stands four levels above its `Could not GET ... 502`).
 CAUSED_BY: Mapping[Category, frozenset[Category]] = {Category.DEPENDENCY: frozenset({Category.NETWORK})}
 CONTEXT_MIN = 0.6
+# A build that fails in a dependency's own source, where the package manager unpacked it, failed on a package
+# that needs a newer toolchain or broke in its release (categories.md: "a package needing a newer runtime, a
+# broken upstream release" is dependency): cargo's registry (`--> ~/.cargo/registry/src/.../lib.rs:147:45`),
+# node_modules, Python's site-packages, Bundler's vendor/bundle and gem directories, Go's module cache, the
+# local Maven repository, CocoaPods' Pods and Carthage's checkouts. The first compiler location (file, line
+# and column: an interpreter's stack frames name no column, and their outermost frame is the runner's own)
+# decides: a project's own error that mentions a package further down stays build.
+SOURCE_LOCATION = re.compile(r"(?:[A-Za-z]:)?[\w.@~+\\/-]*[\\/][\w.@+-]+\.[A-Za-z]\w{0,5}[:(]\d+[:,]\d+")
+PACKAGE_DIRECTORY = re.compile(
+    r"[\\/](?:\.cargo[\\/]registry|node_modules|site-packages|dist-packages|vendor[\\/]bundle|gems"
+    r"|pkg[\\/]mod|\.m2[\\/]repository|Pods|Carthage[\\/]Checkouts)[\\/]"
+)
 # A connection the tests open to a host of the job's own (localhost, a container's bare name as in
 # `HTTPConnectionPool(host='nginx-proxy', port=80)`, or no host named) that fails is the test's failure:
 # categories.md counts "an exception inside a test" as test, and keeps network for operations on the outside
@@ -246,6 +258,19 @@ EXTERNAL_HOST = re.compile(
     r"(?i)(?:://|\bhost\s*[=:]?\s*['\"]|\bto\s+)(?!localhost\b|127\.|0\.0\.0\.0\b)[a-z0-9-]+\.[a-z0-9.-]*[a-z]"
 )
 UNCATEGORIZED_CONFIDENCE = 0.1
+
+
+def _in_a_package(decided: Classification, texts: list[str]) -> Classification:
+    """A build failure located in a dependency's unpacked source is that dependency's failure."""
+    if decided.category is not Category.BUILD:
+        return decided
+    for text in texts:
+        location = SOURCE_LOCATION.search(text)
+        if location is not None:
+            if PACKAGE_DIRECTORY.search(location.group(0)):
+                return Classification(Category.DEPENDENCY, decided.confidence, decided.hit)
+            return decided
+    return decided
 
 
 # ------------------------------------------------------------------------------------------ prefilter
@@ -524,7 +549,8 @@ class Catalog:
                 scored.append((hit.rule.specificity * weight, position, hit))
 
         if scored:
-            decided = self._in_own_test_run(self._decide(scored), [ln.text for ln, _ in ordered], command)
+            texts = [ln.text for ln, _ in ordered]
+            decided = _in_a_package(self._in_own_test_run(self._decide(scored), texts, command), texts)
             if decided.hit is not None and decided.hit.rule.details:
                 detailed = _with_details(decided.hit, [ln.text for ln in excerpt])
                 return Classification(decided.category, decided.confidence, detailed)

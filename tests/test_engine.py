@@ -2161,3 +2161,74 @@ def test_a_refused_connection_while_installing_stays_a_network_failure() -> None
     )
     d = analyze_stream([log.encode()], source="-")
     assert d.category is Category.NETWORK
+
+
+@pytest.mark.parametrize(
+    ("location", "category"),
+    [
+        # a crate whose release no longer builds against the toolchain, where cargo unpacked it
+        (
+            "/home/travis/.cargo/registry/src/github.com-1ecc6299db9ec823/linked_list_allocator-0.5.0/src/lib.rs",
+            "dependency",
+        ),
+        (
+            r"C:\Users\travis\.cargo\registry\src\github.com-1ecc6299db9ec823\linked_list_allocator-0.5.0\src\lib.rs",
+            "dependency",
+        ),
+        ("src/allocator.rs", "build"),  # the project's own source
+    ],
+)
+def test_a_compile_error_in_a_dependencys_unpacked_source_is_a_dependency_failure(
+    location: str, category: str
+) -> None:
+    # categories.md: "a package needing a newer runtime, a broken upstream release" is dependency
+    log = (
+        "$ cargo build --verbose\n"
+        "   Compiling linked_list_allocator v0.5.0\n"
+        "error[E0407]: method `oom` is not a member of trait `Alloc`\n"
+        f"   --> {location}:139:5\n"
+        "    |\n"
+        "139 | /     fn oom(&mut self, _: AllocErr) -> ! {\n"
+        '140 | |         panic!("Out of memory");\n'
+        "141 | |     }\n"
+        "    | |_____^ not a member of trait `Alloc`\n"
+        "\n"
+        "error[E0053]: method `alloc` has an incompatible type for trait\n"
+        f"   --> {location}:121:5\n"
+        "    |\n"
+        "121 |     unsafe fn alloc(&mut self, layout: Layout) -> Result<*mut u8, AllocErr> {\n"
+        "    |     ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ expected struct\n"
+        "\n"
+        "error[E0053]: method `dealloc` has an incompatible type for trait\n"
+        f"   --> {location}:131:5\n"
+        "    |\n"
+        "131 |     unsafe fn dealloc(&mut self, ptr: *mut u8, layout: Layout) {\n"
+        "    |     ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ expected struct\n"
+        "\n"
+        "error: aborting due to 3 previous errors\n"
+        "\n"
+        "error: Could not compile `linked_list_allocator`.\n"
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.category.value == category
+
+
+def test_a_runners_frame_in_site_packages_does_not_make_a_syntax_error_a_dependencys() -> None:
+    # pytest's traceback starts at its own frame (`site-packages/_pytest/python.py:501: in ...`): a frame,
+    # not a compiler's location with its column
+    log = (
+        "$ pytest\n"
+        "==================================== ERRORS ====================================\n"
+        "____________________ ERROR collecting tests/test_report.py _____________________\n"
+        "../../../virtualenv/python2.7.15/lib/python2.7/site-packages/_pytest/python.py:501: in"
+        " _importtestmodule\n"
+        "    mod = self.fspath.pyimport(ensuresyspath=importmode)\n"
+        "tests/test_report.py:3: in <module>\n"
+        "    from project.report import write_report\n"
+        'E     File "/home/travis/build/example/project/project/report.py", line 41\n'
+        'E       print(f"wrote {count} rows")\n'
+        "E                                 ^\n"
+        "E   SyntaxError: invalid syntax\n"
+        "!!!!!!!!!!!!!!!!!!! Interrupted: 1 errors during collection !!!!!!!!!!!!!!!!!!!!\n"
+    )
+    assert analyze_stream([log.encode()], source="-").category is Category.BUILD
