@@ -2232,3 +2232,22 @@ def test_a_runners_frame_in_site_packages_does_not_make_a_syntax_error_a_depende
         "!!!!!!!!!!!!!!!!!!! Interrupted: 1 errors during collection !!!!!!!!!!!!!!!!!!!!\n"
     )
     assert analyze_stream([log.encode()], source="-").category is Category.BUILD
+
+
+def test_a_source_file_named_for_errors_is_a_name_not_an_error() -> None:
+    # SwiftLint prints `Linting 'Error.swift' (10/48)` as it goes (https://github.com/realm/SwiftLint#command-line)
+    log = (
+        "$ swiftlint lint --strict\n"
+        "Linting Swift files in current working directory\n"
+        "Linting 'Config.swift' (1/4)\n"
+        "Linting 'Session.swift' (2/4)\n"
+        "/Users/travis/build/acme/kit/Sources/Session.swift:156:13: warning: Redundant Optional"
+        " Initialization Violation: Initializing an optional variable with nil is redundant."
+        " (redundant_optional_initialization)\n"
+        "Linting 'Error.swift' (3/4)\n"
+        "Linting 'Property.swift' (4/4)\n"
+        "Done linting! Found 1 violation, 0 serious in 4 files.\n"
+        'The command "swiftlint lint --strict" exited with 2.\n'
+    )
+    d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
+    assert "Redundant Optional Initialization" in d.focus[0].text
