@@ -11,7 +11,7 @@ marker `section_start:1:x\\r\\x1b[0KRunning` is two lines, exactly as the datase
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -52,6 +52,10 @@ GITHUB_COMMAND = re.compile(r"^::(error|warning|notice|group|endgroup|debug)(?: 
 # https://docs.gitlab.com/ee/ci/jobs/#custom-collapsible-sections
 GITLAB_SECTION = re.compile(r"^section_(start|end):\d+:([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?")
 # Travis CI's folding and timing markers, as they appear in its raw logs.
+# `gh run view --log` (and `--log-failed`) prints each line of a job's log after its job's and step's names,
+# tab-separated (https://cli.github.com/manual/gh_run_view): `build<TAB>Run tests<TAB>2024-05-14T09:12:03Z x`.
+# The line behind them is the job log's own, markers and all; the names are kept for display.
+GH_CLI_PREFIX = re.compile(r"^[^\t\n]+\t[^\t\n]*\t(?=\ufeff?\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)")
 TRAVIS_MARKER = re.compile(r"^travis_(fold|time):(start|end):([^\s:]*)(?::\S*)?")
 
 
@@ -91,6 +95,12 @@ def clean_line(raw: str) -> CleanLine:
             text = CONTROL.sub("", text)
     else:
         text = ZERO_WIDTH.sub("", CONTROL.sub("", text))
+    if "\t" in text and (gh := GH_CLI_PREFIX.match(text)):
+        rest = text[gh.end() :]
+        inner = clean_line(rest)
+        stamp = GITHUB_TIMESTAMP.match(rest)
+        head = text[: gh.end() + (stamp.end() if stamp else 0)]
+        return replace(inner, prefix=head + inner.prefix)
     system = ""
     if stamp := GITLAB_TIMESTAMP.match(text):
         text = text[stamp.end() :]

@@ -2251,3 +2251,38 @@ def test_a_source_file_named_for_errors_is_a_name_not_an_error() -> None:
     )
     d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
     assert "Redundant Optional Initialization" in d.focus[0].text
+
+
+def test_a_gh_run_view_log_is_read_by_its_steps() -> None:
+    # `gh run view --log-failed` output: job, step and timestamp before each job-log line
+    # (https://cli.github.com/manual/gh_run_view); Gradle's `> Task :x FAILED` only names the task
+    rows = [
+        ("build", "##[group]Run ./gradlew build"),
+        ("build", "./gradlew build"),
+        ("build", "##[endgroup]"),
+        ("build", "> Task :app:test FAILED"),
+        ("build", "10 tests completed, 1 failed"),
+        ("build", ""),
+        ("build", "LogDifferTest > testGithubParsing() FAILED"),
+        ("build", "    java.lang.IllegalArgumentException at LogDifferTest.java:61"),
+        ("build", ""),
+        ("build", "FAILURE: Build failed with an exception."),
+        ("build", "* What went wrong:"),
+        ("build", "Execution failed for task ':app:test'."),
+        (
+            "build",
+            "> There were failing tests. See the report at: file:///home/runner/work/a/a/build/index.html",
+        ),
+        ("build", "BUILD FAILED in 14s"),
+        ("build", "##[error]Process completed with exit code 1."),
+        ("Post Run actions/checkout@v4", "Post job cleanup."),
+        ("Post Run actions/checkout@v4", "[command]/usr/bin/git version"),
+        ("Post Run actions/checkout@v4", "git version 2.43.0"),
+    ]
+    log = "".join(
+        f"job\t{step}\t2024-05-14T09:12:{i:02d}.{4518823 + i}Z {text}\n"
+        for i, (step, text) in enumerate(rows)
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.focus[0].text.endswith("LogDifferTest > testGithubParsing() FAILED")
+    assert not any("Post job cleanup." in x.text or "git version" in x.text for x in d.excerpt)

@@ -46,6 +46,30 @@ def test_github_timestamp_and_workflow_commands() -> None:
     assert (annotation.text, annotation.name) == ("boom", "file=src/a.py,line=3")
 
 
+def test_gh_run_view_log_prefix_is_read_past_and_kept_for_display() -> None:
+    # `gh run view --log` puts the job's and the step's names before each line, tab-separated
+    # (https://cli.github.com/manual/gh_run_view)
+    raw = "build\tRun make\t2021-12-01T13:01:04.7408115Z ##[error]Process completed with exit code 1."
+    line = clean_line(raw)
+    assert (line.text, line.marker) == ("Process completed with exit code 1.", Marker.ERROR)
+    assert line.display == raw
+    group = clean_line(
+        "build\tRun ./gradlew build\t2021-12-01T13:00:49.3973698Z ##[group]Run ./gradlew build"
+    )
+    assert (group.marker, group.name) == (Marker.GROUP_START, "Run ./gradlew build")
+    plain = clean_line("build\tRun ./gradlew build\t2021-12-01T13:01:04.3785538Z > Task :test FAILED")
+    assert plain.text == "> Task :test FAILED"
+    # a tab-separated line of a tool's own (go test's `FAIL\tpkg\t0.01s`) is left as it is
+    assert clean_line("FAIL\tgithub.com/acme/ring\t0.067s").text == "FAIL\tgithub.com/acme/ring\t0.067s"
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab \t:-Z09#[]")), max_size=40))
+def test_a_gh_prefixed_line_reads_as_the_line_behind_it(rest: str) -> None:
+    inner = clean_line(f"2024-05-14T09:12:03.4518823Z {rest}")
+    prefixed = clean_line(f"job\tstep\t2024-05-14T09:12:03.4518823Z {rest}")
+    assert (prefixed.text, prefixed.marker, prefixed.name) == (inner.text, inner.marker, inner.name)
+
+
 def test_gitlab_sections_and_ansi() -> None:
     start = clean_line("section_start:1700000000:step_script[collapsed=true]")
     assert (start.marker, start.name, start.system) == (Marker.GROUP_START, "step_script", "gitlab")
