@@ -88,8 +88,11 @@ LEAD_IN = re.compile(r"^\S.*:\s*$")
 PREFIX_ONLY = re.compile(r"^npm (?:ERR!|error)\s*$")
 # Lines that end an error block: a new command, prompt or step header; and go test -v's start of a test
 # (`=== RUN   TestX`), whose logs are that test's own, not the failure of the test above it
-# (https://pkg.go.dev/cmd/go#hdr-Testing_flags, `-v`).
-BOUNDARY = re.compile(r"^(?:\$ |\+ |> \S+@\S+ |==> |\[Pipeline\]|Running |Step \d+/\d+|#\d+ \[|=== RUN )")
+# (https://pkg.go.dev/cmd/go#hdr-Testing_flags, `-v`); and the GitHub runner's `Post job cleanup.`, the first
+# line of an action's post step, which a job log gives no group marker.
+BOUNDARY = re.compile(
+    r"^(?:\$ |\+ |> \S+@\S+ |==> |\[Pipeline\]|Running |Step \d+/\d+|#\d+ \[|=== RUN |Post job cleanup\.$)"
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2286,3 +2286,49 @@ def test_a_gh_run_view_log_is_read_by_its_steps() -> None:
     d = analyze_stream([log.encode()], source="-")
     assert d.focus[0].text.endswith("LogDifferTest > testGithubParsing() FAILED")
     assert not any("Post job cleanup." in x.text or "git version" in x.text for x in d.excerpt)
+
+
+def test_maven_enforcers_closing_pointer_does_not_lead_over_the_conflict_it_points_at() -> None:
+    # https://maven.apache.org/enforcer/enforcer-rules/dependencyConvergence.html: the rule's report, then
+    # Maven's `Failed to execute goal ... Look above for specific messages explaining why the rule failed.`
+    log = Path(__file__).resolve().parent.parent / "bench" / "formats" / "logs" / "enforcer.log"
+    d = analyze_file(log)
+    assert "DependencyConvergence failed" in d.focus[0].text or "convergence error" in d.focus[0].text
+    assert d.category is Category.DEPENDENCY
+
+
+def test_a_steps_time_limit_is_infrastructure_and_the_post_steps_are_not_its_excerpt() -> None:
+    # The runner's `timeout-minutes` message names the step; the post steps start with `Post job cleanup.`
+    # and carry no group marker in a job log
+    lines = [
+        "##[group]Run cargo build --release --locked",
+        "cargo build --release --locked",
+        "##[endgroup]",
+        "   Compiling ferrule v0.4.0 (/home/runner/work/ferrule/ferrule)",
+        "##[error]The action 'Build release binary' has timed out after 25 minutes.",
+        "Post job cleanup.",
+        "[command]/usr/bin/git version",
+        "git version 2.46.0",
+        "Cleaning up orphan processes",
+    ]
+    log = "".join(f"2024-09-18T02:{14 + i:02d}:19.{6130936 + i}Z {text}\n" for i, text in enumerate(lines))
+    d = analyze_stream([log.encode()], source="-")
+    assert d.category is Category.INFRASTRUCTURE
+    assert d.excerpt[-1].text.endswith("has timed out after 25 minutes."), d.excerpt
+
+
+@pytest.mark.parametrize("box", ["", "│ "])
+def test_terraforms_missing_variable_is_configuration(box: str) -> None:
+    # https://developer.hashicorp.com/terraform/language/values/variables (boxed diagnostics since 0.15)
+    log = (
+        "$ terraform plan -input=false\n"
+        "╷\n"
+        f"{box}Error: No value for required variable\n"
+        f"{box}\n"
+        f"{box}  on variables.tf line 10:\n"
+        f'{box}  10: variable "db_password" {{\n'
+        f"{box}\n"
+        f'{box}The root module input variable "db_password" is not set, and has no default value.\n'
+        "╵\n"
+    )
+    assert analyze_stream([log.encode()], source="-").category is Category.CONFIGURATION
