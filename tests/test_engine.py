@@ -2332,3 +2332,11 @@ def test_terraforms_missing_variable_is_configuration(box: str) -> None:
         "╵\n"
     )
     assert analyze_stream([log.encode()], source="-").category is Category.CONFIGURATION
+
+
+def test_cmakes_status_line_for_an_optional_tool_does_not_lead_over_its_error() -> None:
+    # CMake's message(STATUS) lines start `-- ` (https://cmake.org/cmake/help/latest/command/message.html):
+    # `-- Doxygen not found, API documentation will not be built` right above the `CMake Error`
+    log = Path(__file__).resolve().parent.parent / "bench" / "formats" / "logs" / "xqcmakeboost.log"
+    d = analyze_file(log, catalog=_generic_catalog())
+    assert not d.focus[0].text.startswith("-- "), d.focus[0].text
