@@ -83,6 +83,8 @@ TAP_NOT_OK = re.compile(r"^\s*not ok \d+\b")
 TAP_BLOCK_START = re.compile(r"^\s+---\s*$")
 TAP_BLOCK_END = re.compile(r"^\s+\.\.\.\s*$")
 LEAD_IN = re.compile(r"^\S.*:\s*$")
+# A header of words alone (`Offenses:`, `Failures:`): it opens a report and names no error of its own.
+BARE_HEADER = re.compile(r"^\s*[A-Z][A-Za-z ]{0,40}:\s*$")
 # A tool's log-level prefix alone on a line is its blank line (npm prints `npm error` between paragraphs).
 # (Maven's bare `[ERROR]` lines are not: they sit inside its reports, whose labeled spans run across them.)
 PREFIX_ONLY = re.compile(r"^npm (?:ERR!|error)\s*$")
@@ -770,6 +772,8 @@ def _first_of_kind(
         # A line the signals demote (CMake's `-- Could NOT find X` status for an optional package, above the
         # `CMake Error` for a required one) is not where the failure starts, whatever rule it shares.
         and scorer.signal_score(other.text)[0] >= 0
+        # Nor is a bare header its rule knows (RuboCop's `Offenses:` above the first offense).
+        and not BARE_HEADER.match(other.text)
     ]
     first = min(earlier, default=anchor)
     if not _RESTATED.match(clean.text) or region is None:

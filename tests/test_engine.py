@@ -2340,3 +2340,26 @@ def test_cmakes_status_line_for_an_optional_tool_does_not_lead_over_its_error() 
     log = Path(__file__).resolve().parent.parent / "bench" / "formats" / "logs" / "xqcmakeboost.log"
     d = analyze_file(log, catalog=_generic_catalog())
     assert not d.focus[0].text.startswith("-- "), d.focus[0].text
+
+
+def test_rubocops_offenses_header_is_not_the_first_offense() -> None:
+    # RuboCop's progress formatter prints `Offenses:` and then each offense
+    # (https://docs.rubocop.org/rubocop/formatters.html#progress-formatter-default)
+    log = (
+        "$ bundle exec rubocop --format progress\n"
+        "Inspecting 38 files\n"
+        "..C...W.........C.......C.............\n"
+        "\n"
+        "Offenses:\n"
+        "\n"
+        "lib/feed/fetcher.rb:41:81: C: Layout/LineLength: Line is too long. [97/80]\n"
+        "    response = connection.get(feed.url, nil, 'If-Modified-Since' => feed.fetched_at.httpdate)\n"
+        "                                                                                ^^^^^^^^^^^^^^^^^\n"
+        "lib/feed/atom.rb:27:7: W: Lint/UselessAssignment: Useless assignment to variable - entries.\n"
+        "      entries = doc.xpath('//atom:entry', NAMESPACES)\n"
+        "      ^^^^^^^\n"
+        "\n"
+        "38 files inspected, 2 offenses detected\n"
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.focus[0].text.startswith("lib/feed/fetcher.rb:41:81: C: Layout/LineLength")
