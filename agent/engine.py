@@ -133,6 +133,7 @@ def analyze_stream(
         baseline=known,
         section_weight=signals.section_weight,
         section_indented=signals.section_indented,
+        verdict_weight=signals.verdict_weight,
         names_cause=_names_cause_for(catalog),
     )
     return _diagnose(source, result, found, catalog, redactor)

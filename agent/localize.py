@@ -176,8 +176,10 @@ class LineScorer:
         section_weight: Callable[[str], float | None],
         names_cause: Callable[[str], bool] = lambda _: False,
         section_indented: Callable[[str], bool] = lambda _: False,
+        verdict_weight: Callable[[str], float | None] = lambda _: None,
     ) -> None:
         self.scan = scan
+        self.verdict_weight = verdict_weight
         self.names_cause = names_cause
         self.view = view
         self.section_weight = section_weight
@@ -198,6 +200,26 @@ class LineScorer:
 
     def section(self, line: int) -> float:
         """The weight of the section (a report's "Issues" list, a list of allowed failures) holding `line`."""
+        weight = self._section_above(line)
+        return weight if weight else self._verdict_below(line)
+
+    def _verdict_below(self, line: int) -> float:
+        """The weight of a verdict right below the indented block holding `line` (go test's `--- PASS:`)."""
+        own = self.view.get(line)
+        if own is None or _indent(own.text) == 0:
+            return 0.0
+        below = line + 1
+        while below - line <= SECTION_REACH:
+            clean = self.view.get(below)
+            if clean is None or not clean.text.strip():
+                return 0.0
+            if _indent(clean.text) == 0:
+                weight = self.verdict_weight(clean.text)
+                return weight if weight is not None else 0.0
+            below += 1
+        return 0.0
+
+    def _section_above(self, line: int) -> float:
         above = line - 1
         # An indented section (go test's `--- PASS: TestX` over the test's own indented logs) holds only lines
         # indented deeper than its header, every line between included.
@@ -408,6 +430,7 @@ def localize(
     section_weight: Callable[[str], float | None] = lambda _: None,
     names_cause: Callable[[str], bool] = lambda _: False,
     section_indented: Callable[[str], bool] = lambda _: False,
+    verdict_weight: Callable[[str], float | None] = lambda _: None,
 ) -> Localized:
     regions = failing_regions(scan.steps, scan.total_lines)
     view = LogView(scan)
@@ -421,6 +444,7 @@ def localize(
         section_weight=section_weight,
         names_cause=names_cause,
         section_indented=section_indented,
+        verdict_weight=verdict_weight,
     )
     scored = sorted(
         (
@@ -432,6 +456,11 @@ def localize(
     )
     if not scored or scored[0][0] <= 0.5:
         return _quiet_failure(scan, view, regions[0], scored[0][0] if scored else 0.0, signal_score)
+    if _speaks_only_outside(scored, view, regions):
+        # The failing step printed output but no line of it states an error (gofmt's file list, a diff),
+        # while an earlier step that passed logged one (a test's `connection refused` it recovered from):
+        # what the failing step printed is the failure.
+        return _quiet_failure(scan, view, regions[0], 0.5, signal_score)
 
     def line_score(n: int) -> float:
         clean = view.get(n)
@@ -905,6 +934,28 @@ def _quiet_failure(
     # warnings) is what the step failed on, when nothing states an error.
     focus = next((item for item in picked if FILE_MESSAGE.match(item[1])), focus)
     return Localized([focus], picked, score, region.start, region.exit)
+
+
+def _speaks_only_outside(scored: list[tuple[float, int]], view: LogView, regions: list[Region]) -> bool:
+    """Whether every line that states something stands outside the failing steps, while the first of them
+    (a command named by its start and exit) printed output of its own."""
+    region = regions[0]
+    start, exit_mark = region.start, region.exit
+    if start is None or exit_mark is None:
+        return False
+    # Only a step whose start is known: Travis' exit line names its command, GitHub's `Run` group and
+    # GitLab's script section open the step (a region guessed from the log's first fold is not one).
+    named = bool(exit_mark.name) and start.name.rstrip('" ') == exit_mark.name.rstrip('" ')
+    if not (named or start.name.startswith("Run ") or start.name in ("step_script", "build_script")):
+        return False
+    # (a step's exit line counts as its own: GitLab closes the script's section before `Job failed`)
+    spans = [(r.begin, r.exit.line if r.exit is not None else r.end) for r in regions]
+    if any(score > 0.5 and any(a <= line <= b for a, b in spans) for score, line in scored):
+        return False
+    return any(
+        (clean := view.get(n)) is not None and clean.text.strip() and clean.marker is Marker.NONE
+        for n in range(region.begin + 1, region.end)
+    )
 
 
 def _is_known_or_blank(n: int, view: LogView, scorer: LineScorer) -> bool:

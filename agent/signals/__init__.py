@@ -41,6 +41,9 @@ class Section:
     weight: float
     # The block holds only the lines indented deeper than the header (go test's logs under `--- PASS:`).
     indented: bool = False
+    # A verdict printed below the block it judges (go test's `--- PASS:` under the logs it streamed since
+    # `=== RUN`): the block is the indented lines right above it.
+    below: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,13 +59,22 @@ class SignalSet:
     def section_weight(self, text: str) -> float | None:
         """The weight of the section `text` opens, or None when it is not a section header."""
         for section in self.sections:
-            if section.header.search(text):
+            if not section.below and section.header.search(text):
+                return section.weight
+        return None
+
+    def verdict_weight(self, text: str) -> float | None:
+        """The weight `text` gives the indented lines right above it, or None when it judges none."""
+        for section in self.sections:
+            if section.below and section.header.search(text):
                 return section.weight
         return None
 
     def section_indented(self, text: str) -> bool:
         """Whether the section `text` opens holds only the lines indented deeper than it."""
-        return any(section.indented for section in self.sections if section.header.search(text))
+        return any(
+            section.indented for section in self.sections if not section.below and section.header.search(text)
+        )
 
     def score(self, text: str) -> tuple[float, bool]:
         """Sum of matching weights, and whether the line is a generic exit statement."""
@@ -89,7 +101,12 @@ def default_signals() -> SignalSet:
     signals = tuple(_signal(item) for item in raw["signals"])
     patterns = [str(p).encode("latin-1") for p in raw.get("prefilter_patterns", [])]
     sections = tuple(
-        Section(re.compile(item["header"]), float(item["weight"]), bool(item.get("indented", False)))
+        Section(
+            re.compile(item.get("header") or item["verdict"]),
+            float(item["weight"]),
+            bool(item.get("indented", False)),
+            below="verdict" in item,
+        )
         for item in raw.get("sections", [])
     )
     screens = tuple(sorted({s for signal in signals for s in signal.screen or ()}))
