@@ -580,7 +580,11 @@ class Catalog:
         kinds = self.keywords.score_command(command)
         if not kinds or max(kinds, key=lambda k: kinds[k]) is not Category.TEST:
             return decided
-        if any(EXTERNAL_HOST.search(t) for t in texts):
+        # Only the failed connections' own lines name where they went (a help URL elsewhere does not).
+        connections = [
+            t for t in texts if (h := self.match_line(t)) is not None and h.rule.id in OWN_HOST_RULES
+        ]
+        if any(EXTERNAL_HOST.search(t) for t in connections):
             return decided
         # A database or cache of the job's that refuses is a service that is not up (categories.md:
         # "service container unavailable" is infrastructure), as the category words tell.

@@ -490,3 +490,45 @@ def test_words_that_say_the_kind_on_their_own(text: str, category: Category) -> 
 def test_a_directory_called_deps_is_not_a_dependency_word() -> None:
     frame = [ll("\t[string \"bundle:deps/git/db.lua\"]:395: in function 'loadAny'", 9)]
     assert generic_only().classify(frame, []).category is not Category.DEPENDENCY
+
+
+def test_a_refused_connection_to_the_jobs_own_database_under_pytest_is_infrastructure() -> None:
+    # A help URL elsewhere in the excerpt (SQLAlchemy's `Background on this error at: https://sqlalche.me/...`)
+    # does not make the connection an external one
+    catalog = default_catalog()
+    lines = [
+        "E   sqlalchemy.exc.OperationalError: (psycopg.OperationalError) connection failed: connection to"
+        ' server at "postgres" (172.17.0.4), port 5432 failed: Connection refused',
+        "E   (Background on this error at: https://sqlalche.me/e/20/e3q8)",
+    ]
+    excerpt = [LogLine(line=i + 1, text=t) for i, t in enumerate(lines)]
+    decided = catalog.classify(excerpt[:1], excerpt, command="pytest -p no:cacheprovider --tb=short")
+    assert decided.category is Category.INFRASTRUCTURE
+
+
+@pytest.mark.parametrize(
+    ("text", "command", "category"),
+    [
+        ("Username and password required", "docker login", Category.CONFIGURATION),
+        (
+            "npm ERR! You cannot publish over the previously published versions: 3.2.0. : tiny-semaphore",
+            "npm test",
+            Category.DEPLOYMENT,
+        ),
+        ("standard: Run `standard --fix` to automatically fix some problems.", "npm test", Category.LINT),
+        (
+            "[ERROR] /src/main/java/io/acme/Plan.java:[42,31] incompatible types: int cannot be converted to"
+            " java.lang.String",
+            "mvn install -DskipTests=true -Dmaven.javadoc.skip=true -B -V",
+            Category.BUILD,
+        ),
+    ],
+)
+def test_category_words_without_a_rule(text: str, command: str, category: Category) -> None:
+    line = LogLine(line=1, text=text)
+    assert generic_only().classify([line], [line], command=command).category is category
+
+
+def test_a_builds_release_flag_is_no_deploy_step() -> None:
+    assert Category.DEPLOYMENT not in generic_only().keywords.score_command("cargo build --release --locked")
+    assert Category.DEPLOYMENT in generic_only().keywords.score_command("npm run release")

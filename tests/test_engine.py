@@ -2363,3 +2363,92 @@ def test_rubocops_offenses_header_is_not_the_first_offense() -> None:
     )
     d = analyze_stream([log.encode()], source="-")
     assert d.focus[0].text.startswith("lib/feed/fetcher.rb:41:81: C: Layout/LineLength")
+
+
+def test_the_failing_commands_quiet_output_beats_a_passing_commands_logged_error() -> None:
+    # Travis runs each script command in turn: `go test` passed (its test logged a refused connection it
+    # recovered from), then gofmt's check failed with only the files it would change (bench/formats batch 24)
+    log = (
+        "$ go test -v ./...\n=== RUN   TestRedisStoreFallback\n"
+        "2019/05/14 09:41:07 redis unavailable (dial tcp 127.0.0.1:6390: connect: connection refused),"
+        " falling back to memory store\n--- PASS: TestRedisStoreFallback (0.01s)\nPASS\n"
+        "ok  \tgithub.com/acme/tollgate/limiter\t2.318s\n"
+        '$ test -z "$(gofmt -s -l . | tee /dev/stderr)"\nlimiter/window.go\nserver/middleware.go\n\n'
+        'The command "test -z "$(gofmt -s -l . | tee /dev/stderr)"" exited with 1.\n\n'
+        "Done. Your build exited with 1.\n"
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert [x.text for x in d.excerpt] == ["limiter/window.go", "server/middleware.go"]
+
+
+def test_a_passing_go_tests_streamed_logs_are_not_the_failure() -> None:
+    # Since Go 1.14 go test -v prints t.Log lines as they come, above the test's `--- PASS:` verdict: a
+    # passing test's expected `connection refused` is not another's time-out panic (bench/formats batch 26)
+    log = Path(__file__).resolve().parent.parent / "bench" / "formats" / "logs" / "dqgotesttimeout.log"
+    d = analyze_file(log)
+    assert d.focus[0].text == "panic: test timed out after 5m0s"
+    assert d.category is Category.TEST
+
+
+def test_a_passing_gradle_tests_standard_out_is_not_the_failure() -> None:
+    # Gradle's showStandardStreams prints a test's logging under `Class > test() STANDARD_OUT`; the job
+    # ended when the runner was shut down (bench/formats batch 26)
+    log = (
+        "##[group]Run ./gradlew check --no-daemon\n./gradlew check --no-daemon\n##[endgroup]\n"
+        "> Task :api:test\n\n"
+        "TleParserTest > rejectsChecksumErrorInLineTwo() STANDARD_OUT\n"
+        "    09:46:11.829 [Test worker] ERROR d.b.orbital.ingest.TleParser - checksum mismatch on line 2 for"
+        " NORAD 25544: expected 7, got 3\n\n"
+        "TleParserTest > rejectsChecksumErrorInLineTwo() PASSED\n\n"
+        "PassRoutesTest > streamsPassesAsServerSentEvents() PASSED\n"
+        "##[error]The runner has received a shutdown signal. This can happen when the runner service is"
+        " stopped, or a manually started runner is canceled.\n"
+        "##[error]Process completed with exit code 143.\n"
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.category is Category.INFRASTRUCTURE
+    assert "The runner has received a shutdown signal" in d.focus[0].text
+
+
+def test_a_jvm_thread_dying_on_standard_error_stays_the_failure() -> None:
+    # the JVM reports an uncaught OutOfMemoryError on stderr, which Gradle prints under STANDARD_ERROR
+    log = (
+        "$ ./gradlew test\n> Task :test\n\ncom.acme.BigDataTest > loadsEverything STANDARD_ERROR\n"
+        '    Exception in thread "Test worker" java.lang.OutOfMemoryError: Java heap space\n'
+        "    \tat java.util.Arrays.copyOf(Arrays.java:3332)\n\n> Task :test FAILED\n\n"
+        "FAILURE: Build failed with an exception.\n\n* What went wrong:\nExecution failed for task ':test'.\n"
+        "> Process 'Gradle Test Executor 1' finished with non-zero exit value 1\n\n"
+        'The command "./gradlew test" exited with 1.\n'
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert "OutOfMemoryError" in d.focus[0].text
+    assert d.category is Category.INFRASTRUCTURE
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "/home/travis/build/acme/acme/src/Acme/Parser.hs:42:18: error:",
+        "Parser.cs(42,17): error CS0103: The name `tokn' does not exist in the current context",
+        "acme.el:142:12:Error: reference to free variable `acme-separator'",
+    ],
+)
+def test_a_compilers_diagnostic_is_build_under_a_test_command_without_a_rule(line: str) -> None:
+    # categories.md: a compile error, in test sources too, is build; GHC puts its message on the next lines
+    log = (
+        f"$ make test\n{line}\n    • Couldn't match expected type ‘Text’ with actual type ‘[Char]’\n"
+        'The command "make test" exited with 1.\n'
+    )
+    d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
+    assert d.category is Category.BUILD
+
+
+def test_a_linters_unchecked_error_finding_is_not_a_compile_error() -> None:
+    # errcheck's finding names an `Error return value`: not a compiler's `error:`
+    log = (
+        "$ golangci-lint run\n"
+        "internal/pool/conn.go:142:8: Error return value of `conn.Close` is not checked (errcheck)\n"
+        'The command "golangci-lint run" exited with 1.\n'
+    )
+    d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
+    assert d.category is Category.LINT
