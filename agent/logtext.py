@@ -28,7 +28,9 @@ ANSI = re.compile(
     r"|\x1b[ -/]*[0-~]"
     r"|\^\[\[[0-9;]*[A-Za-z]"
     r"|\[[0-9]{1,3}(?:;[0-9]{1,3})*m"
-    r"|(?<![\w\]])\[[mK]"
+    # a bare reset or erase whose ESC was lost, not a bracketed name (a logger's `[main]`, bitcoind's
+    # `[msghand]`)
+    r"|(?<![\w\]])\[[mK](?![\w-])"
 )
 # Everything below U+0020 except TAB, plus DEL and the C1 range.
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")

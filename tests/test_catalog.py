@@ -532,3 +532,25 @@ def test_category_words_without_a_rule(text: str, command: str, category: Catego
 def test_a_builds_release_flag_is_no_deploy_step() -> None:
     assert Category.DEPLOYMENT not in generic_only().keywords.score_command("cargo build --release --locked")
     assert Category.DEPLOYMENT in generic_only().keywords.score_command("npm run release")
+
+
+def test_a_gradle_compile_task_whose_classpath_does_not_resolve_is_a_dependency_failure() -> None:
+    lines = [
+        "Execution failed for task ':compileTestJava'.",
+        "> Could not resolve all files for configuration ':testCompileClasspath'.",
+        "   > Could not find org.testcontainers:postgresql:1.61.1.",
+    ]
+    excerpt = [ll(t, i + 1) for i, t in enumerate(lines)]
+    assert default_catalog().classify(excerpt, excerpt).category is Category.DEPENDENCY
+    alone = [ll(lines[0])]
+    assert default_catalog().classify(alone, alone).category is Category.BUILD
+
+
+def test_clang_tidys_findings_in_the_compilers_format_are_lint() -> None:
+    line = ll(
+        "/src/ring_buffer.cpp:93:5: error: do not manage memory manually; consider a container or a smart"
+        " pointer [cppcoreguidelines-no-malloc,-warnings-as-errors]"
+    )
+    decided = default_catalog().classify([line], [line])
+    assert decided.category is Category.LINT and decided.hit is not None
+    assert decided.hit.rule.id == "c.static-analysis"

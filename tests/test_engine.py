@@ -2431,6 +2431,8 @@ def test_a_jvm_thread_dying_on_standard_error_stays_the_failure() -> None:
         "/home/travis/build/acme/acme/src/Acme/Parser.hs:42:18: error:",
         "Parser.cs(42,17): error CS0103: The name `tokn' does not exist in the current context",
         "acme.el:142:12:Error: reference to free variable `acme-separator'",
+        "source/msgpackrpc/client.d(87,22): Error: cannot implicitly convert expression `id` of type `ulong`",
+        "src/tinyjson/parser.nim(141, 10) Error: type mismatch: got <JsonNode, int>",
     ],
 )
 def test_a_compilers_diagnostic_is_build_under_a_test_command_without_a_rule(line: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -104,3 +105,10 @@ def test_escape_sequences_without_csi_leave_nothing_behind() -> None:
     assert clean_line(raw).text == "multiple-cursors/selections-trim                  FAIL"
     # tput sgr0 (character set G0 to ASCII, then SGR reset) and a cursor save and restore
     assert clean_line("\x1b7\x1b[1mok 3 - parses\x1b(B\x1b[m\x1b8").text == "ok 3 - parses"
+
+
+@pytest.mark.parametrize("name", ["[main]", "[msghand]", "[mkdir-p]", "[Kafka]"])
+def test_a_bracketed_name_is_not_an_escape_that_lost_its_esc(name: str) -> None:
+    # ESC-less `[m` and `[K` are stripped only on their own: a logger's `[main] ERROR` keeps its thread name
+    assert clean_line(f"10:01:02 {name} ERROR x.Handler - boom").text == f"{name} ERROR x.Handler - boom"
+    assert clean_line("done [m").text == "done"
