@@ -2454,3 +2454,11 @@ def test_a_linters_unchecked_error_finding_is_not_a_compile_error() -> None:
     )
     d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
     assert d.category is Category.LINT
+
+
+def test_a_jvm_applications_logged_error_is_not_the_failure() -> None:
+    # logback's default layout (`HH:mm:ss.SSS [thread] LEVEL logger - msg`) in a passing Gradle test's output:
+    # the code under test logged what it handled; the runner's shutdown ended the job (bench/formats batch 26)
+    log = Path(__file__).resolve().parent.parent / "bench" / "formats" / "logs" / "cqshutdown.log"
+    d = analyze_file(log, catalog=_generic_catalog())
+    assert "The runner has received a shutdown signal" in d.focus[0].text
