@@ -57,6 +57,9 @@ CONTINUATION = re.compile(
 )
 # A stack frame (JVM, JS): the deep frames of a new trace are often frames the passing run printed too.
 FRAME = re.compile(r"^\s*(?:at [\w$.<>/]+[.(]|\.\.\. \d+ more)")
+# A Python traceback's frame line; the line under it is the frame's source
+# (https://docs.python.org/3/library/traceback.html).
+PY_FRAME = re.compile(r'^\s*File "[^"]+", line \d+')
 # Rake's closing hint below "rake aborted!", its message and backtrace: advice, not the error.
 TOOL_HINT = re.compile(r"^\s*\(See full trace")
 FILE_MESSAGE = re.compile(r"^\s*[\w.@~+\-/\\]+\.[A-Za-z]\w{0,5}:\d+(?::\d+)?:\s*\S")
@@ -73,6 +76,9 @@ PROGRESS = re.compile(
     r"Resolving|Unpacking|Setting up|Requirement|Using|Running \S+ \.\.\.$|-- |\[\d+/\d+\]|\d+%"
     r"|(?:CC|CXX|CPP|CCLD|CXXLD|LD|AR|AS|GEN|RANLIB|ERLC|HOSTCC|HOSTLD|LINK|YACC|LEX|FC|F77)(?:\t| +)\S+$)"
 )
+# A line that reports a test that passed (automake's `PASS: t/x`, cargo-nextest's `    PASS [ 0.01s] x`, TAP's
+# `ok 3 - x`, go's `ok  pkg`, `✓ name`): the next test's verdict, never the detail of the failure above it.
+PASSED = re.compile(r"^\s*(?:(?:PASS(?:ED)?|ok)\b|[✓✔√] )")
 # A sanitizer's report: its first line, its summary and its last (LLVM's compiler-rt prints them all).
 SANITIZER_START = re.compile(r"(?:^|==\d+==)ERROR: \w+Sanitizer:")
 SANITIZER_SUMMARY = re.compile(r"^SUMMARY: \w+Sanitizer:")
@@ -354,7 +360,13 @@ def paragraph(
     while plain < MAX_UP and anchor - top < MAX_DETAIL_UP and top - 1 >= low:
         above = top - 2 if _soft_blank(top - 1, view) else top - 1
         prev = view.get(above)
-        if above < low or prev is None or _ends_block(prev) or PROGRESS.match(prev.text):
+        if (
+            above < low
+            or prev is None
+            or _ends_block(prev)
+            or PROGRESS.match(prev.text)
+            or PASSED.match(prev.text)
+        ):
             break
         current = view.get(top)
         detail = bool(HEADER.match(prev.text) or CONTINUATION.match(prev.text))
@@ -365,7 +377,12 @@ def paragraph(
     if top == anchor and top - 1 >= low:
         # A one-line error reads better with the line that led to it ("Deploying x" / "... unbound variable").
         prev = view.get(top - 1)
-        if prev is not None and not _ends_block(prev) and not PROGRESS.match(prev.text):
+        if (
+            prev is not None
+            and not _ends_block(prev)
+            and not PROGRESS.match(prev.text)
+            and not PASSED.match(prev.text)
+        ):
             top -= 1
     bottom = anchor
     head = view.get(anchor)
@@ -382,6 +399,8 @@ def paragraph(
         ):
             break  # a double-spaced log has no blank lines between paragraphs: what continues must say so
         if nxt is not None and nxt.marker is Marker.ERROR and below != anchor:
+            break
+        if PASSED.match(nxt.text):
             break
         if (
             nxt is not None
@@ -712,7 +731,7 @@ def _detail_run(span: tuple[int, int], view: LogView, *, lead_in: bool) -> int |
     last = None
     for n in range(start, span[1] + 1):
         clean = view.get(n)
-        if clean is None or not CONTINUATION.match(clean.text):
+        if clean is None or not CONTINUATION.match(clean.text) or PASSED.match(clean.text):
             break
         last = n
     return last
@@ -795,7 +814,9 @@ def _first_of_kind(
         for s, n in scored
         if n < anchor
         and s >= floor
-        and scorer.region_of(n) is region
+        # The CI's own closing line stands outside every step (`ERROR: Job failed: exit code 136`): what it
+        # restates happened in one of them.
+        and (region is None or scorer.region_of(n) is region)
         and (other := view.get(n)) is not None
         and (kind_of(other.text) or _shape(other.text)) == kind
         # A line the signals demote (CMake's `-- Could NOT find X` status for an optional package, above the
@@ -803,6 +824,9 @@ def _first_of_kind(
         and scorer.signal_score(other.text)[0] >= 0
         # Nor is a bare header its rule knows (RuboCop's `Offenses:` above the first offense).
         and not BARE_HEADER.match(other.text)
+        # Nor the source line of a Python traceback's frame (`    raise ReadTimeoutError(...)` under `File
+        # "...", line 336, in _error_catcher`): the code that raised, above the exception it raised.
+        and not ((frame := view.get(n - 1)) is not None and PY_FRAME.match(frame.text))
     ]
     first = min(earlier, default=anchor)
     if not _RESTATED.match(clean.text) or region is None:

@@ -58,6 +58,10 @@ GITLAB_SECTION = re.compile(r"^section_(start|end):\d+:([A-Za-z0-9_.\-]+)(?:\[[^
 # tab-separated (https://cli.github.com/manual/gh_run_view): `build<TAB>Run tests<TAB>2024-05-14T09:12:03Z x`.
 # The line behind them is the job log's own, markers and all; the names are kept for display.
 GH_CLI_PREFIX = re.compile(r"^[^\t\n]+\t[^\t\n]*\t(?=\ufeff?\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)")
+# Turborepo runs a monorepo's tasks side by side and prefixes every line of a task's output with
+# `<package>:<task>: ` (https://turbo.build/repo/docs/reference/run#--log-prefix): kept for display, like a
+# workflow command, so that the tool's own line (`FAIL  src/x.test.ts > ...`) reads as the tool prints it.
+TASK_PREFIX = re.compile(r"^(?:@[a-z0-9][\w.~-]*/)?[a-z0-9][\w.~-]*:[a-z][\w-]*(?::[\w-]+)?:(?: |$)")
 TRAVIS_MARKER = re.compile(r"^travis_(fold|time):(start|end):([^\s:]*)(?::\S*)?")
 
 
@@ -156,6 +160,8 @@ def clean_line(raw: str) -> CleanLine:
         jstamp = JENKINS_TIMESTAMP.match(text)
         if jstamp:
             text = text[jstamp.end() :]
+        elif task := TASK_PREFIX.match(text):
+            return CleanLine(text[task.end() :].rstrip(), Marker.NONE, "", system, task.group())
     return CleanLine(text.rstrip(), Marker.NONE, "", system)
 
 

@@ -2462,3 +2462,80 @@ def test_a_jvm_applications_logged_error_is_not_the_failure() -> None:
     log = Path(__file__).resolve().parent.parent / "bench" / "formats" / "logs" / "cqshutdown.log"
     d = analyze_file(log, catalog=_generic_catalog())
     assert "The runner has received a shutdown signal" in d.focus[0].text
+
+
+def test_passing_tests_listed_around_a_failure_are_not_its_excerpt() -> None:
+    # Automake's harness prints each test's verdict in turn: the `PASS:` lines below the `FAIL:` are the
+    # next tests'
+    log = (
+        "$ make check\nmake  check-TESTS\nPASS: tests/test_utf8\nFAIL: tests/test_base32\n"
+        "PASS: tests/test_base64\n"
+        "PASS: tests/test_hex\nSKIP: tests/test_iconv\n"
+        + "=" * 76
+        + "\nTestsuite summary for quill 0.9.3\n"
+        + "=" * 76
+        + "\n# TOTAL: 4\n# PASS:  2\n# SKIP:  1\n# FAIL:  1\n"
+        'The command "make check" exited with 2.\n'
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.focus[0].text == "FAIL: tests/test_base32"
+    assert not [x.text for x in d.excerpt if x.text.startswith("PASS:")]
+
+
+@pytest.mark.parametrize("generic", [False, True])
+def test_a_monorepo_tasks_prefixed_test_report_leads_over_a_passing_tests_console_output(
+    generic: bool,
+) -> None:
+    # turbo prefixes each line with `<package>:<task>: `; vitest prints a passing test's console output under
+    # `stdout | file > test` (bench/formats batch 30)
+    log = Path(__file__).resolve().parent.parent / "bench" / "formats" / "logs" / "kqvitestturbo.log"
+    d = analyze_file(log, catalog=_generic_catalog() if generic else None)
+    assert "SyntaxError" not in d.focus[0].text
+    assert "src/quote.test.ts > buildQuote" in d.focus[0].text or "AssertionError" in d.focus[0].text
+
+
+def test_nextests_closing_line_is_not_the_failure() -> None:
+    # cargo-nextest ends with `error: test run failed`; the panic in the failed test's STDERR block says why
+    log = Path(__file__).resolve().parent.parent / "bench" / "formats" / "logs" / "kqnextestframe.log"
+    d = analyze_file(log)
+    assert "panicked at crates/proto/src/frame.rs:318:9" in d.focus[0].text
+    assert not [x.text for x in d.excerpt if x.text.lstrip().startswith("PASS [")]
+
+
+def test_npms_usage_text_after_a_usage_error_is_not_the_error() -> None:
+    log = Path(__file__).resolve().parent.parent / "bench" / "formats" / "logs" / "kqnpmcilock.log"
+    d = analyze_file(log)
+    assert "can only install packages when your package.json and package-lock.json" in d.focus[0].text
+
+
+def test_the_ci_runners_closing_exit_line_yields_to_the_crash_it_restates() -> None:
+    # GitLab's `ERROR: Job failed: exit code 136` (128 + SIGFPE) stands outside the script's section; the
+    # shell's report of the signal inside it is where it happened
+    log = (
+        'section_start:1796464419:step_script\r\x1b[0KExecuting "step_script" stage of the job script\n'
+        "$ bash run.sh\nPASS: test_avg_one\nrun.sh: line 4: 16172 Floating point exception./tests\n"
+        "section_end:1796464420:step_script\r\x1b[0K\n"
+        "section_start:1796464421:cleanup_file_variables\r\x1b[0K"
+        "Cleaning up project directory and file based variables\n"
+        "section_end:1796464422:cleanup_file_variables\r\x1b[0K\n"
+        "\x1b[31;1mERROR: Job failed: exit code 136\n\x1b[0;m\n"
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.focus[0].text == "run.sh: line 4: 16172 Floating point exception./tests"
+
+
+def test_a_traceback_frames_source_line_is_not_the_first_telling_of_its_exception() -> None:
+    # `raise ReadTimeoutError(..., 'Read timed out.')` is the frame's code; the exception line under it is the
+    # error
+    log = (
+        "$ pip install -r requirements.txt\nCollecting torch==0.4.1\nException:\n"
+        "Traceback (most recent call last):\n"
+        '  File "/home/travis/virtualenv/python3.6.3/lib/python3.6/site-packages/pip/_vendor/urllib3/'
+        'response.py",'
+        " line 336, in _error_catcher\n    raise ReadTimeoutError(self._pool, None, 'Read timed out.')\n"
+        "pip._vendor.urllib3.exceptions.ReadTimeoutError: HTTPSConnectionPool(host='files.pythonhosted.org', "
+        "port=443): Read timed out.\n"
+        'The command "pip install -r requirements.txt" failed and exited with 2 during .\n'
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.focus[0].text.startswith("pip._vendor.urllib3.exceptions.ReadTimeoutError: ")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.logtext import Marker, clean_line, count_breaks, mask_volatile, split_lines
+from agent.logtext import CleanLine, Marker, clean_line, count_breaks, mask_volatile, split_lines
 from agent.scan import iter_text_lines
 
 TEXT = st.text(alphabet=st.sampled_from(list("ab \t\r\n\x1b[0m;:#é✓")), max_size=200)
@@ -112,3 +112,40 @@ def test_a_bracketed_name_is_not_an_escape_that_lost_its_esc(name: str) -> None:
     # ESC-less `[m` and `[K` are stripped only on their own: a logger's `[main] ERROR` keeps its thread name
     assert clean_line(f"10:01:02 {name} ERROR x.Handler - boom").text == f"{name} ERROR x.Handler - boom"
     assert clean_line("done [m").text == "done"
+
+
+@pytest.mark.parametrize(
+    ("raw", "prefix", "text"),
+    [
+        (
+            "@acme/pricing:test:  FAIL  src/quote.test.ts > rounds",
+            "@acme/pricing:test: ",
+            " FAIL  src/quote.test.ts > rounds",
+        ),
+        (
+            "web:build: error TS2304: Cannot find name 'x'.",
+            "web:build: ",
+            "error TS2304: Cannot find name 'x'.",
+        ),
+        ("docs:test:unit: ", "docs:test:unit: ", ""),
+    ],
+)
+def test_a_turborepo_task_prefix_is_read_past_and_kept_for_display(raw: str, prefix: str, text: str) -> None:
+    # turbo run prefixes each line of a task's output with `<package>:<task>: `
+    line = clean_line(f"2024-03-12T14:02:12.2071507Z {raw}")
+    assert (line.prefix, line.text) == (prefix, text.rstrip())
+    assert line.display.rstrip() == raw.rstrip()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "main.c:12: error: expected ';'",
+        "error:0906D06C:PEM routines:PEM_read_bio:no start line",
+        "node:internal/modules/cjs/loader:1080",
+        "Error: connect ECONNREFUSED 127.0.0.1:5432",
+        "https://registry.npmjs.org/: not found",
+    ],
+)
+def test_a_path_or_message_with_colons_is_not_a_task_prefix(raw: str) -> None:
+    assert clean_line(raw) == CleanLine(raw)
