@@ -2539,3 +2539,20 @@ def test_a_traceback_frames_source_line_is_not_the_first_telling_of_its_exceptio
     )
     d = analyze_stream([log.encode()], source="-")
     assert d.focus[0].text.startswith("pip._vendor.urllib3.exceptions.ReadTimeoutError: ")
+
+
+def test_yarns_closing_report_of_a_failed_workspace_command_is_not_the_failure() -> None:
+    # Yarn 1 names the failed workspace command and its directory after the child's own report
+    log = (
+        "$ yarn workspaces run test\n\n> @orbit/api-client\nFAIL src/retry.test.ts\n"
+        "  ● withRetry › gives up after maxAttempts and rethrows the last error\n\n"
+        "    expect(jest.fn()).toHaveBeenCalledTimes(expected)\n\n    Expected number of calls: 3\n"
+        "    Received number of calls: 4\n\nTests:       1 failed, 41 passed, 42 total\n"
+        "error Command failed.\nExit code: 1\nCommand: /usr/local/bin/node\n"
+        "Arguments: /opt/yarn-v1.22.19/lib/cli.js test --ci\n"
+        "Directory: /builds/orbit/orbit/packages/api-client\nOutput:\n\n"
+        "info Visit https://yarnpkg.com/en/docs/cli/workspaces for documentation about this command.\n"
+        "ERROR: Job failed: exit code 1\n"
+    )
+    d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
+    assert "withRetry › gives up after maxAttempts" in d.focus[0].text
