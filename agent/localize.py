@@ -126,12 +126,36 @@ class Region:
     exit: StepMark | None
 
 
+def _action_exits(steps: list[StepMark], total: int) -> list[StepMark]:
+    """The marks with each failed action's exit added. A JavaScript or Docker action fails by printing
+    `##[error]message` (`core.setFailed`), with no `Process completed with exit code` line after it
+    (https://docs.github.com/en/actions/creating-actions/setting-exit-codes-for-actions): a `Run ` step with
+    an error mark and no exit mark of its own ends, failed, where the next step starts (its output, the
+    message included, is the failed step's)."""
+    out: list[StepMark] = []
+    failed = False  # the current step printed an error mark and no exit mark
+    for mark in steps:
+        if mark.kind == "start" and mark.name.startswith("Run "):
+            if failed:
+                out.append(StepMark(mark.line, "exit", "", 1))
+            failed = False
+        if mark.kind == "error":
+            failed = True
+        elif mark.kind == "exit":
+            failed = False
+        out.append(mark)
+    if failed:
+        out.append(StepMark(total + 1, "exit", "", 1))
+    return out
+
+
 def failing_regions(steps: list[StepMark], total: int) -> list[Region]:
     """Line ranges of the steps that failed: from a start mark to a non-zero exit, in log order.
 
     Travis runs every `script` command even after one fails, so a log may hold several; the first is
     usually the cause and the later ones its consequences. With no exit mark the whole log is one region.
     """
+    steps = _action_exits(steps, total)
     regions: list[Region] = []
     previous_exit = 0
     for exit_mark in (s for s in steps if s.kind == "exit"):
@@ -162,6 +186,12 @@ def failing_regions(steps: list[StepMark], total: int) -> list[Region]:
                 None,
             )
             end = closing if closing is not None else end
+            # GitLab Runner runs the script under `set -eo pipefail` and echoes each command at a `$ ` prompt
+            # (https://docs.gitlab.com/ee/ci/yaml/script.html): the job stopped at the last one it echoed, and
+            # the commands before it succeeded.
+            prompts = [s for s in starts if s.prompt and begin < s.line < end]
+            if start_mark.name in ("step_script", "build_script") and prompts:
+                begin = prompts[-1].line
         regions.append(Region(begin, end, start_mark, exit_mark))
         previous_exit = exit_mark.line
     return regions or [Region(1, total, None, None)]

@@ -2556,3 +2556,37 @@ def test_yarns_closing_report_of_a_failed_workspace_command_is_not_the_failure()
     )
     d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
     assert "withRetry › gives up after maxAttempts" in d.focus[0].text
+
+
+def test_an_apps_nslog_record_in_a_passing_test_is_not_the_failure() -> None:
+    # NSLog's `date time process[pid:thread] message` from an app under test, before xcpretty's report of the
+    # test that failed (bench/formats batch 31)
+    log = Path(__file__).resolve().parent.parent / "bench" / "formats" / "logs" / "nqxcprettylru.log"
+    d = analyze_file(log, catalog=_generic_catalog())
+    assert "testEvictsLeastRecentlyUsed" in d.focus[0].text
+
+
+def test_a_failed_actions_error_is_the_failure_not_an_earlier_steps_output() -> None:
+    # a JavaScript action fails with `##[error]message` and no `Process completed` line; the step before it
+    # printed git's `fatal:` and went on (bench/formats batch 32)
+    log = Path(__file__).resolve().parent.parent / "bench" / "formats" / "logs" / "rqgradlewrapper.log"
+    d = analyze_file(log, catalog=_generic_catalog())
+    assert d.focus[0].text == "##[error]Gradle Wrapper Validation Failed!"
+
+
+def test_gitlabs_last_echoed_command_is_the_one_that_failed() -> None:
+    # GitLab runs the script with `set -e`: ESLint's warnings came from a command that passed
+    log = (
+        'section_start:1722240000:step_script\r\x1b[0KExecuting "step_script" stage of the job script\n'
+        "$ npx eslint . --max-warnings 10\n\n/builds/acme/web/src/pages/Cart.tsx\n"
+        "  12:10  warning  'formatCurrency' is defined but never used  @typescript-eslint/no-unused-vars\n"
+        "  64:6   warning  React Hook useEffect has a missing dependency  react-hooks/exhaustive-deps\n"
+        "\n✖ 2 problems (0 errors, 2 warnings)\n\n$ npx prettier --check .\nChecking formatting...\n"
+        "[warn] src/components/BookingCalendar.tsx\n[warn] src/hooks/useAvailability.ts\n"
+        "[warn] Code style issues found in 2 files. Run Prettier with --write to fix.\n"
+        "section_end:1722240100:step_script\r\x1b[0K\n"
+        "\x1b[31;1mERROR: Job failed: exit code 1\n\x1b[0;m\n"
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.focus[0].text.startswith("[warn] Code style issues found in 2 files.")
+    assert d.category is Category.LINT
