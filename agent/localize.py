@@ -240,10 +240,15 @@ class LineScorer:
         return weight if weight else self._verdict_below(line)
 
     def _verdict_below(self, line: int) -> float:
-        """The weight of a verdict right below the indented block holding `line` (go test's `--- PASS:`)."""
+        """The weight of a verdict right below the indented block holding `line` (go test's `--- PASS:`),
+        or right below `line` itself when it is not indented (Ansible's `...ignoring` under `fatal:`)."""
         own = self.view.get(line)
-        if own is None or _indent(own.text) == 0:
+        if own is None:
             return 0.0
+        if _indent(own.text) == 0:
+            nxt = self.view.get(line + 1)
+            weight = self.verdict_weight(nxt.text) if nxt is not None else None
+            return weight if weight is not None else 0.0
         below = line + 1
         while below - line <= SECTION_REACH:
             clean = self.view.get(below)

@@ -2590,3 +2590,26 @@ def test_gitlabs_last_echoed_command_is_the_one_that_failed() -> None:
     d = analyze_stream([log.encode()], source="-")
     assert d.focus[0].text.startswith("[warn] Code style issues found in 2 files.")
     assert d.category is Category.LINT
+
+
+def test_an_ansible_task_it_ignored_is_not_the_failure_but_the_handler_that_failed_is() -> None:
+    # `...ignoring` under a task's `fatal:` result: `ignore_errors: true`, the play went on; the handler's
+    # failure quotes systemd's `exited with error code`, which is its cause, not a bare exit report
+    log = (
+        "$ ansible-playbook -i inventories/staging site.yml\n\n"
+        "TASK [tallyd : Stop legacy tallyd-sysv service] ********************************\n"
+        'fatal: [app-01.stg.example.internal]: FAILED! => {"changed": false, "msg": "Could not find the '
+        'requested service tallyd-sysv: host"}\n...ignoring\n\n'
+        "TASK [tallyd : Install unit file] ************************************************\n"
+        "changed: [app-01.stg.example.internal]\n\n"
+        "RUNNING HANDLER [tallyd : Restart tallyd] ****************************************\n"
+        'fatal: [app-01.stg.example.internal]: FAILED! => {"changed": false, "msg": "Unable to restart '
+        "service tallyd: Job for tallyd.service failed because the control process exited with error "
+        'code."}\n\n'
+        "PLAY RECAP *********************************************************************\n"
+        "app-01.stg.example.internal : ok=7    changed=2    unreachable=0    failed=1    skipped=0    "
+        "rescued=0    ignored=1\n\n"
+        "ERROR: Job failed: exit code 2\n"
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert "Unable to restart service tallyd" in d.focus[0].text
