@@ -68,17 +68,20 @@ HEADER = re.compile(
     r"^\s*(?:Traceback |={3,}|-{3,}|_{3,}|#{2,} |\*{2,} |FAIL|ERROR|Failures?:|Errors?:|Offenses:|\d+\) |"
     r"Call Stack|Caused by|In file included from|Running |[-=]+ ?[A-Z]\w* ?[-=]+$)"
 )
-# Progress chatter that precedes an error without being part of it, however indented. Build systems' quiet
+# Progress chatter that precedes an error without being part of it, however indented (a step a build marks
+# done: ` ✓ building client + server bundles...`). Build systems' quiet
 # lines (`  CC      foo.o`, `  CCLD    lib.la`, ` ERLC\tx.beam`: automake's silent rules, Linux kbuild,
 # https://www.gnu.org/software/automake/manual/html_node/Automake-Silent-Rules.html) are progress too.
 PROGRESS = re.compile(
     r"^\s*(?:Compiling|Downloading|Downloaded|Checking|Fresh|Installing|Collecting|Building|Fetching|Updating|"
-    r"Resolving|Unpacking|Setting up|Requirement|Using|Running \S+ \.\.\.$|-- |\[\d+/\d+\]|\d+%"
+    r"Resolving|Unpacking|Setting up|Requirement|Using|Running \S+ \.\.\.$|-- |\[\d+/\d+\]|\d+%|[✓✔√] "
     r"|(?:CC|CXX|CPP|CCLD|CXXLD|LD|AR|AS|GEN|RANLIB|ERLC|HOSTCC|HOSTLD|LINK|YACC|LEX|FC|F77)(?:\t| +)\S+$)"
 )
 # A line that reports a test that passed (automake's `PASS: t/x`, cargo-nextest's `    PASS [ 0.01s] x`, TAP's
-# `ok 3 - x`, go's `ok  pkg`, `✓ name`): the next test's verdict, never the detail of the failure above it.
-PASSED = re.compile(r"^\s*(?:(?:PASS(?:ED)?|ok)\b|[✓✔√] )")
+# `ok 3 - x`, go's `ok  pkg`, mocha's and xcpretty's `    ✓ name` under its suite): the next test's verdict,
+# never the detail of the failure above it. A check mark at the margin is a build's progress (Next.js'
+# ` ✓ Generating static pages`), which may stand inside a failure's report.
+PASSED = re.compile(r"^\s*(?:PASS(?:ED)?|ok)\b|^\s{2,}[✓✔√] ")
 # A sanitizer's report: its first line, its summary and its last (LLVM's compiler-rt prints them all).
 SANITIZER_START = re.compile(r"(?:^|==\d+==)ERROR: \w+Sanitizer:")
 SANITIZER_SUMMARY = re.compile(r"^SUMMARY: \w+Sanitizer:")

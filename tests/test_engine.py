@@ -2613,3 +2613,40 @@ def test_an_ansible_task_it_ignored_is_not_the_failure_but_the_handler_that_fail
     )
     d = analyze_stream([log.encode()], source="-")
     assert "Unable to restart service tallyd" in d.focus[0].text
+
+
+def test_xcodebuilds_own_nslog_record_of_why_the_run_failed_stays_in_the_failure() -> None:
+    # NSLog records are the app's logging, but xcodebuild's are the runner's own account (bench/formats
+    # batch 33: the simulator that never booted)
+    log = (
+        "$ set -o pipefail && xcodebuild test -scheme Markdown-Example | xcpretty\n"
+        "▸ Building Markdown_Example/Markdown_Example [Debug]\n▸ Build Succeeded\n"
+        "2018-05-14 09:39:22.701 xcodebuild[2804:11356]  iPhoneSimulator: Timed out waiting 120 seconds for "
+        "simulator to boot, current state is 1.\n"
+        "2018-05-14 09:39:22.702 xcodebuild[2804:11356] Error Domain=com.apple.platform.iphoneos Code=2 "
+        '"Timed out waiting 120 seconds for simulator to boot, current state is 1"\n\n'
+        "Testing failed:\n\tMarkdown_Tests:\n\t\tMarkdown_Example.app (2871) encountered an error (Early "
+        "unexpected exit, operation never finished bootstrapping - no restart will be attempted.)\n"
+        "** TEST FAILED **\n\n"
+        'The command "set -o pipefail && xcodebuild test -scheme Markdown-Example | xcpretty" exited with '
+        "65.\n"
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert any("Timed out waiting 120 seconds for simulator to boot" in x.text for x in d.excerpt)
+
+
+def test_a_builds_progress_check_mark_is_not_a_passing_test_that_ends_the_failure() -> None:
+    # Next.js marks a build step done with ` ✓ ...` at the margin, between the prerender error and its report
+    # of the paths that failed; a passing test's `    ✓ name` is indented under its suite (bench/formats
+    # batch 34)
+    log = (
+        "$ pnpm run build\n   Generating static pages (0/24) ...\n"
+        'Error occurred prerendering page "/changelog". Read more: https://nextjs.org/docs/messages/prerender-error\n'
+        "\nTypeError: Cannot read properties of undefined (reading 'map')\n"
+        "    at p (/home/runner/work/web/web/.next/server/app/changelog/page.js:1:4125)\n"
+        "   Generating static pages (18/24)\n ✓ Generating static pages (24/24)\n\n"
+        "> Export encountered errors on following paths:\n\t/changelog/page: /changelog\n"
+        " ELIFECYCLE  Command failed with exit code 1.\n"
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert any(x.text == "> Export encountered errors on following paths:" for x in d.excerpt)
