@@ -2650,3 +2650,23 @@ def test_a_builds_progress_check_mark_is_not_a_passing_test_that_ends_the_failur
     )
     d = analyze_stream([log.encode()], source="-")
     assert any(x.text == "> Export encountered errors on following paths:" for x in d.excerpt)
+
+
+def test_pips_boxed_build_failure_is_a_dependency_not_a_vitest_failure() -> None:
+    # pip 22+ heads a failed build step with `×`, the mark vitest gives a failed test
+    log = (
+        "$ pip install -r requirements.txt\nCollecting netifaces==0.11.0\n"
+        "  Running setup.py install for netifaces: started\n"
+        "  Running setup.py install for netifaces: finished with status 'error'\n"
+        "  error: subprocess-exited-with-error\n\n"
+        "  × Running setup.py install for netifaces did not run successfully.\n"
+        "  │ exit code: 1\n  ╰─> [3 lines of output]\n"
+        "      netifaces.c:1:10: fatal error: Python.h: No such file or directory\n"
+        "      compilation terminated.\n"
+        "      error: command '/usr/bin/x86_64-linux-gnu-gcc' failed with exit code 1\n"
+        "      [end of output]\n\n"
+        "× Encountered error while trying to install package.\n╰─> netifaces\n"
+        "ERROR: Job failed: exit code 1\n"
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.category is Category.DEPENDENCY
