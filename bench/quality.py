@@ -26,8 +26,8 @@ from agent.engine import analyze_file
 from agent.logtext import split_lines
 
 ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\[(?:\d{1,3}(?:;\d{1,3})*)?[mK]")
-# The timestamps a CI puts before each line, not part of what the tool printed: GitHub's (`2024-03-11T09:14:22.51Z `)
-# and the Jenkins Timestamper plugin's (`[2024-03-12T10:15:21.810Z] `).
+# The timestamps a CI puts before each line, not part of what the tool printed: GitHub's
+# (`2024-03-11T09:14:22.51Z `) and the Jenkins Timestamper plugin's (`[2024-03-12T10:15:21.810Z] `).
 GITHUB_TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ?|^\[\d{4}-\d\d-\d\dT[\d:.]+Z?\] ")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 KEYWORD = re.compile(r"error|fail", re.IGNORECASE)
