@@ -2670,3 +2670,59 @@ def test_pips_boxed_build_failure_is_a_dependency_not_a_vitest_failure() -> None
     )
     d = analyze_stream([log.encode()], source="-")
     assert d.category is Category.DEPENDENCY
+
+
+def test_npm_2s_closing_advice_does_not_outweigh_the_failed_test_above_it() -> None:
+    # npm 2-4 closed a failed `npm test` with a dozen lines of the same advice whatever failed
+    advice = [
+        "npm ERR! Linux 4.4.0-101-generic",
+        'npm ERR! argv "/home/travis/.nvm/versions/node/v4.6.0/bin/node" "/home/travis/.nvm/bin/npm" "test"',
+        "npm ERR! node v4.6.0",
+        "npm ERR! npm  v2.15.9",
+        "npm ERR! code ELIFECYCLE",
+        "npm ERR! ledgerline@1.4.0 test: `karma start karma.conf.js --single-run`",
+        "npm ERR! Exit status 1",
+        "npm ERR! ",
+        "npm ERR! Failed at the ledgerline@1.4.0 test script 'karma start karma.conf.js --single-run'.",
+        "npm ERR! Make sure you have the latest version of node.js and npm installed.",
+        "npm ERR! If you do, this is most likely a problem with the ledgerline package,",
+        "npm ERR! not with npm itself.",
+        "npm ERR! Tell the author that this fails on your system:",
+        "npm ERR!     karma start karma.conf.js --single-run",
+        "npm ERR! You can get information on how to open an issue for this project with:",
+        "npm ERR!     npm bugs ledgerline",
+        "npm ERR! Or if that isn't available, you can get their info via:",
+        "npm ERR!     npm owner ls ledgerline",
+        "npm ERR! There is likely additional logging output above.",
+        "",
+        "npm ERR! Please include the following file with any support request:",
+        "npm ERR!     /home/travis/build/ledgerline/ledgerline/npm-debug.log",
+    ]
+    log = "\n".join(
+        [
+            "$ npm test",
+            "PhantomJS 2.1.1 (Linux 0.0.0) invoiceService #computeTotals should apply line discounts FAILED",
+            "\tTypeError: undefined is not a constructor (evaluating 'lines.find(isDiscount)')",
+            "PhantomJS 2.1.1 (Linux 0.0.0): Executed 318 of 318 (1 FAILED) (2.316 secs / 1.982 secs)",
+            "",
+            *advice,
+            'The command "npm test" exited with 1.',
+        ]
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.focus[0].text.startswith("PhantomJS 2.1.1 (Linux 0.0.0) invoiceService")
+    assert d.category is Category.TEST
+
+
+def test_a_powershell_step_that_does_not_parse_is_the_jobs_configuration() -> None:
+    log = (
+        "##[group]Run $version = (Get-Content VERSION).Trim()\n##[endgroup]\n"
+        "ParserError: D:\\a\\_temp\\9e938f93-8208-43b9-ae29-e451a01047c1.ps1:6\n"
+        "Line |\n   6 |  if ($env:GITHUB_REF -like 'refs/tags/*') {\n"
+        "     |                                           ~\n"
+        "     | Missing closing '}' in statement block or type definition.\n"
+        "##[error]Process completed with exit code 1.\n"
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.focus[0].text.startswith("ParserError: ")
+    assert d.category is Category.CONFIGURATION
