@@ -786,6 +786,10 @@ _LEVEL = r"^\s*(?:\[\w+\]\s*)?"
 _RESTATED = re.compile(_LEVEL + r"(?:(?<=\]\s)\([^)]*\)\s+|>\s+|Caused by: [\w.$]+: |Exit code: \d+ - )")
 _LEVEL_TAG = re.compile(_LEVEL)
 RESTATED_REACH = 200  # how far above a restatement its first telling is looked for
+# A line announcing another attempt (Bundler's `Retrying download gem from https://rubygems.org/ due to
+# error (2/4): ...`, `travis_retry`'s `The command "x" failed. Retrying, 2 of 3.`): the step went on after
+# it, so the failure is the error it ended on, not the same error told while it was still trying.
+RETRYING = re.compile(r"(?i)\bretrying\b|\bwill retry\b")
 
 
 def _message(text: str) -> str:
@@ -865,6 +869,7 @@ def _first_of_kind(
         # Nor the source line of a Python traceback's frame (`    raise ReadTimeoutError(...)` under `File
         # "...", line 336, in _error_catcher`): the code that raised, above the exception it raised.
         and not ((frame := view.get(n - 1)) is not None and PY_FRAME.match(frame.text))
+        and not RETRYING.search(other.text)
     ]
     first = min(earlier, default=anchor)
     if not _RESTATED.match(clean.text) or region is None:

@@ -2726,3 +2726,28 @@ def test_a_powershell_step_that_does_not_parse_is_the_jobs_configuration() -> No
     d = analyze_stream([log.encode()], source="-")
     assert d.focus[0].text.startswith("ParserError: ")
     assert d.category is Category.CONFIGURATION
+
+
+def test_a_retried_downloads_failure_is_the_error_it_ended_on_not_its_first_retry() -> None:
+    # Bundler told the same network error while it retried; it gave up on the last one
+    reset = "Errno::ECONNRESET: Connection reset by peer - SSL_connect (https://rubygems.org/gems/sass-3.4.22.gem)"
+    lines = [
+        "$ bundle install --jobs=3 --retry=3 --deployment",
+        "Fetching gem metadata from https://rubygems.org/",
+    ]
+    for attempt, gems in ((2, ["execjs 2.7.0", "thor 0.19.1"]), (3, ["warden 1.2.6"]), (4, ["puma 3.6.0"])):
+        lines.append(
+            f"Retrying download gem from https://rubygems.org/ due to error ({attempt}/4): "
+            f"Gem::RemoteFetcher::FetchError {reset}"
+        )
+        lines += [f"Installing {gem}" for gem in gems]
+    lines += [
+        f"Gem::RemoteFetcher::FetchError: {reset}",
+        "An error occurred while installing sass (3.4.22), and Bundler cannot continue.",
+        "Make sure that `gem install sass -v '3.4.22'` succeeds before bundling.",
+        'The command "eval bundle install --jobs=3 --retry=3 --deployment" failed. Retrying, 2 of 3.',
+        'The command "eval bundle install --jobs=3 --retry=3 --deployment" failed 3 times.',
+    ]
+    d = analyze_stream(["\n".join(lines).encode()], source="-")
+    assert d.focus[0].text == f"Gem::RemoteFetcher::FetchError: {reset}"
+    assert not any(x.text.startswith("Retrying") for x in d.excerpt)
