@@ -2751,3 +2751,32 @@ def test_a_retried_downloads_failure_is_the_error_it_ended_on_not_its_first_retr
     d = analyze_stream(["\n".join(lines).encode()], source="-")
     assert d.focus[0].text == f"Gem::RemoteFetcher::FetchError: {reset}"
     assert not any(x.text.startswith("Retrying") for x in d.excerpt)
+
+
+@pytest.mark.parametrize(
+    ("line", "category"),
+    [
+        # a tool no rule knows, failing to download or meeting a server's 5xx: network
+        (
+            "error: failed to download from `https://crates.io/api/v1/crates/euclid/0.19.9/download`",
+            "network",
+        ),
+        ("[ERROR] The sources of the following couldn't be obtained, aborting:", "network"),
+        ("fetch https://proxy.example.org/mod/@v/list: 502 Bad Gateway", "network"),
+        # XCTest's failed assertion, in a compiler's `file:line: error:` form: test
+        (
+            "/Users/runner/work/chronicle/Tests/ChronicleTests/TimeFormatTests.swift:41: error: "
+            "-[ChronicleTests.TimeFormatTests testNoon12Hour] : XCTAssertEqual failed: "
+            '("12:00 PM") is not equal to ("12:00 PM")',
+            "test",
+        ),
+        # a resolver that could not satisfy the build: dependency
+        ("> Could not resolve all files for configuration ':app:compileClasspath'.", "dependency"),
+    ],
+)
+def test_without_rules_downloads_5xx_xctest_and_unresolved_builds_have_their_kinds(
+    line: str, category: str
+) -> None:
+    log = f"$ ./scripts/run.sh\n{line}\n" + 'The command "./scripts/run.sh" exited with 1.\n'
+    d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
+    assert d.category.value == category
