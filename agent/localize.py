@@ -101,6 +101,8 @@ PREFIX_ONLY = re.compile(r"^npm (?:ERR!|error)\s*$")
 # (`=== RUN   TestX`), whose logs are that test's own, not the failure of the test above it
 # (https://pkg.go.dev/cmd/go#hdr-Testing_flags, `-v`); and the GitHub runner's `Post job cleanup.`, the first
 # line of an action's post step, which a job log gives no group marker.
+# A command echoed by the CI or the shell (`$ make` at Travis' and GitLab's prompt, `+ make` under `set -x`).
+COMMAND = re.compile(r"^[$+] \S")
 BOUNDARY = re.compile(
     r"^(?:\$ |\+ |> \S+@\S+ |==> |\[Pipeline\]|Running |Step \d+/\d+|#\d+ \[|=== RUN |Post job cleanup\.$)"
 )
@@ -291,6 +293,8 @@ class LineScorer:
                 if self.section_indented(clean.text) and shallowest <= _indent(clean.text):
                     return 0.0
                 return weight
+            if COMMAND.match(clean.text):
+                return 0.0  # the output of a later command: no section above it reaches past its echo
             shallowest = min(shallowest, _indent(clean.text))
             above -= 1
         return 0.0

@@ -2780,3 +2780,22 @@ def test_without_rules_downloads_5xx_xctest_and_unresolved_builds_have_their_kin
     log = f"$ ./scripts/run.sh\n{line}\n" + 'The command "./scripts/run.sh" exited with 1.\n'
     d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
     assert d.category.value == category
+
+
+def test_a_command_run_with_or_true_is_not_why_the_job_failed() -> None:
+    # Bitbucket Pipelines echoes each script line with `+ `; mypy is advisory, flake8 failed the step
+    log = (
+        "+ mypy payments/ || true\n"
+        'payments/gateways/stripe_gateway.py:88: error: Item "None" of "PaymentIntent | None" has no '
+        'attribute "latest_charge"  [union-attr]\n'
+        'payments/refunds.py:91: error: Incompatible return value type (got "Refund | None", expected '
+        '"Refund")  [return-value]\n'
+        "Found 2 errors in 2 files (checked 61 source files)\n"
+        "+ flake8 payments/ tests/\n"
+        "payments/refunds.py:12:1: F401 'decimal.ROUND_HALF_UP' imported but unused\n"
+        "payments/refunds.py:64:80: E501 line too long (97 > 79 characters)\n"
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.focus[0].text.startswith("payments/refunds.py:12:1: F401")
+    assert d.category is Category.LINT
+    assert not any("error:" in x.text for x in d.excerpt)
