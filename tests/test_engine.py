@@ -2770,13 +2770,21 @@ def test_a_retried_downloads_failure_is_the_error_it_ended_on_not_its_first_retr
             '("12:00 PM") is not equal to ("12:00 PM")',
             "test",
         ),
+        # the job's own setup: a tool the step needs is not installed, a secret it needs is not set
+        (
+            "##[error]Unable to locate executable file: pnpm. Please verify either the file path exists",
+            "configuration",
+        ),
+        (
+            "ArgumentError: Missing `secret_key_base` for 'production' environment, set this string with "
+            "`bin/rails credentials:edit`",
+            "configuration",
+        ),
         # a resolver that could not satisfy the build: dependency
         ("> Could not resolve all files for configuration ':app:compileClasspath'.", "dependency"),
     ],
 )
-def test_without_rules_downloads_5xx_xctest_and_unresolved_builds_have_their_kinds(
-    line: str, category: str
-) -> None:
+def test_without_rules_the_words_of_a_line_name_its_kind(line: str, category: str) -> None:
     log = f"$ ./scripts/run.sh\n{line}\n" + 'The command "./scripts/run.sh" exited with 1.\n'
     d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
     assert d.category.value == category
