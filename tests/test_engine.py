@@ -2807,3 +2807,22 @@ def test_a_command_run_with_or_true_is_not_why_the_job_failed() -> None:
     assert d.focus[0].text.startswith("payments/refunds.py:12:1: F401")
     assert d.category is Category.LINT
     assert not any("error:" in x.text for x in d.excerpt)
+
+
+@pytest.mark.parametrize(
+    "killed",
+    [
+        # cargo relays Rust's ExitStatus of a rustc the kernel killed
+        "  process didn't exit successfully: `rustc --crate-name tilegen` (signal: 9, SIGKILL: kill)",
+        # go build relays os/exec's ExitError
+        "go build example.com/app/gen: /usr/local/go/pkg/tool/linux_amd64/compile: signal: killed",
+    ],
+)
+def test_a_compiler_killed_by_sigkill_is_the_machine_out_of_memory(killed: str) -> None:
+    log = (
+        f"$ make release\n   Compiling tilegen v0.3.1\n{killed}\n"
+        + 'The command "make release" exited with 2.\n'
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.rule == "infra.out-of-memory-killed"
+    assert d.category is Category.INFRASTRUCTURE
