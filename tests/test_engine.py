@@ -2826,3 +2826,39 @@ def test_a_compiler_killed_by_sigkill_is_the_machine_out_of_memory(killed: str) 
     d = analyze_stream([log.encode()], source="-")
     assert d.rule == "infra.out-of-memory-killed"
     assert d.category is Category.INFRASTRUCTURE
+
+
+def test_a_cmake_older_than_the_project_requires_is_the_jobs_configuration() -> None:
+    log = (
+        "$ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release\n"
+        "CMake Error at CMakeLists.txt:1 (cmake_minimum_required):\n"
+        "  CMake 3.10 or higher is required.  You are running version 3.9.2\n\n"
+        "-- Configuring incomplete, errors occurred!\n"
+        'The command "cmake -S . -B build -DCMAKE_BUILD_TYPE=Release" exited with 1.\n'
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.rule == "c.cmake-too-old"
+    assert d.category is Category.CONFIGURATION
+
+
+def test_valgrinds_definite_leak_leads_over_a_passing_tests_diagnostics() -> None:
+    # `valgrind --error-exitcode=1` failed the run on a leak, after a TAP stream whose passing tests printed
+    # the parser's expected errors as diagnostics
+    log = (
+        "$ make test\nvalgrind --leak-check=full --error-exitcode=1 ./build/test_parser\n"
+        "ok 15 - missing ] reports line number\n"
+        "# ini: error: line 3: expected ']' to close section header\n"
+        "ok 16 - key without = reports line number\n1..16\n==4215== \n==4215== HEAP SUMMARY:\n"
+        "==4215==     in use at exit: 96 bytes in 2 blocks\n==4215== \n"
+        "==4215== 64 bytes in 1 blocks are definitely lost in loss record 2 of 2\n"
+        "==4215==    at 0x4C2AB80: malloc (in /usr/lib/valgrind/vgpreload_memcheck-amd64-linux.so)\n"
+        "==4215==    by 0x401A3D: strbuf_grow (strbuf.c:41)\n==4215== \n==4215== LEAK SUMMARY:\n"
+        "==4215==    definitely lost: 64 bytes in 1 blocks\n"
+        "==4215==    indirectly lost: 0 bytes in 0 blocks\n"
+        "==4215== ERROR SUMMARY: 1 errors from 1 contexts (suppressed: 0 from 0)\n"
+        "make: *** [test] Error 1\n"
+        'The command "make test" exited with 2.\n'
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert "definitely lost" in d.focus[0].text
+    assert d.category is Category.TEST
