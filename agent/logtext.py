@@ -61,6 +61,11 @@ GH_CLI_PREFIX = re.compile(r"^[^\t\n]+\t[^\t\n]*\t(?=\ufeff?\d{4}-\d\d-\d\dT\d\d
 # Turborepo runs a monorepo's tasks side by side and prefixes every line of a task's output with
 # `<package>:<task>: ` (https://turbo.build/repo/docs/reference/run#--log-prefix): kept for display, like a
 # workflow command, so that the tool's own line (`FAIL  src/x.test.ts > ...`) reads as the tool prints it.
+# TeamCity's build log as downloaded: `[14:02:46]E:\t\t [dotnet test] message`, the time, the status (` `
+# normal, `i` verbose, `W` warning, `E` error), tab-indented nesting and the block the line belongs to
+# (https://www.jetbrains.com/help/teamcity/build-log.html). Read past and kept for display, like a Turborepo
+# task's prefix.
+TEAMCITY_PREFIX = re.compile(r"^\[\d\d:\d\d:\d\d\][ iWEF]:\s*(?:\[[^\]]*\] ?)?")
 TASK_PREFIX = re.compile(r"^(?:@[a-z0-9][\w.~-]*/)?[a-z0-9][\w.~-]*:[a-z][\w-]*(?::[\w-]+)?:(?: |$)")
 TRAVIS_MARKER = re.compile(r"^travis_(fold|time):(start|end):([^\s:]*)(?::\S*)?")
 
@@ -162,6 +167,8 @@ def clean_line(raw: str) -> CleanLine:
             text = text[jstamp.end() :]
         elif task := TASK_PREFIX.match(text):
             return CleanLine(text[task.end() :].rstrip(), Marker.NONE, "", system, task.group())
+        elif text.startswith("[") and (team := TEAMCITY_PREFIX.match(text)):
+            return CleanLine(text[team.end() :].rstrip(), Marker.NONE, "", system, team.group())
     return CleanLine(text.rstrip(), Marker.NONE, "", system)
 
 

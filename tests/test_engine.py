@@ -2862,3 +2862,33 @@ def test_valgrinds_definite_leak_leads_over_a_passing_tests_diagnostics() -> Non
     d = analyze_stream([log.encode()], source="-")
     assert "definitely lost" in d.focus[0].text
     assert d.category is Category.TEST
+
+
+def test_a_maven_failure_in_a_teamcity_build_log_is_read_through_its_prefix() -> None:
+    # Maven's closing advice under its error is known boilerplate once TeamCity's `[time] :\t [Step 2/2] ` is
+    # read past: the excerpt ends at the error
+    goal = (
+        "[ERROR] Failed to execute goal org.apache.maven.plugins:maven-deploy-plugin:3.1.1:deploy "
+        "(default-deploy) on project billing-core: Failed to deploy artifacts: Could not transfer "
+        "artifact com.acme:billing-core:jar:2.4.0 from/to nexus (https://nexus.acme.io/releases/): "
+        "status code: 401, reason phrase: Unauthorized (401) -> [Help 1]"
+    )
+    lines = [
+        "[INFO] --- maven-deploy-plugin:3.1.1:deploy (default-deploy) @ billing-core ---",
+        "[INFO] BUILD FAILURE",
+        "[INFO] ------------------------------------------------------------------------",
+        goal,
+        "[ERROR] ",
+        "[ERROR] To see the full stack trace of the errors, re-run Maven with the -e switch.",
+        "[ERROR] Re-run Maven using the -X switch to enable full debug logging.",
+        "[ERROR] ",
+        "[ERROR] For more information about the errors and possible solutions, please read the following "
+        "articles:",
+        "[ERROR] [Help 1] http://cwiki.apache.org/confluence/display/MAVEN/MojoExecutionException",
+    ]
+    log = "".join(f"[11:39:{20 + i}] :\t [Step 2/2] {line}\n" for i, line in enumerate(lines))
+    log += "[11:39:31]E:\t [Step 2/2] Process exited with code 1 (Step: Deploy to Nexus (Command Line))\n"
+    d = analyze_stream([log.encode()], source="-")
+    assert d.focus[0].text == f"[11:39:23] :\t [Step 2/2] {goal}"
+    assert not any("To see the full stack trace" in x.text for x in d.excerpt)
+    assert d.category is Category.DEPLOYMENT

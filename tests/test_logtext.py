@@ -138,6 +138,31 @@ def test_a_turborepo_task_prefix_is_read_past_and_kept_for_display(raw: str, pre
 
 
 @pytest.mark.parametrize(
+    ("raw", "prefix", "text"),
+    [
+        (
+            "[11:39:26] :\t [Step 2/2] [ERROR] Failed to execute goal maven-deploy-plugin:3.1.1:deploy",
+            "[11:39:26] :\t [Step 2/2] ",
+            "[ERROR] Failed to execute goal maven-deploy-plugin:3.1.1:deploy",
+        ),
+        (
+            "[14:02:46]E:\t\t\t\t [Billing.Tests.InvoiceTotalsTests.Total_includes_tax]   Expected: 107.00m",
+            "[14:02:46]E:\t\t\t\t [Billing.Tests.InvoiceTotalsTests.Total_includes_tax] ",
+            "  Expected: 107.00m",
+        ),
+        # gulp's own time stamp has no status: not TeamCity's
+        ("[10:15:21] Using gulpfile ~/app/gulpfile.js", "", "[10:15:21] Using gulpfile ~/app/gulpfile.js"),
+    ],
+)
+def test_teamcitys_time_status_and_block_are_read_past_and_kept_for_display(
+    raw: str, prefix: str, text: str
+) -> None:
+    line = clean_line(raw)
+    assert (line.prefix, line.text) == (prefix, text)
+    assert line.display == raw
+
+
+@pytest.mark.parametrize(
     "raw",
     [
         "main.c:12: error: expected ';'",
