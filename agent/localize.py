@@ -33,7 +33,9 @@ SIBLING_SHARE = 0.5  # a next list item scoring less than this share of the anch
 MAX_DETAIL_UP = 30
 PARAGRAPHS = 8
 POSITION_WEIGHT = 2.0
-OUTSIDE_PENALTY = 3.0
+# A line outside every failing step: a step that passed did not fail the job, even where a rule knows its
+# error (rvm's curl 404 before it installs Ruby from source), unless nothing in the failing step says more.
+OUTSIDE_PENALTY = 5.0
 QUIET_LINES = 10
 QUIET_VERDICT = 2  # a last paragraph this short is a verdict on the one above it
 FIRST_FAILURE_BONUS = 0.5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -2892,3 +2893,41 @@ def test_a_maven_failure_in_a_teamcity_build_log_is_read_through_its_prefix() ->
     assert d.focus[0].text == f"[11:39:23] :\t [Step 2/2] {goal}"
     assert not any("To see the full stack trace" in x.text for x in d.excerpt)
     assert d.category is Category.DEPLOYMENT
+
+
+def test_a_rule_known_error_of_a_step_that_passed_does_not_outrank_the_failing_step() -> None:
+    # bench/formats batch 47: rvm's binary lookup prints curl's 404 (a rule knows it), then installs Ruby and
+    # the step passes; the step that failed is RuboCop's, whose offenses no generic signal weighs much.
+    log = (
+        "travis_fold:start:rvm\r\x1b[0Ktravis_time:start:2b5fe5f2\r\x1b[0K$ rvm use 2.5.1 --binary\n"
+        "curl: (22) The requested URL returned error: 404 Not Found\n"
+        "Required ruby-2.5.1 is not installed - installing.\n"
+        "curl: (22) The requested URL returned error: 404 Not Found\n"
+        "Found remote file https://rubies.travis-ci.org/ubuntu/14.04/x86_64/ruby-2.5.1.tar.bz2\n"
+        "ruby-2.5.1 - #validate binary\n"
+        "travis_time:end:2b5fe5f2:start=1527192860,finish=1527192871\r\x1b[0Ktravis_fold:end:rvm\r\x1b[0K\n"
+        "travis_time:start:fe563673\r\x1b[0K$ bundle exec rubocop\n"
+        "Inspecting 143 files\n"
+        "......................C...............W.........................C.............\n"
+        "\n"
+        "Offenses:\n"
+        "\n"
+        "app/models/subscription.rb:42:5: C: Style/GuardClause: Use a guard clause (return unless active?)"
+        " instead of wrapping the code inside a conditional expression.\n"
+        "    if active?\n"
+        "    ^^\n"
+        "app/services/billing/invoice_builder.rb:17:121: C: Metrics/LineLength: Line is too long. [134/120]\n"
+        "      line_items.map { |item| build_line(item, currency: account.currency, tax: tax_for(item)) }\n"
+        "                                                                                  ^^^^^^^^^^^^\n"
+        "lib/tasks/import.rake:9:7: W: Lint/UselessAssignment: Useless assignment to variable - count.\n"
+        "      count = 0\n"
+        "      ^^^^^\n"
+        "\n"
+        "143 files inspected, 3 offenses detected\n"
+        "travis_time:end:fe563673:start=1527192891,finish=1527192897\r\x1b[0K\n"
+        '\x1b[31;1mThe command "bundle exec rubocop" exited with 1.\x1b[0m\n'
+        "\n"
+        "Done. Your build exited with 1.\n"
+    )
+    d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
+    assert re.match(r"^[\w/.]+:\d+:\d+: [CW]: ", d.focus[0].text), d.focus[0].text
