@@ -174,6 +174,12 @@ def failing_regions(steps: list[StepMark], total: int) -> list[Region]:
         if exit_mark.name:  # Travis names the command that exited
             wanted = exit_mark.name.rstrip('" ')
             start_mark = next((s for s in reversed(starts) if s.name.rstrip('" ') == wanted), None)
+            if start_mark is None:
+                # Travis quotes the command in its exit line as the shell ran it (`\\hbox` as `\hbox`, the
+                # escape of `echo -e "\e..."` as the byte, `bundle install` as `eval bundle install`), so the
+                # echo may not match: the command is then the last one echoed before the exit, not the log's
+                # first fold (whose end would close the region before the command ran).
+                start_mark = next((s for s in reversed(starts) if s.prompt), None)
         if start_mark is None:
             runs = [
                 s for s in starts if s.name.startswith("Run ") or s.name in ("step_script", "build_script")

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent import scan as scan_module
+from agent.localize import failing_regions
 from agent.logtext import split_lines
 from agent.scan import Scanner, scan
 from agent.signals import default_signals
@@ -150,3 +151,26 @@ def test_candidates_and_windows_hold_the_lines_their_numbers_name(data: bytes, w
             n = cand.window.first + i
             assert clean.text == (lines[n - 1] if n <= len(lines) else "")  # after a last break: nothing
     assert {n for n, text in enumerate(lines, 1) if text in ERRORS} <= {c.line for c in result.candidates}
+
+
+def test_a_travis_exit_that_quotes_its_command_otherwise_still_bounds_that_command() -> None:
+    # Travis quotes the command as the shell ran it: `eval bundle install` for the echoed `bundle install`
+    # (bench/formats batch 47), `\hbox` for the echoed `\\hbox` (LogChunks, cplusplus/draft). The first fold
+    # of the log (the worker's information) is not the command, and its end did close the region.
+    log = (
+        "travis_fold:start:worker_info\r\x1b[0KWorker information\n"
+        "hostname: 1a2b3c4d-travis-job\n"
+        "travis_fold:end:worker_info\r\x1b[0K\n"
+        "travis_fold:start:install.bundler\r\x1b[0K$ bundle install --jobs=3 --deployment\n"
+        "Your Ruby version is 2.3.4, but your Gemfile specified 2.4.1\n"
+        "travis_fold:end:install.bundler\r\x1b[0K\n"
+        'The command "eval bundle install --jobs=3 --deployment" failed and exited with 18 during .\n'
+        "\n"
+        "Your build has been stopped.\n"
+    )
+    result = scan([log.encode()])
+    (region,) = failing_regions(result.steps, result.total_lines)
+    assert region.start is not None
+    assert region.start.name == "bundle install --jobs=3 --deployment"
+    error = next(n for n, text in enumerate(split_lines(log), 1) if text.startswith("Your Ruby version"))
+    assert region.begin < error < region.end
