@@ -2931,3 +2931,35 @@ def test_a_rule_known_error_of_a_step_that_passed_does_not_outrank_the_failing_s
     )
     d = analyze_stream([log.encode()], source="-", catalog=_generic_catalog())
     assert re.match(r"^[\w/.]+:\d+:\d+: [CW]: ", d.focus[0].text), d.focus[0].text
+
+
+def test_latexmk_closing_lines_do_not_outweigh_what_tex_stopped_on() -> None:
+    # bench/formats batch 45: latexmk's closing lines after a failed run, each with an error word, outweighed
+    # the missing package TeX stopped on as one paragraph.
+    log = (
+        "$ latexmk -pdf -interaction=nonstopmode -halt-on-error paper.tex\n"
+        "(/usr/share/texlive/texmf-dist/tex/latex/base/article.cls\n"
+        "Document Class: article 2014/09/29 v1.4h Standard LaTeX document class\n"
+        ")\n"
+        "\n"
+        "! LaTeX Error: File `cleveref.sty' not found.\n"
+        "\n"
+        "Type X to quit or <RETURN> to proceed,\n"
+        "or enter new name. (Default extension: sty)\n"
+        "\n"
+        "Enter file name: \n"
+        "! Emergency stop.\n"
+        "<read *> \n"
+        "\n"
+        "l.31 \\usepackage\n"
+        "                {cleveref}^^M\n"
+        "*** (cannot \\read from terminal in nonstop modes)\n"
+        "Latexmk: Errors, so I did not complete making targets\n"
+        "Collected error summary (may duplicate other messages):\n"
+        "  pdflatex: Command for 'pdflatex' gave return code 256\n"
+        "Latexmk: Use the -f option to force complete processing,\n"
+        " unless error was exceeded.\n"
+        'The command "latexmk -pdf -interaction=nonstopmode -halt-on-error paper.tex" exited with 12.\n'
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.focus[0].text == "! LaTeX Error: File `cleveref.sty' not found."
