@@ -2963,3 +2963,21 @@ def test_latexmk_closing_lines_do_not_outweigh_what_tex_stopped_on() -> None:
     )
     d = analyze_stream([log.encode()], source="-")
     assert d.focus[0].text == "! LaTeX Error: File `cleveref.sty' not found."
+
+
+def test_maven_enforcer_version_rule_is_a_configuration_problem() -> None:
+    # bench/formats batch 44: the Maven the job ran on is older than the project allows
+    log = (
+        "[INFO] --- maven-enforcer-plugin:1.4.1:enforce (enforce-maven) @ vertx-lang-kotlin ---\n"
+        "[WARNING] Rule 0: org.apache.maven.plugins.enforcer.RequireMavenVersion failed with message:\n"
+        "Detected Maven Version: 3.2.5 is not in the allowed range [3.3.1,).\n"
+        "[INFO] ------------------------------------------------------------------------\n"
+        "[INFO] BUILD FAILURE\n"
+        "[INFO] ------------------------------------------------------------------------\n"
+        "[ERROR] Failed to execute goal org.apache.maven.plugins:maven-enforcer-plugin:1.4.1:enforce"
+        " (enforce-maven) on project vertx-lang-kotlin: Some Enforcer rules have failed. Look above for"
+        " specific messages explaining why the rule failed. -> [Help 1]\n"
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.category is Category.CONFIGURATION
+    assert d.rule == "jvm.enforcer-version"
