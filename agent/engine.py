@@ -135,6 +135,7 @@ def analyze_stream(
         section_indented=signals.section_indented,
         verdict_weight=signals.verdict_weight,
         names_cause=_names_cause_for(catalog),
+        stops=signals.stops,
     )
     return _diagnose(source, result, found, catalog, redactor)
 

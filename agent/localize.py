@@ -500,6 +500,7 @@ def localize(
     names_cause: Callable[[str], bool] = lambda _: False,
     section_indented: Callable[[str], bool] = lambda _: False,
     verdict_weight: Callable[[str], float | None] = lambda _: None,
+    stops: Callable[[str], bool] = lambda _: False,
 ) -> Localized:
     regions = failing_regions(scan.steps, scan.total_lines)
     view = LogView(scan)
@@ -588,6 +589,10 @@ def localize(
     first = _first_of_kind(anchor, view, scored, scorer, rule_of)
     if first != anchor:
         anchor = first
+        top, bottom = paragraph(anchor, view, limits(anchor), erring, strength)
+    stopped = _stopped_after(anchor, scored, view, scorer, stops)
+    if stopped is not None:
+        anchor = stopped
         top, bottom = paragraph(anchor, view, limits(anchor), erring, strength)
     anchor_score = line_score(anchor)
     threshold = max(1.5, anchor_score * NEIGHBOUR_SHARE)
@@ -722,6 +727,24 @@ def localize(
     focus = [(n, clean.display) for n in chosen if (clean := view.get(n)) is not None]
     region = scorer.region_of(anchor) or regions[-1]
     return Localized(focus, excerpt, anchor_score, region.start, region.exit, params, exit_line)
+
+
+def _stopped_after(
+    anchor: int,
+    scored: list[tuple[float, int]],
+    view: LogView,
+    scorer: LineScorer,
+    stops: Callable[[str], bool],
+) -> int | None:
+    """The CI's statement that it stopped the job, below an anchor in a command that never returned (no exit
+    line closes its step): nothing the command printed ended it, so the stop is what failed the job."""
+    region = scorer.region_of(anchor)
+    if region is None or region.exit is not None or stops((view.get(anchor) or EMPTY).text):
+        return None
+    return min(
+        (n for _, n in scored if n > anchor and stops((view.get(n) or EMPTY).text)),
+        default=None,
+    )
 
 
 def _tap_diagnostic(anchor: int, view: LogView, limits: tuple[int, int]) -> tuple[int, int] | None:

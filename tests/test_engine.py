@@ -2981,3 +2981,37 @@ def test_maven_enforcer_version_rule_is_a_configuration_problem() -> None:
     d = analyze_stream([log.encode()], source="-")
     assert d.category is Category.CONFIGURATION
     assert d.rule == "jvm.enforcer-version"
+def test_the_ci_stopping_a_command_that_never_returned_leads_over_what_it_logged() -> None:
+    # bench/formats batches 44, 47 and 49: mocha's suite passes but the process never exits, and Travis stops
+    # the job after ten minutes without output; a passing test's logged stack above says more words.
+    log = (
+        "travis_time:start:1c2d3e4f\r\x1b[0K$ npm test\n"
+        "\n"
+        "> ticketing-api@1.4.0 test /home/travis/build/ferrylane/ticketing-api\n"
+        "> mocha --recursive test\n"
+        "\n"
+        "  Error handler\n"
+        "Error: simulated failure for /api/_boom\n"
+        "    at router.get (/home/travis/build/ferrylane/ticketing-api/test/helpers/boom-route.js:7:11)\n"
+        "    at Layer.handle [as handle_request] (/home/travis/build/ferrylane/ticketing-api/node_modules/"
+        "express/lib/router/layer.js:95:5)\n"
+        "    at next (/home/travis/build/ferrylane/ticketing-api/node_modules/express/lib/router/"
+        "route.js:137:13)\n"
+        "    ✓ returns 500 and hides the stack in production\n"
+        "    ✓ returns 404 json for unknown routes\n"
+        "\n"
+        "  21 passing (3s)\n"
+        "  2 pending\n"
+        "\n"
+        "\n"
+        "No output has been received in the last 10m0s, this potentially indicates a stalled build or"
+        " something wrong with the build itself.\n"
+        "Check the details on how to adjust your build configuration on: https://docs.travis-ci.com/user/"
+        "common-build-problems/#Build-times-out-because-no-output-was-received\n"
+        "\n"
+        "The build has been terminated\n"
+    )
+    for catalog in (None, _generic_catalog()):
+        d = analyze_stream([log.encode()], source="-", catalog=catalog)
+        assert d.focus[0].text.startswith("No output has been received in the last 10m0s"), d.focus[0].text
+        assert d.category is Category.INFRASTRUCTURE

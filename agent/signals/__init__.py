@@ -25,6 +25,8 @@ class Signal:
     # without any is not searched: on logs whose lines are all different (timestamps, counters) the
     # signals are searched once per candidate line, and most signals cannot match most lines.
     screen: frozenset[str] | None = None
+    # The CI's own word that it stopped a job whose command had not returned (a time limit, no output).
+    stops: bool = False
 
 
 class Prefilter(Protocol):
@@ -76,6 +78,10 @@ class SignalSet:
             section.indented for section in self.sections if not section.below and section.header.search(text)
         )
 
+    def stops(self, text: str) -> bool:
+        """Whether `text` is the CI's statement that it stopped the job before its command returned."""
+        return any(signal.stops and signal.pattern.search(text) for signal in self.signals)
+
     def score(self, text: str) -> tuple[float, bool]:
         """Sum of matching weights, and whether the line is a generic exit statement."""
         total = 0.0
@@ -123,6 +129,7 @@ def _signal(item: dict[str, Any]) -> Signal:
         float(item["weight"]),
         bool(item.get("generic", False)),
         screen or None,
+        bool(item.get("stops", False)),
     )
 
 
