@@ -2981,6 +2981,8 @@ def test_maven_enforcer_version_rule_is_a_configuration_problem() -> None:
     d = analyze_stream([log.encode()], source="-")
     assert d.category is Category.CONFIGURATION
     assert d.rule == "jvm.enforcer-version"
+
+
 def test_the_ci_stopping_a_command_that_never_returned_leads_over_what_it_logged() -> None:
     # bench/formats batches 44, 47 and 49: mocha's suite passes but the process never exits, and Travis stops
     # the job after ten minutes without output; a passing test's logged stack above says more words.
