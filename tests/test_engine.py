@@ -3017,3 +3017,21 @@ def test_the_ci_stopping_a_command_that_never_returned_leads_over_what_it_logged
         d = analyze_stream([log.encode()], source="-", catalog=catalog)
         assert d.focus[0].text.startswith("No output has been received in the last 10m0s"), d.focus[0].text
         assert d.category is Category.INFRASTRUCTURE
+
+
+def test_the_terraform_providers_gofmt_check_leads_with_its_file_list() -> None:
+    # bench/formats batch 44: scripts/gofmtcheck.sh of the Terraform providers names no error, only the files
+    log = (
+        "$ make test\n"
+        "==> Checking that code complies with gofmt requirements...\n"
+        "gofmt needs running on the following files:\n"
+        "./google/resource_compute_instance.go\n"
+        "./google/resource_sql_database_instance_test.go\n"
+        "You can use the command: `make fmt` to reformat code.\n"
+        "make: *** [fmtcheck] Error 1\n"
+        'The command "make test" exited with 2.\n'
+    )
+    for catalog in (None, _generic_catalog()):
+        d = analyze_stream([log.encode()], source="-", catalog=catalog)
+        assert d.focus[0].text == "gofmt needs running on the following files:"
+        assert d.category is Category.LINT
