@@ -3035,3 +3035,18 @@ def test_the_terraform_providers_gofmt_check_leads_with_its_file_list() -> None:
         d = analyze_stream([log.encode()], source="-", catalog=catalog)
         assert d.focus[0].text == "gofmt needs running on the following files:"
         assert d.category is Category.LINT
+
+
+def test_a_registry_refusing_a_pushed_image_is_deployment() -> None:
+    # bench/formats batch 51: kaniko's push of a tag the registry holds immutable
+    log = (
+        "$ /kaniko/executor --context $CI_PROJECT_DIR --destination $ECR_REPO:$CI_COMMIT_TAG\n"
+        "INFO[0042] Taking snapshot of full filesystem...\n"
+        "INFO[0051] Pushing image to 430118765092.dkr.ecr.eu-west-1.amazonaws.com/billing-api:v2.14.0\n"
+        "error pushing image: failed to push to destination 430118765092.dkr.ecr.eu-west-1.amazonaws.com/"
+        "billing-api:v2.14.0: TAG_INVALID: The image tag 'v2.14.0' already exists in the 'billing-api'"
+        " repository and cannot be overwritten because the repository is immutable.\n"
+        "ERROR: Job failed: exit code 1\n"
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.category is Category.DEPLOYMENT
