@@ -737,14 +737,16 @@ def _stopped_after(
     stops: Callable[[str], bool],
 ) -> int | None:
     """The CI's statement that it stopped the job, below an anchor in a command that never returned (no exit
-    line closes its step): nothing the command printed ended it, so the stop is what failed the job."""
+    line closes its step): nothing the command printed ended it, so the stop is what failed the job. Of
+    several such statements the first tells it (GitLab's warning that the script could not run to completion,
+    before its closing `Job failed: execution took longer than ...`)."""
     region = scorer.region_of(anchor)
-    if region is None or region.exit is not None or stops((view.get(anchor) or EMPTY).text):
+    if region is None or region.exit is not None:
         return None
-    return min(
-        (n for _, n in scored if n > anchor and stops((view.get(n) or EMPTY).text)),
-        default=None,
-    )
+    said = sorted(n for _, n in scored if n >= region.begin and stops((view.get(n) or EMPTY).text))
+    if stops((view.get(anchor) or EMPTY).text):
+        return said[0] if said and said[0] < anchor else None
+    return next((n for n in said if n > anchor), None)
 
 
 def _tap_diagnostic(anchor: int, view: LogView, limits: tuple[int, int]) -> tuple[int, int] | None:

@@ -3050,3 +3050,49 @@ def test_a_registry_refusing_a_pushed_image_is_deployment() -> None:
     )
     d = analyze_stream([log.encode()], source="-")
     assert d.category is Category.DEPLOYMENT
+
+
+def test_gitlab_closing_a_job_it_stopped_names_the_cause() -> None:
+    # bench/formats batch 51: the job's timeout stops webpack, whose progress lines say nothing; GitLab's
+    # closing line says why the job failed, unlike its `Job failed: exit code 1`.
+    progress = "".join(
+        f"<s> [webpack.Progress] {p}% sealing {step}\n"
+        for p, step in ((91, "code generation"), (92, "hashing"), (93, "chunk assets processing"))
+    )
+    log = (
+        "section_start:1705997712:step_script\r\x1b[0K"
+        '\x1b[0K\x1b[36;1mExecuting "step_script" stage\x1b[0;m\n'
+        "\x1b[32;1m$ npx webpack --mode production --progress\x1b[0;m\n"
+        + progress
+        + "section_end:1705999538:step_script\r\x1b[0K"
+        "section_start:1705999538:cleanup_file_variables\r\x1b[0K"
+        "\x1b[0K\x1b[36;1mCleaning up project directory and file based variables\x1b[0;m\n"
+        "section_end:1705999539:cleanup_file_variables\r\x1b[0K"
+        "\x1b[31;1mERROR: Job failed: execution took longer than 30m0s seconds\n\x1b[0;m\n"
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.focus[0].text == "ERROR: Job failed: execution took longer than 30m0s seconds"
+    assert d.category is Category.INFRASTRUCTURE
+
+
+def test_of_the_cis_stop_statements_the_first_leads() -> None:
+    # bench/formats batch 26: newer runners warn that the script could not run to completion before they
+    # close the job with its time limit; the warning is the first telling.
+    log = (
+        "section_start:1709631605:step_script\r\x1b[0K\x1b[0K\x1b[36;1mExecuting step_script\x1b[0;m\n"
+        "\x1b[32;1m$ cmake --build build -j2\x1b[0;m\n"
+        "[2829/4410] Building CXX object src/io/CMakeFiles/voxkit_io.dir/vox/Palette.cpp.o\n"
+        "[2853/4410] Building CXX object src/world/CMakeFiles/voxkit_world.dir/gen/Noise.cpp.o\n"
+        "Terminated\n"
+        "\x1b[0;33mWARNING: step_script could not run to completion because the timeout was exceeded. For"
+        " more control over job and script timeouts see: https://docs.gitlab.com/ee/ci/runners/"
+        "configure_runners.html#set-script-and-after_script-timeouts\x1b[0;m\n"
+        "section_end:1709635208:step_script\r\x1b[0K"
+        "section_start:1709635208:cleanup_file_variables\r\x1b[0K"
+        "\x1b[0K\x1b[36;1mCleaning up project directory and file based variables\x1b[0;m\n"
+        "section_end:1709635209:cleanup_file_variables\r\x1b[0K"
+        "\x1b[31;1mERROR: Job failed: execution took longer than 1h0m0s seconds\n\x1b[0;m\n"
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.focus[0].text.startswith("WARNING: step_script could not run to completion")
+    assert d.category is Category.INFRASTRUCTURE
