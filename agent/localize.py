@@ -407,6 +407,18 @@ def paragraph(
     low, high = limits
     top = anchor
     plain = 0  # lines taken that are neither stack/source detail nor a report header
+    head = view.get(anchor)
+
+    def annotations(clean: CleanLine | None) -> bool:
+        # A run of the CI's error annotations (the `##[error]` line a linter prints for each finding:
+        # golangci-lint, eslint with GitHub's formatter) is one report, whatever words each finding uses.
+        return (
+            clean is not None
+            and head is not None
+            and clean.marker is Marker.ERROR
+            and head.marker is Marker.ERROR
+        )
+
     while plain < MAX_UP and anchor - top < MAX_DETAIL_UP and top - 1 >= low:
         above = top - 2 if _soft_blank(top - 1, view) else top - 1
         prev = view.get(above)
@@ -420,7 +432,12 @@ def paragraph(
             break
         current = view.get(top)
         detail = bool(HEADER.match(prev.text) or CONTINUATION.match(prev.text))
-        if not (detail or erring(above) or (current is not None and CONTINUATION.match(current.text))):
+        if not (
+            detail
+            or erring(above)
+            or (current is not None and CONTINUATION.match(current.text))
+            or annotations(prev)
+        ):
             break
         plain += not detail
         top = above
@@ -435,7 +452,6 @@ def paragraph(
         ):
             top -= 1
     bottom = anchor
-    head = view.get(anchor)
     lead = _lead(head.text) if head is not None else None
     while bottom - top + 1 < MAX_EXCERPT and bottom + 1 <= high:
         soft = _soft_blank(bottom + 1, view)
@@ -448,7 +464,7 @@ def paragraph(
             or not (CONTINUATION.match(nxt.text) or HEADER.match(nxt.text) or erring(below))
         ):
             break  # a double-spaced log has no blank lines between paragraphs: what continues must say so
-        if nxt is not None and nxt.marker is Marker.ERROR and below != anchor:
+        if nxt is not None and nxt.marker is Marker.ERROR and below != anchor and not annotations(nxt):
             break
         if PASSED.match(nxt.text):
             break

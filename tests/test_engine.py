@@ -3096,3 +3096,41 @@ def test_of_the_cis_stop_statements_the_first_leads() -> None:
     d = analyze_stream([log.encode()], source="-")
     assert d.focus[0].text.startswith("WARNING: step_script could not run to completion")
     assert d.category is Category.INFRASTRUCTURE
+
+
+def test_a_run_of_error_annotations_is_one_report() -> None:
+    # bench/formats batch 50: golangci-lint's findings as GitHub annotations, each its own `##[error]` line
+    # and few with an error word, lost to a failed cache restore's tar complaints above them in the same step.
+    stamp = "2024-02-21T09:14:{:02d}.{:07d}Z "
+    lines = [
+        "##[group]Run golangci/golangci-lint-action@v3",
+        "with:",
+        "  version: v1.56.1",
+        "##[endgroup]",
+        "##[group]prepare environment",
+        "/usr/bin/tar: ../../../go/pkg/mod/golang.org/x/sys@v0.17.0/unix/zerrors_linux_amd64.go: Cannot open:"
+        " File exists",
+        "/usr/bin/tar: ../../../go/pkg/mod/golang.org/x/sys@v0.17.0/unix/zsyscall_linux_amd64.go: Cannot"
+        " open: File exists",
+        "/usr/bin/tar: ../../../go/pkg/mod/google.golang.org/grpc@v1.61.0/internal/transport/http2_client.go:"
+        " Cannot open: File exists",
+        "/usr/bin/tar: Exiting with failure status due to previous errors",
+        "##[warning]Failed to restore: \"/usr/bin/tar\" failed with error: The process '/usr/bin/tar' failed"
+        " with exit code 2",
+        "Cache not found for input keys: golangci-lint.cache-2823-6f2d0a9c4e1b7358d2a0f6c9e4b1d7a3c5e8f0b2",
+        "Installed golangci-lint into /home/runner/golangci-lint-1.56.1-linux-amd64/golangci-lint in 842ms",
+        "##[endgroup]",
+        "##[group]run golangci-lint",
+        "Running [/home/runner/golangci-lint-1.56.1-linux-amd64/golangci-lint run --timeout=5m]",
+        "##[error]Error return value of `resp.Body.Close` is not checked (errcheck)",
+        "##[error]Error return value of `enc.Encode` is not checked (errcheck)",
+        "##[error]ineffectual assignment to err (ineffassign)",
+        "##[error]printf: fmt.Errorf format %d has arg policyID of wrong type string (govet)",
+        "##[error]func `(*Server).legacyAuthHandler` is unused (unused)",
+        "##[error]issues found",
+        "##[endgroup]",
+    ]
+    log = "".join(stamp.format(n // 10, 1000 * n + 17) + line + "\n" for n, line in enumerate(lines))
+    d = analyze_stream([log.encode()], source="-")
+    assert d.focus[0].text.startswith("##[error]Error return value of"), d.focus[0].text
+    assert any("legacyAuthHandler" in x.text for x in d.excerpt)
