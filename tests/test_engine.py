@@ -3134,3 +3134,23 @@ def test_a_run_of_error_annotations_is_one_report() -> None:
     d = analyze_stream([log.encode()], source="-")
     assert d.focus[0].text.startswith("##[error]Error return value of"), d.focus[0].text
     assert any("legacyAuthHandler" in x.text for x in d.excerpt)
+
+
+def test_haskell_stack_reporting_a_killed_build_is_out_of_memory() -> None:
+    # bench/formats batch 48: GHC killed while it compiles a dependency; stack names the signal as a negative
+    # exit code and says what it may mean.
+    log = (
+        "$ stack --no-terminal --install-ghc test --only-dependencies\n"
+        "haskell-src-exts-1.20.3: build\n"
+        "--  While building package haskell-src-exts-1.20.3 using:\n"
+        "      /home/travis/.stack/setup-exe-cache/x86_64-linux/Cabal-simple_mPHDZzAJ_2.4.0.1 build\n"
+        "    Process exited with code: ExitFailure (-9) (THIS MAY INDICATE OUT OF MEMORY)\n"
+        "    Logs have been written to: /home/travis/build/tidyhs/.stack-work/logs/haskell-src-exts.log\n"
+        "\n"
+        "    [13 of 23] Compiling Language.Haskell.Exts.InternalParser\n"
+        'The command "stack --no-terminal --install-ghc test --only-dependencies" failed and exited with 1'
+        " during .\n"
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.rule == "infra.out-of-memory-killed"
+    assert d.focus[0].text.strip().startswith("Process exited with code: ExitFailure (-9)")
