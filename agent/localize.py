@@ -606,6 +606,9 @@ def localize(
     if first != anchor:
         anchor = first
         top, bottom = paragraph(anchor, view, limits(anchor), erring, strength)
+    report = _restated_in_report(anchor, view, scorer)
+    if report is not None:
+        anchor, top, bottom = report
     stopped = _stopped_after(anchor, scored, view, scorer, stops)
     if stopped is not None:
         anchor = stopped
@@ -615,7 +618,8 @@ def localize(
     # Neighbouring paragraphs that state errors too (a list of failures) belong to the same chunk.
     low, high = limits(anchor)
     own_bottom = bottom
-    for direction in (-1, 1):
+    # A closing report is its own span: the progress lines that marked the same failures above are not it.
+    for direction in () if report is not None else (-1, 1):
         while bottom - top + 1 < MAX_EXCERPT:
             edge = top if direction < 0 else bottom
             gap = edge + direction
@@ -883,6 +887,61 @@ def _in_report(
     report = min(headers)
     inside = [a for a in later if a[1] > report]
     return max(inside) if inside else best
+
+
+# A test runner's mark of a failed test in its progress stream (xcpretty's `    ✗ testX, XCTAssertTrue
+# failed`, https://github.com/xcpretty/xcpretty/blob/master/lib/xcpretty/formatters/simple.rb).
+FAILED_MARK = re.compile(r"^\s*[✗✘×]\s+")
+# A test suite's name alone at the margin (`Alamofire_iOS_Tests.SessionTestCase`).
+SUITE_NAME = re.compile(r"^[A-Za-z_][\w.]*$")
+
+
+def _restated_in_report(anchor: int, view: LogView, scorer: LineScorer) -> tuple[int, int, int] | None:
+    """The failure told again, without its progress mark, in the runner's closing report below: the anchor
+    there, and the report's span (the suite's name above its first failure through the last failure's
+    source).
+
+    A runner that marks each failed test as it goes (xcpretty) prints them all again after the run, each
+    under its suite's name with its file, line and fenced source: that report is where it tells them in full.
+    """
+    clean = view.get(anchor)
+    region = scorer.region_of(anchor)
+    if clean is None or region is None or not FAILED_MARK.match(clean.text):
+        return None
+
+    def told(n: int) -> str | None:
+        line = view.get(n)
+        return " ".join(line.text.split()) if line is not None and line.text.strip() else None
+
+    marked = {
+        " ".join(FAILED_MARK.sub("", line.text).split())
+        for n in range(region.begin, region.end + 1)
+        if (line := view.get(n)) is not None and FAILED_MARK.match(line.text)
+    }
+    own = " ".join(FAILED_MARK.sub("", clean.text).split())
+
+    def restates(n: int) -> str | None:
+        # A stray byte or two may be glued before the line (some Travis logs hold `nl  testX, ...`).
+        line = told(n)
+        if line is None or FAILED_MARK.match(line):
+            return None
+        return next((line[k:] for k in range(4) if line[k:] in marked), None)
+
+    restated = [n for n in range(anchor + 1, region.end + 1) if restates(n) is not None]
+    at = next((n for n in restated if restates(n) == own), None)
+    if at is None:
+        return None
+    top, bottom = restated[0], restated[-1]
+    above = top - 1
+    while above > region.begin and told(above) is None and top - above <= 2:
+        above -= 1
+    if (name := view.get(above)) is not None and SUITE_NAME.match(name.text):
+        top = above
+    # The last failure's source: its fence opens within a few lines and closes further down.
+    fence = next((n for n in range(bottom + 1, min(bottom + 6, region.end)) if told(n) == "```"), None)
+    if fence is not None:
+        bottom = next((n for n in range(fence + 1, min(fence + 40, region.end)) if told(n) == "```"), fence)
+    return at, top, min(bottom, top + MAX_EXCERPT - 1)
 
 
 def _first_of_kind(

@@ -3154,3 +3154,46 @@ def test_haskell_stack_reporting_a_killed_build_is_out_of_memory() -> None:
     d = analyze_stream([log.encode()], source="-")
     assert d.rule == "infra.out-of-memory-killed"
     assert d.focus[0].text.strip().startswith("Process exited with code: ExitFailure (-9)")
+
+
+def test_xcpretty_closing_report_tells_the_failures() -> None:
+    # LogChunks' Alamofire and Realm logs: xcpretty marks a failed test with `✗` as it runs, then prints every
+    # failure again under its suite's name with its file, line and fenced source; the report is what to read.
+    lines = [
+        "$ set -o pipefail && xcodebuild test -scheme 'Kite iOS' | xcpretty -c",
+        "All tests",
+        "ConnectionTestCase",
+        "    ✓ testOpenConnectionSucceeds (0.031 seconds)",
+        '    ✗ testReconnectAfterTimeoutResumesStream, XCTAssertEqual failed: ("2") is not equal to ("3")',
+        "    ✓ testCloseConnectionIsIdempotent (0.012 seconds)",
+        "ParserTestCase",
+        "    ✓ testParsesEmptyFrame (0.004 seconds)",
+        "    ✗ testRejectsOversizedFrame, XCTAssertThrowsError failed: did not throw an error",
+        "",
+        "",
+        "KiteTests.ConnectionTestCase",
+        '  testReconnectAfterTimeoutResumesStream, XCTAssertEqual failed: ("2") is not equal to ("3")',
+        "  /Users/travis/build/kite/kite/Tests/ConnectionTests.swift:88",
+        "  ```",
+        "        XCTAssertEqual(stream.resumeCount, 3)",
+        "  ```",
+        "",
+        "KiteTests.ParserTestCase",
+        "  testRejectsOversizedFrame, XCTAssertThrowsError failed: did not throw an error",
+        "  /Users/travis/build/kite/kite/Tests/ParserTests.swift:41",
+        "  ```",
+        "        XCTAssertThrowsError(try parser.parse(frame))",
+        "  ```",
+        "",
+        "",
+        "\t Executed 214 tests, with 2 failures (0 unexpected) in 4.871 (4.960) seconds",
+        "",
+        "The command \"set -o pipefail && xcodebuild test -scheme 'Kite iOS' | xcpretty -c\" exited with 65.",
+    ]
+    d = analyze_stream(["\n".join(lines).encode() + b"\n"], source="-")
+    assert d.focus[0].text == lines[12], d.focus[0].text
+    texts = [x.text for x in d.excerpt]
+    assert texts[0] == "KiteTests.ConnectionTestCase", texts
+    assert "  /Users/travis/build/kite/kite/Tests/ParserTests.swift:41" in texts
+    assert "        XCTAssertThrowsError(try parser.parse(frame))" in texts
+    assert not any("✗" in t for t in texts)
