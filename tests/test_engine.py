@@ -3197,3 +3197,85 @@ def test_xcpretty_closing_report_tells_the_failures() -> None:
     assert "  /Users/travis/build/kite/kite/Tests/ParserTests.swift:41" in texts
     assert "        XCTAssertThrowsError(try parser.parse(frame))" in texts
     assert not any("✗" in t for t in texts)
+
+
+def test_vstest_15_failed_test_leads_over_the_run_summary() -> None:
+    # bench/formats batch 53: `dotnet test` of .NET Core 2.1 (VSTest 15) names a failed test without its
+    # duration and puts its message under `Error Message:`; the tally below it only counts.
+    log = (
+        "$ dotnet test test/Quay.Tests/Quay.Tests.csproj -c Release --no-build\n"
+        "Starting test execution, please wait...\n"
+        "Skipped  Dock_WithProxy_Tunnels\n"
+        "Failed   Dock_ReleasesBerthAfterTimeout\n"
+        "Error Message:\n"
+        " Assert.AreEqual failed. Expected:<0>. Actual:<1>. \n"
+        "Stack Trace:\n"
+        "   at Quay.Tests.DockTests.Dock_ReleasesBerthAfterTimeout() in /home/travis/build/quay/Quay/test/"
+        "Quay.Tests/DockTests.cs:line 41\n"
+        "\n"
+        "Total tests: 96. Passed: 94. Failed: 1. Skipped: 1.\n"
+        "Test Run Failed.\n"
+        "Test execution time: 2.3125 Seconds\n"
+        'The command "dotnet test test/Quay.Tests/Quay.Tests.csproj -c Release --no-build" exited with 1.\n'
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.rule == "dotnet.test-failed"
+    assert d.focus[0].text == "Failed   Dock_ReleasesBerthAfterTimeout", d.focus[0].text
+    assert any("Assert.AreEqual failed" in x.text for x in d.excerpt)
+
+
+def test_a_tap_todo_test_is_not_the_failure() -> None:
+    # bench/formats batch 52: sharness prints a known breakage as `not ok N - name # TODO known breakage`,
+    # which TAP does not count as a failure; the real `not ok` comes later in the stream.
+    log = (
+        "$ make -C test\n"
+        "ok 1 - link creates the farm\n"
+        "not ok 2 - link follows nested symlinks # TODO known breakage\n"
+        "ok 3 - unlink removes only its own links\n"
+        "not ok 4 - relink keeps local edits\n"
+        "#\t\n"
+        '#\t\techo "# mine" >>"$HOME/.profile" &&\n'
+        "#\t\ttest_must_fail farm relink\n"
+        "#\t\n"
+        "ok 5 - status lists the farm\n"
+        "# still have 1 known breakage(s)\n"
+        "# failed 1 among remaining 4 test(s)\n"
+        "1..5\n"
+        "make: *** [test] Error 1\n"
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.focus[0].text == "not ok 4 - relink keeps local edits", d.focus[0].text
+
+
+def test_a_test_marked_passed_is_not_the_failure_for_its_name() -> None:
+    # bench/formats batch 52: Pester marks passing tests `[+]`, and their names speak of errors; the deploy
+    # that failed after the passing test step says less (https://pester.dev/docs/v4/usage/output).
+    log = (
+        "travis_time:start:5b1e0c2a\r\x1b[0K$ pwsh -NoProfile -File ./build.ps1 -Task Test\n"
+        "Executing all tests in './tests'\n"
+        "  Describing Get-Berth\n"
+        "    [+] throws an error when the berth file is missing 31ms\n"
+        "    [+] reports an error for a duplicate berth name 19ms\n"
+        "    [+] fails fast on an invalid manifest error code 12ms\n"
+        "    [+] returns a failed status when the dock is closed 9ms\n"
+        "    [+] raises a terminating error for an unknown berth 14ms\n"
+        "    [+] writes the error to the log when the write fails 22ms\n"
+        "Tests completed in 1.62s\n"
+        "Tests Passed: 6, Failed: 0, Skipped: 0, Pending: 0, Inconclusive: 0\n"
+        "travis_time:end:5b1e0c2a:start=1557267323037510330,finish=1557267342837928066,duration=19800417736"
+        '\r\x1b[0K\x1b[32;1mThe command "pwsh -NoProfile -File ./build.ps1 -Task Test" exited with 0.'
+        "\x1b[0m\n"
+        "\n"
+        "travis_fold:start:dpl.2\r\x1b[0K\x1b[33;1mDeploying application\x1b[0m\n"
+        "Publishing Quay 2.1.0 to PSGallery\n"
+        "Publish-Module : The module 'Quay' with version '2.1.0' cannot be published as the current version"
+        " '2.1.0' is already available in the repository\n"
+        "At /home/travis/build/quay/Quay/build.ps1:58 char:5\n"
+        "Script failed with status 1\n"
+        "travis_fold:end:dpl.2\r\x1b[0K\n"
+        "failed to deploy\n"
+        "\n"
+        "Done. Your build exited with 1.\n"
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.focus[0].text.startswith("Publish-Module : The module"), d.focus[0].text
