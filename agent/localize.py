@@ -837,10 +837,16 @@ _DIGITS = re.compile(r"\d+")
 
 # A tool's closing restatement of an error it printed above: sbt's `[error] (core / coverageReport) <message>`
 # (https://www.scala-sbt.org/1.x/docs/Howto-Logging.html), Gradle's `> <message>` under "What went wrong:" and
-# `Caused by: x.GradleException: <message>`, maven-javadoc-plugin's `[ERROR] Exit code: 1 - <message>`. The
-# same message told twice is one kind, whose first telling is the cause.
+# `Caused by: x.GradleException: <message>`, maven-javadoc-plugin's `[ERROR] Exit code: 1 - <message>`,
+# Maven's `[ERROR] Failed to execute goal <plugin> (<execution>) on project <name>: <message> -> [Help 1]`
+# (https://maven.apache.org/guides/introduction/introduction-to-the-lifecycle.html). The same message told
+# twice is one kind, whose first telling is the cause.
 _LEVEL = r"^\s*(?:\[\w+\]\s*)?"
-_RESTATED = re.compile(_LEVEL + r"(?:(?<=\]\s)\([^)]*\)\s+|>\s+|Caused by: [\w.$]+: |Exit code: \d+ - )")
+_RESTATED = re.compile(
+    _LEVEL + r"(?:(?<=\]\s)\([^)]*\)\s+|>\s+|Caused by: [\w.$]+: |Exit code: \d+ - |"
+    r"Failed to execute goal \S+(?: \([^)]*\))? on project [^:\s]+: )"
+)
+_HELP_LINK = re.compile(r"\s*-> \[Help \d+\]\s*$")
 _LEVEL_TAG = re.compile(_LEVEL)
 RESTATED_REACH = 200  # how far above a restatement its first telling is looked for
 # A line announcing another attempt (Bundler's `Retrying download gem from https://rubygems.org/ due to
@@ -850,7 +856,9 @@ RETRYING = re.compile(r"(?i)\bretrying\b|\bwill retry\b")
 
 
 def _message(text: str) -> str:
-    return _RESTATED.sub("", text, count=1) if _RESTATED.match(text) else _LEVEL_TAG.sub("", text, count=1)
+    if _RESTATED.match(text):
+        return _HELP_LINK.sub("", _RESTATED.sub("", text, count=1))
+    return _LEVEL_TAG.sub("", text, count=1)
 
 
 def _shape(text: str) -> str:

@@ -3279,3 +3279,27 @@ def test_a_test_marked_passed_is_not_the_failure_for_its_name() -> None:
     )
     d = analyze_stream([log.encode()], source="-")
     assert d.focus[0].text.startswith("Publish-Module : The module"), d.focus[0].text
+
+
+def test_maven_goal_summary_restates_the_plugins_own_error() -> None:
+    # bench/formats batch 53: fmt-maven-plugin tells its finding and the files, then Maven's goal summary
+    # quotes the finding again after `on project x:`; the first telling is the failure.
+    log = (
+        "$ mvn -B verify\n"
+        "[INFO] --- fmt-maven-plugin:2.9:check (default) @ quay-core ---\n"
+        "[INFO] Processed 48 files (1 non-complying).\n"
+        "[ERROR] Found 1 non-complying files, failing build\n"
+        '[ERROR] To fix formatting errors, run "mvn com.coveo:fmt-maven-plugin:format"\n'
+        "[ERROR] Non complying file: /home/travis/build/quay/quay/core/src/main/java/quay/Berth.java\n"
+        "[INFO] ------------------------------------------------------------------------\n"
+        "[INFO] BUILD FAILURE\n"
+        "[INFO] ------------------------------------------------------------------------\n"
+        "[ERROR] Failed to execute goal com.coveo:fmt-maven-plugin:2.9:check (default) on project quay-core:"
+        " Found 1 non-complying files, failing build -> [Help 1]\n"
+        "[ERROR] \n"
+        "[ERROR] To see the full stack trace of the errors, re-run Maven with the -e switch.\n"
+        'The command "mvn -B verify" exited with 1.\n'
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.focus[0].text == "[ERROR] Found 1 non-complying files, failing build", d.focus[0].text
+    assert any("Non complying file:" in x.text for x in d.excerpt)
