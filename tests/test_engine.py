@@ -3303,3 +3303,69 @@ def test_maven_goal_summary_restates_the_plugins_own_error() -> None:
     d = analyze_stream([log.encode()], source="-")
     assert d.focus[0].text == "[ERROR] Found 1 non-complying files, failing build", d.focus[0].text
     assert any("Non complying file:" in x.text for x in d.excerpt)
+
+
+@pytest.mark.parametrize(
+    ("command", "category"),
+    [
+        ("chktex -q thesis.tex", Category.LINT),
+        ("oclint-json-compilation-database -e Pods -- -max-priority-2=5", Category.LINT),
+        ("./runtest --single unit/bitops", Category.TEST),
+        ("l3build check -q -H", Category.TEST),
+    ],
+)
+def test_the_failing_commands_tool_names_the_kind_of_failure(command: str, category: Category) -> None:
+    # bench/formats batches 52 and 53: output whose words name no kind (a linter's findings, a test suite's
+    # own report), under a command whose tool is documented as a linter or a test runner.
+    log = (
+        f"$ {command}\n"
+        "Checked 3 units in 4.2 s\n"
+        "  berth.tex:12: Command terminated with space. (5 hits)\n"
+        "  berth.tex:40: Wrong length of dash may have been used.\n"
+        "Problems were found.\n"
+        f'The command "{command}" exited with 2.\n'
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.category is category, (d.category, d.rule)
+
+
+def test_node_tap_classic_reporter_names_the_failed_assertion() -> None:
+    # bench/formats batch 54: node-tap's classic reporter prints a failed assertion unnumbered under its test,
+    # with its found/wanted diagnostics.
+    log = (
+        "$ npm test\n"
+        "> tap test/*.js\n"
+        "test/config.js ............\n"
+        "  registry config\n"
+        "  not ok should be equal\n"
+        "    +++ found\n"
+        "    --- wanted\n"
+        "    -https://registry.quay.dev/\n"
+        "    +https://registry.quay.dev\n"
+        "    compare: ===\n"
+        "total ............................................. 112/113\n"
+        'The command "npm test" exited with 1.\n'
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.rule == "tap.not-ok"
+    assert d.focus[0].text == "  not ok should be equal", d.focus[0].text
+
+
+def test_sphinx_linkcheck_broken_links_are_lint_whatever_the_cause() -> None:
+    # bench/formats batch 54: `make linkcheck` reports each broken link with the reason its request failed,
+    # a connection error among them; a link check is lint (categories.md).
+    log = (
+        "$ make -C docs linkcheck\n"
+        "writing output... [100%] routing\n"
+        "(line   31) broken    https://quay.example.org/guide.html#berths - 404 Client Error: Not Found"
+        " for url: https://quay.example.org/guide.html\n"
+        "(line   58) broken    http://wiki.quay.example.net/Example - HTTPConnectionPool("
+        "host='wiki.quay.example.net', port=80): Max retries exceeded with url: /Example (Caused by"
+        " NewConnectionError('Failed to establish a new connection: [Errno -2] Name or service not known'))\n"
+        "\n"
+        "build finished with problems, 1 warning.\n"
+        'The command "make -C docs linkcheck" exited with 2.\n'
+    )
+    d = analyze_stream([log.encode()], source="-")
+    assert d.rule == "docs.link-check", d.rule
+    assert d.category is Category.LINT
