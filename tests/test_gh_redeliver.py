@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from github_sim import APP_ID, GitHubSim, keypair, new_sim
+from github_sim import APP_ID, GitHubSim, Service, keypair, new_sim, service_env
 from typer.testing import CliRunner
 
 from actions.github_api import GitHubApi
@@ -67,3 +69,19 @@ def test_cli_dry_run(sim: GitHubSim, monkeypatch: pytest.MonkeyPatch) -> None:
         load_settings.cache_clear()
     assert out.exit_code == 0, out.output
     assert "would redeliver failed" in out.output and sim.redelivered == []
+
+
+def test_the_app_stops_its_periodic_redelivery_when_it_shuts_down(sim: GitHubSim, tmp_path: Path) -> None:
+    # The periodic redelivery thread outlived the app that started it: ten minutes later it asked a GitHub
+    # that was long gone ("periodic redelivery failed" at the end of a test run).
+    svc = Service(service_env(sim, tmp_path, CIMEDIC_REDELIVER_EVERY_SECONDS="30"), run_worker=False)
+
+    def alive() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == "cimedic-redeliver" and t.is_alive()]
+
+    assert alive()
+    svc.close()
+    deadline = time.monotonic() + 5
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive()

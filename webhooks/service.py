@@ -7,6 +7,7 @@ Each forge is on when its settings are present (GitHub: any `CIMEDIC_GITHUB_*` c
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -126,13 +127,22 @@ class Service:
         if api is not None and not secret:
             raise ConfigError("CIMEDIC_GITHUB_WEBHOOK_SECRET: required to verify deliveries")
 
+        # Set at shutdown: the periodic redelivery must not outlive the app (it would ask GitHub with the
+        # credentials of an app that is gone).
+        stops: list[threading.Event] = []
+
         def start() -> None:
             if run_worker:
                 self.worker.start(threads=self.settings.worker_threads)
             if api is not None and api.is_app and self.settings.redeliver_every_seconds > 0:
                 from webhooks.redeliver import start_periodic
 
-                start_periodic(api, every_s=self.settings.redeliver_every_seconds)
+                stops.append(start_periodic(api, every_s=self.settings.redeliver_every_seconds))
+
+        def stop() -> None:
+            for event in stops:
+                event.set()
+            self.queue.stop()
 
         gitlab_auth = (  # GitLab (issue 11): its route exists only when it is configured
             GitLabAuth(self.settings.gitlab_webhook_token, self.settings.gitlab_signing_key)
@@ -147,7 +157,7 @@ class Service:
             inbox=self.inbox,
             chroma_url=self.settings.chroma_url,
             on_startup=start,
-            on_shutdown=self.queue.stop,
+            on_shutdown=stop,
         )
 
 
